@@ -1,0 +1,16 @@
+/**
+ * A backend: a queue transport and a task store that work together (embedded SQLite, or AWS).
+ *
+ * @module
+ */
+
+import type { TaskStore } from './store.js';
+import type { QueueTransport } from './transport.js';
+
+/** A backend, as `createSpool({ backend })` takes it. */
+export interface Backend {
+  readonly transport: QueueTransport;
+  readonly store: TaskStore;
+  /** Release connections (close the SQLite file, destroy SDK clients). */
+  close(): void | Promise<void>;
+}

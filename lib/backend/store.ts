@@ -1,0 +1,283 @@
+/**
+ * The task store port: one record per task id, changed only by the conditional writes below.
+ * Its semantics are those of a **DynamoDB table** (the AWS backend) and every backend must
+ * reproduce them (the conformance suite checks):
+ *
+ * - Each method is **one atomic conditional write** (or a transaction of several): its condition
+ *   is evaluated and its update applied as one step, even with many processes or machines.
+ * - Records carry `expiresAt` (epoch ms). Once `expiresAt ≤ now` a record reads as absent and is
+ *   removed later (DynamoDB TTL). Every method treats an expired record as absent.
+ * - The store keeps no clock: callers pass `now` (epoch ms), so tests can drive time.
+ *
+ * Costs matter on DynamoDB, so the happy path is exactly **two writes per run**: {@link TaskStore.claim}
+ * and {@link TaskStore.finish}. Enqueue writes nothing to the store (a run with no record is
+ * `queued`), except for `unique` tasks, which take a lock.
+ *
+ * @module
+ */
+
+import type { ErrorInfo } from '../task/errors.js';
+import type { TaskState } from '../task/states.js';
+
+/** The record of one task run. */
+export interface TaskRecord {
+  /** The task id (also the message's deduplication id). */
+  readonly id: string;
+  /** The task's name; `?` when unknown (a cancel by id before the run was ever seen). */
+  readonly task: string;
+  readonly state: TaskState;
+  /** Attempts started so far (claims). 0 until the first claim. */
+  readonly attempt: number;
+  /** Owner of the current lease (a worker id + a random token), while `running`. */
+  readonly leaseOwner?: string;
+  /** When the current lease ends, epoch ms, while `running`. */
+  readonly leaseExpiresAt?: number;
+  /** When a `retrying` run is due, epoch ms. */
+  readonly nextRunAt?: number;
+  /** The handler's return value as JSON text (absent with `ignoreResult`, or before success). */
+  readonly result?: string;
+  /** The last error (for `retrying`, `failed`, `dead`). */
+  readonly error?: ErrorInfo;
+  /** The last value passed to `ctx.progress()`, as JSON text. */
+  readonly progress?: string;
+  /** Set by `cancel()` on a running run; the worker's next heartbeat aborts the handler's signal. */
+  readonly cancelRequested?: boolean;
+  /** The singleton key the run holds while running, if its task is a singleton. */
+  readonly singletonKey?: string;
+  /** The unique key the run holds until it ends, if its task is unique. */
+  readonly uniqueKey?: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** When the current or last attempt started, epoch ms. */
+  readonly startedAt?: number;
+  /** When the run reached a terminal state, epoch ms. */
+  readonly finishedAt?: number;
+  /** TTL: the record reads as absent from this time on, epoch ms. */
+  readonly expiresAt: number;
+}
+
+/** Input of {@link TaskStore.claim}. */
+export interface ClaimInput {
+  readonly id: string;
+  readonly task: string;
+  /** Lease owner to record: unique per attempt. */
+  readonly owner: string;
+  readonly now: number;
+  /** Lease length from `now`, ms. */
+  readonly leaseMs: number;
+  /** The claim fails with `exhausted` when `attempt` has reached this. */
+  readonly maxAttempts: number;
+  /** TTL to set while running, epoch ms. */
+  readonly expiresAt: number;
+  /** Also take the singleton lock on this key (atomically with the claim). */
+  readonly singletonKey?: string;
+  /** Remember the unique key the run holds, so finishing releases it. */
+  readonly uniqueKey?: string;
+}
+
+/** Outcome of {@link TaskStore.claim}. */
+export type ClaimResult =
+  /** The attempt may start: `record` is `running`, `attempt` + 1, leased to the owner. */
+  | { readonly outcome: 'claimed'; readonly record: TaskRecord }
+  /** The run is terminal: acknowledge the message without running. */
+  | { readonly outcome: 'finished'; readonly record: TaskRecord }
+  /** Another worker holds a live lease: do not run; look again after `record.leaseExpiresAt`. */
+  | { readonly outcome: 'leased'; readonly record: TaskRecord }
+  /** The lease expired with no attempts left (the worker kept dying): dead-letter it. */
+  | { readonly outcome: 'exhausted'; readonly record: TaskRecord }
+  /** Another run holds the singleton lock until `heldUntil`: do not run; look again then. */
+  | { readonly outcome: 'singleton-busy'; readonly holderId: string; readonly heldUntil: number };
+
+/** Input of {@link TaskStore.heartbeat}. */
+export interface HeartbeatInput {
+  readonly id: string;
+  readonly owner: string;
+  readonly now: number;
+  /** New lease length from `now`, ms. */
+  readonly leaseMs: number;
+  /** Progress to record (JSON text). */
+  readonly progress?: string;
+  /** The singleton lock to extend with the lease. */
+  readonly singletonKey?: string;
+}
+
+/** Outcome of {@link TaskStore.heartbeat}. */
+export type HeartbeatResult =
+  | { readonly outcome: 'renewed'; readonly cancelRequested: boolean }
+  /** The lease is no longer ours (it expired and another worker claimed the run, or it ended). */
+  | { readonly outcome: 'lost' };
+
+/** Input of {@link TaskStore.finish}. */
+export interface FinishInput {
+  readonly id: string;
+  readonly owner: string;
+  readonly now: number;
+  readonly state: 'succeeded' | 'failed' | 'retrying' | 'dead' | 'cancelled';
+  /** JSON text of the result (`succeeded` only; omit with `ignoreResult`). */
+  readonly result?: string;
+  readonly error?: ErrorInfo;
+  /** When a `retrying` run is due, epoch ms. */
+  readonly nextRunAt?: number;
+  /** New TTL, epoch ms. */
+  readonly expiresAt: number;
+}
+
+/** Outcome of {@link TaskStore.finish}. */
+export type FinishResult =
+  | { readonly outcome: 'finished'; readonly record: TaskRecord }
+  /** The lease was lost before the attempt ended: nothing was written. */
+  | { readonly outcome: 'lost' };
+
+/** Input of {@link TaskStore.deadLetter}. */
+export interface DeadLetterInput {
+  readonly id: string;
+  readonly task: string;
+  readonly now: number;
+  readonly error: ErrorInfo;
+  readonly expiresAt: number;
+}
+
+/** Outcome of {@link TaskStore.deadLetter}. */
+export type DeadLetterResult =
+  | { readonly outcome: 'dead'; readonly record: TaskRecord }
+  /** The run is already terminal (or running under a live lease): nothing was written. */
+  | { readonly outcome: 'unchanged'; readonly record: TaskRecord };
+
+/** Input of {@link TaskStore.cancel}. */
+export interface CancelInput {
+  readonly id: string;
+  /** The task name, if known (recorded when the run has no record yet). */
+  readonly task?: string;
+  readonly now: number;
+  readonly expiresAt: number;
+}
+
+/** Outcome of {@link TaskStore.cancel}. */
+export type CancelResult =
+  /** It will never run: it was queued or retrying (or unknown), and is now `cancelled`. */
+  | { readonly outcome: 'cancelled'; readonly record: TaskRecord }
+  /** It is running: `cancelRequested` is set and the worker's next heartbeat aborts its signal. */
+  | { readonly outcome: 'requested'; readonly record: TaskRecord }
+  /** Too late: the run is terminal. */
+  | { readonly outcome: 'finished'; readonly record: TaskRecord };
+
+/** Input of {@link TaskStore.revive}. */
+export interface ReviveInput {
+  readonly id: string;
+  readonly now: number;
+  readonly expiresAt: number;
+}
+
+/** Outcome of {@link TaskStore.revive}. */
+export type ReviveResult =
+  | { readonly outcome: 'revived'; readonly record: TaskRecord }
+  | { readonly outcome: 'absent' }
+  | { readonly outcome: 'not-dead'; readonly record: TaskRecord };
+
+/** Input of {@link TaskStore.acquireUnique}. */
+export interface AcquireUniqueInput {
+  readonly key: string;
+  /** The task id that will hold the lock. */
+  readonly id: string;
+  readonly now: number;
+  /** The lock expires on its own after this long, ms (celery-once's timeout). */
+  readonly ttlMs: number;
+  /** Take the lock over from this holder (it was found terminal or gone). */
+  readonly replaceHolder?: string;
+}
+
+/** Outcome of {@link TaskStore.acquireUnique}. */
+export type AcquireUniqueResult =
+  | { readonly outcome: 'acquired' }
+  | { readonly outcome: 'held'; readonly holderId: string; readonly expiresAt: number };
+
+/** States {@link TaskStore.list} can list (the ones an operator looks for). */
+export type ListableState = 'retrying' | 'failed' | 'dead' | 'cancelled';
+
+/**
+ * The task store port. Each method's header states its key, condition and outcomes; a backend
+ * implements each as one conditional write (DynamoDB: `UpdateItem` with a `ConditionExpression`,
+ * or `TransactWriteItems` where a lock is involved; SQLite: one `BEGIN IMMEDIATE` transaction).
+ */
+export interface TaskStore {
+  /** Read a record; `undefined` when absent or expired. */
+  get(id: string): Promise<TaskRecord | undefined>;
+
+  /**
+   * **Claim** — start an attempt.
+   * - Key: `task#id` (and `singleton#singletonKey` when given, in the same transaction).
+   * - Condition: (record absent OR state ∈ {queued, retrying} OR (state = running AND
+   *   leaseExpiresAt ≤ now)) AND attempt < maxAttempts; with a singleton key, also the lock is
+   *   absent, expired, or held by this id.
+   * - Update: state = running, attempt + 1, leaseOwner = owner, leaseExpiresAt = now + leaseMs,
+   *   startedAt = now, cancelRequested removed; the singleton lock (if any) = { holder: id,
+   *   expiresAt: now + leaseMs }.
+   * - Outcomes: `claimed` | `finished` (terminal) | `leased` (running, lease live) | `exhausted`
+   *   (condition failed on attempts) | `singleton-busy`. A cancelled run reports `finished`.
+   */
+  claim(input: ClaimInput): Promise<ClaimResult>;
+
+  /**
+   * **Heartbeat** — extend a lease (and record progress).
+   * - Condition: state = running AND leaseOwner = owner.
+   * - Update: leaseExpiresAt = now + leaseMs (and the singleton lock's expiry); progress if given.
+   * - Outcomes: `renewed` (with `cancelRequested`) | `lost`.
+   */
+  heartbeat(input: HeartbeatInput): Promise<HeartbeatResult>;
+
+  /**
+   * **Finish** — end an attempt.
+   * - Condition: state = running AND leaseOwner = owner.
+   * - Update: state, result, error, nextRunAt, expiresAt; lease removed; finishedAt = now when
+   *   terminal. Releases the run's singleton lock (if held by this id) and, when terminal, its
+   *   unique lock (if held by this id).
+   * - Outcomes: `finished` | `lost` (nothing written).
+   */
+  finish(input: FinishInput): Promise<FinishResult>;
+
+  /**
+   * **Dead-letter** — record that a run will not be attempted again (retries exhausted by lost
+   * leases, unknown task, malformed message).
+   * - Condition: record absent OR state ∈ {queued, retrying} OR (state = running AND
+   *   leaseExpiresAt ≤ now).
+   * - Update: state = dead, error, finishedAt = now, expiresAt; lease removed; unique lock released.
+   * - Outcomes: `dead` | `unchanged` (record as it is).
+   */
+  deadLetter(input: DeadLetterInput): Promise<DeadLetterResult>;
+
+  /**
+   * **Cancel**.
+   * - Condition A: record absent OR state ∈ {queued, retrying} → state = cancelled (creates the
+   *   record if absent, so the run is refused when its message arrives); unique lock released.
+   * - Condition B: state = running → cancelRequested = true.
+   * - Outcomes: `cancelled` (A) | `requested` (B) | `finished` (terminal, nothing written).
+   */
+  cancel(input: CancelInput): Promise<CancelResult>;
+
+  /**
+   * **Revive** — make a dead run runnable again (dead-letter redrive).
+   * - Condition: state = dead.
+   * - Update: state = queued, attempt = 0, lease and nextRunAt removed, expiresAt.
+   * - Outcomes: `revived` | `absent` | `not-dead`.
+   */
+  revive(input: ReviveInput): Promise<ReviveResult>;
+
+  /**
+   * **Acquire a unique lock** (celery-once).
+   * - Key: `unique#key`.
+   * - Condition: lock absent OR lock.expiresAt ≤ now OR lock.holder = id OR lock.holder =
+   *   replaceHolder.
+   * - Update: holder = id, expiresAt = now + ttlMs.
+   * - Outcomes: `acquired` | `held` (by `holderId`).
+   */
+  acquireUnique(input: AcquireUniqueInput): Promise<AcquireUniqueResult>;
+
+  /**
+   * **Release a unique lock** that `id` holds (an enqueue that could not send).
+   * - Condition: lock.holder = id. No outcome: a lock held by another is left alone.
+   */
+  releaseUnique(key: string, id: string): Promise<void>;
+
+  /** Records in `state`, most recently updated first (for `spool status` and `inspect`). */
+  list(state: ListableState, options: { readonly limit: number }): Promise<TaskRecord[]>;
+}

@@ -1,0 +1,125 @@
+/**
+ * Task handles: what `enqueue` returns, to follow and control a run.
+ *
+ * @module
+ */
+
+import type { TaskRecord, TaskStore } from '../backend/store.js';
+import { TaskFailedError, TimeoutError } from '../task/errors.js';
+import type { TaskState } from '../task/states.js';
+
+/** Options of {@link TaskHandle.result}. */
+export interface ResultOptions {
+  /**
+   * Give up after this long (rejects with `TimeoutError`; the run goes on).
+   * @default 30000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Longest pause between two reads of the store; reads start at 10 ms and back off to this.
+   * @default 500
+   */
+  readonly maxPollIntervalMs?: number;
+}
+
+/** A handle on one run. Handles hold no resources; make one for any id with `spool.handle(id)`. */
+export interface TaskHandle<R = unknown> {
+  /** The task id. */
+  readonly id: string;
+  /** The task's name (`?` for a handle made from a bare id). */
+  readonly task: string;
+  /** `true` when enqueue returned an existing run instead of a new one (a `unique` task). */
+  readonly existing: boolean;
+  /** The run's state. A run the store has no record of yet is `queued`. */
+  status(): Promise<TaskState>;
+  /** The run's full record, or `undefined` while it is queued (or its record expired). */
+  info(): Promise<TaskRecord | undefined>;
+  /**
+   * Wait for the run to end. Resolves its result when it succeeded; rejects with
+   * `TaskFailedError` when it failed, went dead or was cancelled, and with `TimeoutError` when
+   * `timeoutMs` passed first.
+   */
+  result(options?: ResultOptions): Promise<R>;
+  /**
+   * Cancel the run. `cancelled`: it will not run. `requested`: it is running; its handler's
+   * `ctx.signal` aborts at the worker's next heartbeat. `finished`: too late, it already ended.
+   */
+  cancel(): Promise<'cancelled' | 'requested' | 'finished'>;
+}
+
+/** Defaults of {@link ResultOptions}. */
+export const RESULT_DEFAULTS = { timeoutMs: 30_000, maxPollIntervalMs: 500 } as const;
+
+/** Build a handle over a store. */
+export function createHandle<R>(
+  store: TaskStore,
+  now: () => number,
+  id: string,
+  task: string,
+  existing: boolean,
+  retentionMs: number,
+): TaskHandle<R> {
+  return {
+    id,
+    task,
+    existing,
+    async status() {
+      return (await store.get(id))?.state ?? 'queued';
+    },
+    info: () => store.get(id),
+    async result(options = {}) {
+      const timeoutMs = options.timeoutMs ?? RESULT_DEFAULTS.timeoutMs;
+      const maxInterval = options.maxPollIntervalMs ?? RESULT_DEFAULTS.maxPollIntervalMs;
+      const deadline = Date.now() + timeoutMs;
+      let interval = 10;
+      for (;;) {
+        const record = await store.get(id);
+        if (record !== undefined) {
+          const outcome = settle<R>(record);
+          if (outcome !== undefined) return outcome.value;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new TimeoutError(
+            `Run ${id} of task '${task}' did not finish within ${timeoutMs} ms (state: ${record?.state ?? 'queued'}). ` +
+              'Is a worker running for this backend? Wait longer with result({ timeoutMs }), or check `spool inspect ' +
+              `${id}\`.`,
+            { taskId: id, taskName: task },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left)));
+        interval = Math.min(maxInterval, interval * 1.5);
+      }
+    },
+    async cancel() {
+      const at = now();
+      const outcome = await store.cancel({
+        id,
+        ...(task === '?' ? {} : { task }),
+        now: at,
+        expiresAt: at + retentionMs,
+      });
+      return outcome.outcome;
+    },
+  };
+}
+
+function settle<R>(record: TaskRecord): { value: R } | undefined {
+  switch (record.state) {
+    case 'succeeded':
+      return { value: (record.result === undefined ? undefined : JSON.parse(record.result)) as R };
+    case 'failed':
+    case 'dead':
+    case 'cancelled': {
+      const reason = record.error === undefined ? '' : `: ${record.error.name}: ${record.error.message}`;
+      throw new TaskFailedError(`Run ${record.id} of task '${record.task}' ended ${record.state}${reason}`, {
+        taskId: record.id,
+        taskName: record.task,
+        state: record.state,
+        ...(record.error === undefined ? {} : { errorName: record.error.name }),
+      });
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * spool: typed tasks, exactly-once effects, on SQS FIFO + Lambda + DynamoDB or an embedded SQLite
+ * runtime. This entry point is backend-neutral: it never imports an AWS SDK.
+ *
+ * @module
+ */
+
+export type { Backend } from './backend/backend.js';
+export type * from './backend/store.js';
+export type * from './backend/transport.js';
+export { DEDUPLICATION_WINDOW_MS, MAX_BATCH, MAX_MESSAGE_BYTES } from './backend/transport.js';
+export type { EnqueueOptions } from './client/enqueue.js';
+export type { ResultOptions, TaskHandle } from './client/handle.js';
+export type { EnqueueEvent, Middleware, RunEvent } from './client/middleware.js';
+export { createSpool, type Spool, type SpoolOptions } from './client/spool.js';
+export { createLogger, type LogFields, type Logger, type LoggerOptions, type LogLevel, silentLogger } from './log/logger.js';
+export { decodeEnvelope, encodeEnvelope, type Envelope, PROTOCOL_VERSION } from './protocol/envelope.js';
+export {
+  type AnyTask,
+  defineTask,
+  type Task,
+  type TaskArgs,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskResult,
+  type TimeoutOptions,
+} from './task/define.js';
+export {
+  ConfigurationError,
+  EnqueueError,
+  HardTimeoutError,
+  NonRetriableError,
+  RetryAfterError,
+  SpoolError,
+  TaskFailedError,
+  TimeoutError,
+  ValidationError,
+} from './task/errors.js';
+export { DEFAULT_RETRY, type RetryOptions } from './task/retry.js';
+export { isTerminal, TASK_STATES, type TaskState, TERMINAL_STATES } from './task/states.js';
+export { AttemptAbortedError } from './worker/attempt.js';
+export { type Disposition, type MessageControl, processMessage, type ProcessorDeps } from './worker/processor.js';
+export { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from './worker/worker.js';

@@ -1,0 +1,106 @@
+/**
+ * The message format (protocol version 1). A message body is one JSON object:
+ *
+ * ```json
+ * { "spool": 1, "id": "<task id>", "task": "<task name>", "args": <JSON>, "unique": "<unique key>" }
+ * ```
+ *
+ * - `spool` — protocol version, the number 1.
+ * - `id` — the task id: 1–128 characters `[A-Za-z0-9_.:-]`. Also the FIFO deduplication id, so the
+ *   body must be a pure function of the id: no timestamps (SQS rejects a duplicate id whose body
+ *   differs). The send time comes from the queue.
+ * - `task` — the registered task name.
+ * - `args` — the task's arguments, validated by the task's schema when the run starts.
+ * - `unique` — optional: the unique lock the run holds (released when it ends).
+ *
+ * Producers in any language can build this by hand; unknown fields are ignored.
+ *
+ * @module
+ */
+
+/** The protocol version this library writes and reads. */
+export const PROTOCOL_VERSION = 1;
+
+/** A decoded message body. */
+export interface Envelope {
+  readonly spool: typeof PROTOCOL_VERSION;
+  readonly id: string;
+  readonly task: string;
+  readonly args: unknown;
+  readonly unique?: string;
+}
+
+/** What {@link decodeEnvelope} gives: an envelope, or why the body is not one (with what could be read). */
+export type DecodeResult =
+  | { readonly ok: true; readonly envelope: Envelope }
+  | { readonly ok: false; readonly reason: string; readonly id?: string; readonly task?: string };
+
+const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+const NAME_PATTERN = /^[A-Za-z0-9_.:/-]{1,200}$/;
+
+/** Whether `id` is a valid task id (1–128 characters of `[A-Za-z0-9_.:-]`). */
+export function isValidTaskId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+/** Whether `name` is a valid task name (1–200 characters of `[A-Za-z0-9_.:/-]`). */
+export function isValidTaskName(name: string): boolean {
+  return NAME_PATTERN.test(name);
+}
+
+/** Encode an envelope as a message body; `argsJson` is the arguments' canonical JSON text. */
+export function encodeEnvelope(id: string, task: string, argsJson: string, unique?: string): string {
+  const uniquePart = unique === undefined ? '' : `,"unique":${JSON.stringify(unique)}`;
+  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},"args":${argsJson}${uniquePart}}`;
+}
+
+/** Decode a message body without throwing: a malformed body gives a reason a person can act on. */
+export function decodeEnvelope(body: string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    const preview = body.length > 80 ? `${body.slice(0, 80)}…` : body;
+    return {
+      ok: false,
+      reason: `message body is not JSON (${(error as Error).message}); body starts ${JSON.stringify(preview)}. A spool message is a JSON object {"spool":1,"id":…,"task":…,"args":…}: see docs/protocol.md`,
+    };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: `message body is JSON but not an object (got ${describe(value)}); see docs/protocol.md` };
+  }
+  const record = value as Record<string, unknown>;
+  const id = typeof record['id'] === 'string' && isValidTaskId(record['id']) ? record['id'] : undefined;
+  const task = typeof record['task'] === 'string' && isValidTaskName(record['task']) ? record['task'] : undefined;
+  const known = { ...(id === undefined ? {} : { id }), ...(task === undefined ? {} : { task }) };
+  if (record['spool'] !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      reason: `unsupported protocol version: "spool" is ${describe(record['spool'])}, this worker reads version ${PROTOCOL_VERSION}`,
+      ...known,
+    };
+  }
+  if (id === undefined) {
+    return { ok: false, reason: `"id" is ${describe(record['id'])}; expected 1–128 characters of [A-Za-z0-9_.:-]`, ...known };
+  }
+  if (task === undefined) {
+    return { ok: false, reason: `"task" is ${describe(record['task'])}; expected a task name of [A-Za-z0-9_.:/-]`, ...known };
+  }
+  if (!('args' in record)) {
+    return { ok: false, reason: '"args" is missing; send the task arguments (null if it takes none)', ...known };
+  }
+  const unique = record['unique'];
+  if (unique !== undefined && typeof unique !== 'string') {
+    return { ok: false, reason: `"unique" is ${describe(unique)}; expected a string or absent`, ...known };
+  }
+  return {
+    ok: true,
+    envelope: { spool: PROTOCOL_VERSION, id, task, args: record['args'], ...(unique === undefined ? {} : { unique }) },
+  };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}

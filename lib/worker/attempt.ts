@@ -1,0 +1,183 @@
+/**
+ * One attempt: run the handler under its lease (heartbeat), its timeouts and its middleware.
+ *
+ * @module
+ */
+
+import type { TaskRecord, TaskStore } from '../backend/store.js';
+import type { Middleware, RunEvent } from '../client/middleware.js';
+import type { Logger } from '../log/logger.js';
+import type { AnyTask, TaskContext } from '../task/define.js';
+import { HardTimeoutError, SpoolError, TimeoutError } from '../task/errors.js';
+import { validateArgs } from '../task/schema.js';
+
+/** Why an attempt's signal was aborted by spool (the handler sees it as `signal.reason`). */
+export class AttemptAbortedError extends SpoolError {
+  override name = 'AttemptAbortedError';
+  /** `cancelled` by `cancel()`, `lease-lost`, or `shutdown` of the worker. */
+  readonly why: 'cancelled' | 'lease-lost' | 'shutdown';
+
+  constructor(why: 'cancelled' | 'lease-lost' | 'shutdown', context: { taskId: string; taskName: string }) {
+    super(
+      why === 'cancelled'
+        ? 'the run was cancelled'
+        : why === 'lease-lost'
+          ? 'the lease on the run was lost (another worker took it over)'
+          : 'the worker is shutting down',
+      context,
+    );
+    this.why = why;
+  }
+}
+
+/** How an attempt ended. */
+export type AttemptOutcome =
+  | { readonly kind: 'succeeded'; readonly result: unknown; readonly durationMs: number }
+  | { readonly kind: 'threw'; readonly error: unknown; readonly durationMs: number; readonly aborted?: AttemptAbortedError };
+
+/** What {@link runAttempt} needs. */
+export interface AttemptInput {
+  readonly task: AnyTask;
+  readonly record: TaskRecord;
+  readonly rawArgs: unknown;
+  readonly store: TaskStore;
+  readonly logger: Logger;
+  readonly middleware: readonly Middleware[];
+  readonly now: () => number;
+  /** Aborts when the runtime wants the attempt to stop (worker shutdown, Lambda deadline). */
+  readonly stop: AbortSignal;
+  /** Keep the message hidden while the attempt runs; called with each heartbeat. */
+  readonly extendVisibility: (seconds: number) => Promise<void>;
+  /** Latest moment the attempt may run to (Lambda's remaining time), epoch ms. */
+  readonly deadline?: number;
+}
+
+/** Run one attempt. Never rejects: errors come back as `threw`. */
+export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+  const { task, record, store, now } = input;
+  const owner = record.leaseOwner ?? '';
+  const leaseMs = task.leaseSeconds * 1000;
+  const logger = input.logger.child({ taskId: record.id, task: task.name, attempt: record.attempt });
+  const controller = new AbortController();
+  const context = { taskId: record.id, taskName: task.name };
+  const started = Date.now();
+  let aborted: AttemptAbortedError | undefined;
+  const abort = (reason: Error) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  const abortFor = (why: AttemptAbortedError['why']) => {
+    aborted ??= new AttemptAbortedError(why, context);
+    abort(aborted);
+  };
+
+  const timers: NodeJS.Timeout[] = [];
+  const onStop = () => abortFor('shutdown');
+  input.stop.addEventListener('abort', onStop, { once: true });
+  if (input.stop.aborted) onStop();
+
+  // Heartbeat: renew the lease (and the message's visibility) every third of the lease.
+  let pendingProgress: string | undefined;
+  const beat = async () => {
+    const progress = pendingProgress;
+    pendingProgress = undefined;
+    const result = await store.heartbeat({
+      id: record.id,
+      owner,
+      now: now(),
+      leaseMs,
+      ...(progress === undefined ? {} : { progress }),
+      ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
+    });
+    if (result.outcome === 'lost') abortFor('lease-lost');
+    else if (result.cancelRequested) abortFor('cancelled');
+    await input.extendVisibility(task.leaseSeconds);
+  };
+  const heartbeat = setInterval(() => {
+    beat().catch((error: unknown) => logger.warn('heartbeat failed; will try again', { error }));
+  }, leaseMs / 3);
+  timers.push(heartbeat);
+
+  const softMs = minDefined(task.timeout.softMs, input.deadline === undefined ? undefined : input.deadline - now() - 1000);
+  if (softMs !== undefined) {
+    timers.push(
+      setTimeout(
+        () => abort(new TimeoutError(`soft timeout: the attempt ran ${Math.round(softMs)} ms`, context)),
+        Math.max(0, softMs),
+      ),
+    );
+  }
+  let hardTimer: NodeJS.Timeout | undefined;
+  const hard = new Promise<never>((_, reject) => {
+    const hardMs = task.timeout.hardMs;
+    if (hardMs === undefined) return;
+    hardTimer = setTimeout(() => {
+      const error = new HardTimeoutError(
+        `hard timeout: the attempt ran longer than ${hardMs} ms and was abandoned. Make the handler honour ctx.signal, or raise timeout.hardMs.`,
+        context,
+      );
+      abort(error);
+      reject(error);
+    }, hardMs);
+  });
+  const shutdown = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => {
+      if (aborted?.why === 'shutdown' || aborted?.why === 'lease-lost') reject(aborted);
+    });
+  });
+
+  const ctx: TaskContext = {
+    taskId: record.id,
+    taskName: task.name,
+    attempt: record.attempt,
+    maxAttempts: task.retry.maxAttempts,
+    signal: controller.signal,
+    logger,
+    async progress(value) {
+      pendingProgress = JSON.stringify(value ?? null);
+      await beat();
+    },
+  };
+
+  try {
+    const work = (async () => {
+      const args = await validateArgs(task.schema, input.rawArgs, { taskName: task.name, taskId: record.id, when: 'run' });
+      const event: RunEvent = { taskId: record.id, task: task.name, attempt: record.attempt, args, logger };
+      for (const m of input.middleware) await m.beforeRun?.(event);
+      const result = await task.handler(args, ctx);
+      return { result, event };
+    })();
+    work.catch(() => {}); // an abandoned attempt may reject later: nobody listens any more
+    const { result, event } = await Promise.race([work, hard, shutdown]);
+    const durationMs = Date.now() - started;
+    await callHooks(input.middleware, logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
+    if (aborted?.why === 'cancelled') return { kind: 'threw', error: aborted, durationMs, aborted };
+    return { kind: 'succeeded', result, durationMs };
+  } catch (error) {
+    return { kind: 'threw', error, durationMs: Date.now() - started, ...(aborted === undefined ? {} : { aborted }) };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    if (hardTimer !== undefined) clearTimeout(hardTimer);
+    input.stop.removeEventListener('abort', onStop);
+  }
+}
+
+/** Call a hook of every middleware; log (never throw) what a hook throws. */
+export async function callHooks(
+  middleware: readonly Middleware[],
+  logger: Logger,
+  call: (m: Middleware) => void | Promise<void> | undefined,
+): Promise<void> {
+  for (const m of middleware) {
+    try {
+      await call(m);
+    } catch (error) {
+      logger.warn('middleware hook threw; ignored', { middleware: m.name ?? '(anonymous)', error });
+    }
+  }
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

@@ -1,0 +1,320 @@
+/**
+ * The processor: what happens to one received message. Shared by the long-running worker and
+ * the Lambda handler; it decides, the runtime applies the decision to the queue.
+ *
+ * 1. Read the message (size, JSON, protocol, known task) — anything else is dead-lettered.
+ * 2. **Claim** the run in the store (conditional write + lease). Outcomes: run it; acknowledge a
+ *    finished duplicate; hide a duplicate of a leased run until the lease ends; dead-letter a run
+ *    whose lease expired with no attempts left; wait for a busy singleton.
+ * 3. Run the attempt (validation, middleware, timeouts, heartbeat).
+ * 4. **Finish** it in the store: succeeded / failed / retrying (with backoff) / dead / cancelled.
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { TaskRecord, TaskStore } from '../backend/store.js';
+import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage } from '../backend/transport.js';
+import type { Middleware } from '../client/middleware.js';
+import type { Logger } from '../log/logger.js';
+import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
+import type { AnyTask } from '../task/define.js';
+import { type ErrorInfo, NonRetriableError, RetryAfterError, toErrorInfo, ValidationError } from '../task/errors.js';
+import { backoffMs } from '../task/retry.js';
+import { callHooks, runAttempt } from './attempt.js';
+
+/** What the runtime should do with the message. */
+export type Disposition =
+  /** Delete it: the run ended, was dead-lettered, or was a duplicate of a finished run. */
+  | { readonly kind: 'ack'; readonly note: string }
+  /** Keep it; make it visible again after `delaySeconds` (a retry, or waiting on a lease). */
+  | { readonly kind: 'retry'; readonly delaySeconds: number; readonly note: string };
+
+/** Everything the processor needs. */
+export interface ProcessorDeps {
+  readonly tasks: ReadonlyMap<string, AnyTask>;
+  readonly store: TaskStore;
+  readonly deadLetters: Queue;
+  readonly middleware: readonly Middleware[];
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Identifies this worker in lease owners (a random suffix is added per attempt). */
+  readonly workerId: string;
+}
+
+/** Per-message controls the runtime gives the processor. */
+export interface MessageControl {
+  /** Keep the message hidden `seconds` from now (heartbeat). */
+  readonly extendVisibility: (seconds: number) => Promise<void>;
+  /** Aborts when the runtime must stop (worker shutdown, Lambda about to time out). */
+  readonly stop: AbortSignal;
+  /** Latest moment an attempt may run to, epoch ms (Lambda's remaining time). */
+  readonly deadline?: number;
+}
+
+/** Largest result stored, in bytes (DynamoDB items are at most 400 KB). */
+export const MAX_RESULT_BYTES = 350_000;
+/** Fallback retention for records of messages whose task is unknown, ms (7 days). */
+const UNKNOWN_RETENTION_MS = 604_800_000;
+
+/** Process one message. Never rejects for a task's failure; rejects only when the backend fails. */
+export async function processMessage(
+  deps: ProcessorDeps,
+  message: ReceivedMessage,
+  control: MessageControl,
+): Promise<Disposition> {
+  const bytes = Buffer.byteLength(message.body, 'utf8');
+  if (bytes > MAX_MESSAGE_BYTES) {
+    const reason = `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} (SQS's 1 MiB)`;
+    return deadLetterMessage(deps, message, { name: 'OversizeMessage', message: reason }, undefined, undefined);
+  }
+  const decoded = decodeEnvelope(message.body);
+  if (!decoded.ok) {
+    return deadLetterMessage(deps, message, { name: 'MalformedMessage', message: decoded.reason }, decoded.id, decoded.task);
+  }
+  const { envelope } = decoded;
+  const task = deps.tasks.get(envelope.task);
+  if (task === undefined) {
+    const known = [...deps.tasks.keys()].sort().join(', ') || '(none)';
+    const reason =
+      `unknown task '${envelope.task}'; this worker runs: ${known}. ` +
+      'Register the task in createSpool({ tasks }) and deploy it, then `spool dlq redrive`.';
+    return deadLetterMessage(deps, message, { name: 'UnknownTask', message: reason }, envelope.id, envelope.task);
+  }
+  return claimAndRun(deps, message, control, task, envelope);
+}
+
+async function claimAndRun(
+  deps: ProcessorDeps,
+  message: ReceivedMessage,
+  control: MessageControl,
+  task: AnyTask,
+  envelope: Envelope,
+): Promise<Disposition> {
+  const now = deps.now();
+  const retentionMs = task.resultTtlSeconds * 1000;
+  const leaseMs = task.leaseSeconds * 1000;
+  const singletonKey = singletonKeyOf(task, envelope.args);
+  const claim = await deps.store.claim({
+    id: envelope.id,
+    task: task.name,
+    owner: `${deps.workerId}/${randomUUID().slice(0, 8)}`,
+    now,
+    leaseMs,
+    maxAttempts: task.retry.maxAttempts,
+    expiresAt: now + leaseMs + retentionMs,
+    ...(singletonKey === undefined ? {} : { singletonKey: `${task.name}:${singletonKey}` }),
+    ...(envelope.unique === undefined ? {} : { uniqueKey: envelope.unique }),
+  });
+  const log = deps.logger.child({ taskId: envelope.id, task: task.name });
+  switch (claim.outcome) {
+    case 'finished':
+      log.debug('duplicate delivery of an ended run; acknowledged without running', { state: claim.record.state });
+      return { kind: 'ack', note: `already ${claim.record.state}` };
+    case 'leased': {
+      const waitMs = (claim.record.leaseExpiresAt ?? now) - now;
+      log.debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
+      return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000 + 1), note: 'leased elsewhere' };
+    }
+    case 'singleton-busy': {
+      const waitMs = claim.heldUntil - now;
+      log.debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
+      return {
+        kind: 'retry',
+        delaySeconds: Math.min(task.leaseSeconds, clampSeconds(waitMs / 1000)),
+        note: 'singleton busy',
+      };
+    }
+    case 'exhausted': {
+      const reason =
+        `the lease expired ${claim.record.attempt} time(s) without the run finishing ` +
+        '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left';
+      return deadLetterMessage(deps, message, { name: 'LeaseExpired', message: reason }, envelope.id, task.name);
+    }
+    case 'claimed':
+      return runClaimed(deps, message, control, task, envelope, claim.record);
+  }
+}
+
+async function runClaimed(
+  deps: ProcessorDeps,
+  message: ReceivedMessage,
+  control: MessageControl,
+  task: AnyTask,
+  envelope: Envelope,
+  record: TaskRecord,
+): Promise<Disposition> {
+  const log = deps.logger.child({ taskId: record.id, task: task.name, attempt: record.attempt });
+  log.info('attempt started', { receiveCount: message.receiveCount });
+  const outcome = await runAttempt({
+    task,
+    record,
+    rawArgs: envelope.args,
+    store: deps.store,
+    logger: deps.logger,
+    middleware: deps.middleware,
+    now: deps.now,
+    stop: control.stop,
+    extendVisibility: control.extendVisibility,
+    ...(control.deadline === undefined ? {} : { deadline: control.deadline }),
+  });
+  const owner = record.leaseOwner ?? '';
+  const now = deps.now();
+  const retentionMs = task.resultTtlSeconds * 1000;
+  const finish = async (
+    state: 'succeeded' | 'failed' | 'retrying' | 'dead' | 'cancelled',
+    extra: { result?: string; error?: ErrorInfo; nextRunAt?: number },
+  ) => {
+    const done = await deps.store.finish({ id: record.id, owner, now, state, expiresAt: now + retentionMs, ...extra });
+    if (done.outcome === 'lost') {
+      log.error('lease lost before the attempt ended; its outcome was not recorded (another worker owns the run)', {
+        state,
+      });
+    }
+    return done.outcome === 'finished';
+  };
+
+  if (outcome.kind === 'succeeded') {
+    const json = outcome.result === undefined ? undefined : JSON.stringify(outcome.result);
+    const size = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
+    if (size > MAX_RESULT_BYTES) {
+      const error = {
+        name: 'ResultTooLarge',
+        message: `the result is ${size} bytes as JSON; at most ${MAX_RESULT_BYTES} are stored. Store it elsewhere (S3) and return its key, or set ignoreResult.`,
+      };
+      log.error('attempt failed: result too large', { durationMs: outcome.durationMs });
+      await finish('failed', { error });
+      return { kind: 'ack', note: 'failed: result too large' };
+    }
+    await finish('succeeded', task.ignoreResult || json === undefined ? {} : { result: json });
+    log.info('attempt succeeded', { durationMs: outcome.durationMs });
+    return { kind: 'ack', note: 'succeeded' };
+  }
+
+  const error = outcome.aborted ?? outcome.error;
+  const info = toErrorInfo(error);
+  const retriable = !(error instanceof NonRetriableError || error instanceof ValidationError);
+  const attemptsLeft = record.attempt < task.retry.maxAttempts;
+  const why = outcome.aborted?.why;
+  const willRetry = why !== 'cancelled' && retriable && (attemptsLeft || why === 'shutdown');
+  const event = { taskId: record.id, task: task.name, attempt: record.attempt, args: envelope.args, logger: log };
+  await callHooks(deps.middleware, log, (m) =>
+    m.onFailure?.({ ...event, error, willRetry, durationMs: outcome.durationMs }),
+  );
+
+  if (why === 'lease-lost') {
+    log.error('attempt abandoned: lease lost', { durationMs: outcome.durationMs });
+    return { kind: 'ack', note: 'lease lost' };
+  }
+  if (why === 'cancelled') {
+    await finish('cancelled', { error: info });
+    log.info('attempt cancelled', { durationMs: outcome.durationMs });
+    return { kind: 'ack', note: 'cancelled' };
+  }
+  if (why === 'shutdown') {
+    await finish('retrying', { error: info, nextRunAt: now });
+    log.warn('attempt interrupted by shutdown; released for another worker', { durationMs: outcome.durationMs });
+    return { kind: 'retry', delaySeconds: 0, note: 'released on shutdown' };
+  }
+  if (!retriable) {
+    await finish('failed', { error: info });
+    log.warn('attempt failed; not retriable', { error: info, durationMs: outcome.durationMs });
+    return { kind: 'ack', note: 'failed' };
+  }
+  if (!attemptsLeft) {
+    const reason = `${info.name}: ${info.message} (attempt ${record.attempt} of ${task.retry.maxAttempts}, no attempts left)`;
+    await finish('dead', { error: info });
+    await sendToDeadLetters(deps, message, { name: info.name, message: reason }, record.id, task.name);
+    log.error('attempt failed; no attempts left, dead-lettered', { error: info, durationMs: outcome.durationMs });
+    return { kind: 'ack', note: 'dead' };
+  }
+  const delayMs = error instanceof RetryAfterError ? error.retryAfterMs : backoffMs(task.retry, record.attempt);
+  const delaySeconds = clampSeconds(delayMs / 1000);
+  await finish('retrying', { error: info, nextRunAt: now + delaySeconds * 1000 });
+  log.warn('attempt failed; will retry', { error: info, delaySeconds, durationMs: outcome.durationMs });
+  return { kind: 'retry', delaySeconds, note: 'retrying' };
+}
+
+/** Record a message as dead (when it names a run) and move it to the dead-letter queue. */
+async function deadLetterMessage(
+  deps: ProcessorDeps,
+  message: ReceivedMessage,
+  error: ErrorInfo,
+  id: string | undefined,
+  taskName: string | undefined,
+): Promise<Disposition> {
+  const now = deps.now();
+  if (id !== undefined) {
+    const retentionMs = (taskName === undefined ? undefined : deps.tasks.get(taskName)?.resultTtlSeconds);
+    const dead = await deps.store.deadLetter({
+      id,
+      task: taskName ?? '?',
+      now,
+      error,
+      expiresAt: now + (retentionMs === undefined ? UNKNOWN_RETENTION_MS : retentionMs * 1000),
+    });
+    if (dead.outcome === 'unchanged') {
+      deps.logger.warn('message could not be run, but its run is not dead-letterable; acknowledged', {
+        taskId: id,
+        state: dead.record.state,
+        reason: error.message,
+      });
+      return { kind: 'ack', note: `unchanged (${dead.record.state})` };
+    }
+  }
+  await sendToDeadLetters(deps, message, error, id, taskName);
+  deps.logger.error('message dead-lettered', { taskId: id, task: taskName, error });
+  return { kind: 'ack', note: 'dead-lettered' };
+}
+
+/** Attribute names on dead-lettered messages. */
+export const DEAD_LETTER_ATTRIBUTES = {
+  reason: 'spool-reason',
+  errorName: 'spool-error',
+  taskId: 'spool-task-id',
+  task: 'spool-task',
+  deadAt: 'spool-dead-at',
+  sourceMessageId: 'spool-source-message-id',
+} as const;
+
+async function sendToDeadLetters(
+  deps: ProcessorDeps,
+  message: ReceivedMessage,
+  error: ErrorInfo,
+  id: string | undefined,
+  taskName: string | undefined,
+): Promise<void> {
+  const a = DEAD_LETTER_ATTRIBUTES;
+  const body =
+    Buffer.byteLength(message.body, 'utf8') > MAX_MESSAGE_BYTES
+      ? JSON.stringify({ truncated: true, preview: message.body.slice(0, 1000) })
+      : message.body;
+  await deps.deadLetters.send([
+    {
+      body,
+      deduplicationId: `dl-${message.messageId}`.slice(0, 128),
+      groupId: id ?? message.messageId,
+      attributes: {
+        [a.reason]: error.message.slice(0, 4000),
+        [a.errorName]: error.name,
+        [a.deadAt]: new Date(deps.now()).toISOString(),
+        [a.sourceMessageId]: message.messageId,
+        ...(id === undefined ? {} : { [a.taskId]: id }),
+        ...(taskName === undefined ? {} : { [a.task]: taskName }),
+      },
+    },
+  ]);
+}
+
+function singletonKeyOf(task: AnyTask, args: unknown): string | undefined {
+  if (task.singletonKey === undefined) return undefined;
+  try {
+    return task.singletonKey(args);
+  } catch {
+    return task.name; // malformed arguments: validation fails the attempt anyway
+  }
+}
+
+function clampSeconds(seconds: number): number {
+  return Math.min(43_200, Math.max(0, Math.ceil(seconds)));
+}

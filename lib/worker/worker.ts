@@ -1,0 +1,236 @@
+/**
+ * The long-running worker: receive, process with concurrency N, acknowledge in batches, shut
+ * down gracefully. Runs on any backend.
+ *
+ * @module
+ */
+
+import { hostname } from 'node:os';
+import type { Queue, ReceivedMessage } from '../backend/transport.js';
+import { MAX_BATCH, MAX_WAIT_SECONDS } from '../backend/transport.js';
+import type { Spool } from '../client/spool.js';
+import { ConfigurationError } from '../task/errors.js';
+import { BatchDeleter } from './deleter.js';
+import { type Disposition, processMessage } from './processor.js';
+
+/** Options of a worker. */
+export interface WorkerOptions {
+  /**
+   * Attempts run at once.
+   * @default 10
+   */
+  readonly concurrency?: number;
+  /**
+   * Visibility timeout requested on receive, seconds. Heartbeats extend it while a run goes on,
+   * and correctness never depends on it (the store's lease does).
+   * @default 30
+   */
+  readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Long-poll wait per receive, seconds (0–20).
+   * @default 20
+   */
+  readonly waitTimeSeconds?: number;
+  /**
+   * On `stop()`, how long in-flight attempts may take to finish before they are interrupted and
+   * released for another worker, ms.
+   * @default 30000
+   */
+  readonly shutdownGraceMs?: number;
+  /**
+   * Identifies this worker in leases and logs.
+   * @default `${hostname}:${pid}`
+   */
+  readonly workerId?: string;
+}
+
+/** Defaults of {@link WorkerOptions}, in one place. */
+export const WORKER_DEFAULTS = {
+  concurrency: 10,
+  visibilityTimeoutSeconds: 30,
+  waitTimeSeconds: MAX_WAIT_SECONDS,
+  shutdownGraceMs: 30_000,
+} as const;
+
+/** A worker. `start()` begins polling; `stop()` drains and resolves when nothing is in flight. */
+export interface Worker {
+  readonly id: string;
+  /** Start receiving. Resolves once polling has begun. */
+  start(): Promise<void>;
+  /**
+   * Stop: no more receives; in-flight attempts get `shutdownGraceMs` to finish, then are
+   * interrupted and released (visible again at once) so nothing is lost.
+   */
+  stop(): Promise<void>;
+  /** Resolves when the worker has stopped. */
+  readonly stopped: Promise<void>;
+  /** Attempts and messages in flight now. */
+  readonly inFlight: number;
+  /** Messages processed since start, by outcome note. */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/** Create a worker for an app. Prefer `spool.worker(options)`. */
+export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker {
+  const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
+  const visibility = options.visibilityTimeoutSeconds ?? WORKER_DEFAULTS.visibilityTimeoutSeconds;
+  const waitTimeSeconds = options.waitTimeSeconds ?? WORKER_DEFAULTS.waitTimeSeconds;
+  const graceMs = options.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs;
+  const workerId = options.workerId ?? `${hostname()}:${process.pid}`;
+  check(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 10_000, 'concurrency', concurrency, 'an integer from 1 to 10000');
+  check(Number.isInteger(visibility) && visibility >= 1 && visibility <= 43_200, 'visibilityTimeoutSeconds', visibility, 'an integer from 1 to 43200');
+  check(Number.isInteger(waitTimeSeconds) && waitTimeSeconds >= 0 && waitTimeSeconds <= 20, 'waitTimeSeconds', waitTimeSeconds, 'an integer from 0 to 20');
+  check(Number.isFinite(graceMs) && graceMs >= 0, 'shutdownGraceMs', graceMs, 'a number of ms ≥ 0');
+
+  const queue: Queue = spool.backend.transport.tasks;
+  const logger = spool.logger.child({ worker: workerId });
+  const deleter = new BatchDeleter(queue, logger);
+  const receiving = new AbortController();
+  const interrupt = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  const counts = new Map<string, number>();
+  let slotFreed: (() => void) | undefined;
+  let started = false;
+  let resolveStopped: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  const deps = {
+    tasks: spool.tasks,
+    store: spool.backend.store,
+    deadLetters: spool.backend.transport.deadLetters,
+    middleware: spool.middleware,
+    logger,
+    now: spool.now,
+    workerId,
+  };
+
+  const apply = async (message: ReceivedMessage, disposition: Disposition) => {
+    counts.set(disposition.note, (counts.get(disposition.note) ?? 0) + 1);
+    if (disposition.kind === 'ack') await deleter.delete(message.receiptHandle);
+    else await queue.changeVisibility(message.receiptHandle, disposition.delaySeconds);
+  };
+
+  const handle = async (message: ReceivedMessage) => {
+    try {
+      const disposition = await processMessage(deps, message, {
+        extendVisibility: async (seconds) => {
+          await queue.changeVisibility(message.receiptHandle, seconds);
+        },
+        stop: interrupt.signal,
+      });
+      await apply(message, disposition);
+    } catch (error) {
+      // The backend failed (store or queue unreachable): leave the message; it comes back after
+      // its visibility timeout and the lease decides what happens then.
+      logger.error('processing failed in the backend; the message will be delivered again', {
+        messageId: message.messageId,
+        error,
+      });
+    }
+  };
+
+  const loop = async () => {
+    let failures = 0;
+    while (!receiving.signal.aborted) {
+      if (inFlight.size >= concurrency) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+        continue;
+      }
+      let messages: ReceivedMessage[];
+      try {
+        messages = await queue.receive({
+          maxMessages: Math.min(MAX_BATCH, concurrency - inFlight.size),
+          visibilityTimeoutSeconds: visibility,
+          waitTimeSeconds,
+          signal: receiving.signal,
+        });
+        failures = 0;
+      } catch (error) {
+        if (receiving.signal.aborted) break;
+        failures++;
+        const pauseMs = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
+        logger.error('receive failed; retrying', { error, pauseMs });
+        await sleep(pauseMs, receiving.signal);
+        continue;
+      }
+      for (const message of messages) {
+        if (receiving.signal.aborted) {
+          // Received while stopping: hand it straight back.
+          await queue.changeVisibility(message.receiptHandle, 0).catch(() => false);
+          continue;
+        }
+        const run: Promise<void> = handle(message).finally(() => {
+          inFlight.delete(run);
+          const wake = slotFreed;
+          slotFreed = undefined;
+          wake?.();
+        });
+        inFlight.add(run);
+      }
+    }
+  };
+
+  let loopDone: Promise<void> = Promise.resolve();
+  const worker: Worker = {
+    id: workerId,
+    stopped,
+    get inFlight() {
+      return inFlight.size;
+    },
+    counts,
+    async start() {
+      if (started) return;
+      started = true;
+      logger.info('worker started', { concurrency, tasks: [...spool.tasks.keys()] });
+      loopDone = loop().catch((error: unknown) => {
+        logger.error('worker loop crashed', { error });
+      });
+    },
+    async stop() {
+      if (receiving.signal.aborted) return stopped;
+      logger.info('worker stopping: no more receives; waiting for in-flight attempts', {
+        inFlight: inFlight.size,
+        graceMs,
+      });
+      receiving.abort();
+      slotFreed?.();
+      await loopDone;
+      const grace = sleep(graceMs, undefined).then(() => 'grace-over' as const);
+      const drained = Promise.allSettled([...inFlight]).then(() => 'drained' as const);
+      if ((await Promise.race([grace, drained])) === 'grace-over' && inFlight.size > 0) {
+        logger.warn('grace period over; interrupting and releasing in-flight attempts', { inFlight: inFlight.size });
+        interrupt.abort();
+        await Promise.allSettled([...inFlight]);
+      }
+      await deleter.flush();
+      logger.info('worker stopped', { processed: Object.fromEntries(counts) });
+      resolveStopped();
+      return stopped;
+    },
+  };
+  return worker;
+}
+
+function check(ok: boolean, name: string, value: unknown, allowed: string): void {
+  if (!ok) {
+    throw new ConfigurationError(`Worker option ${name} is ${String(value)}; allowed: ${allowed}.`);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref?.();
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
