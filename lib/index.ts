@@ -13,8 +13,15 @@ export type { EnqueueOptions } from './client/enqueue.js';
 export type { ResultOptions, TaskHandle } from './client/handle.js';
 export type { EnqueueEvent, Middleware, RunEvent } from './client/middleware.js';
 export { createSpool, type Spool, type SpoolOptions } from './client/spool.js';
-export { createLogger, type LogFields, type Logger, type LoggerOptions, type LogLevel, silentLogger } from './log/logger.js';
-export { decodeEnvelope, encodeEnvelope, type Envelope, PROTOCOL_VERSION } from './protocol/envelope.js';
+export {
+  createLogger,
+  type LogFields,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  silentLogger,
+} from './log/logger.js';
+export { decodeEnvelope, type Envelope, encodeEnvelope, PROTOCOL_VERSION } from './protocol/envelope.js';
 export {
   type AnyTask,
   defineTask,
@@ -39,5 +46,5 @@ export {
 export { DEFAULT_RETRY, type RetryOptions } from './task/retry.js';
 export { isTerminal, TASK_STATES, type TaskState, TERMINAL_STATES } from './task/states.js';
 export { AttemptAbortedError } from './worker/attempt.js';
-export { type Disposition, type MessageControl, processMessage, type ProcessorDeps } from './worker/processor.js';
+export { type Disposition, type MessageControl, type ProcessorDeps, processMessage } from './worker/processor.js';
 export { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from './worker/worker.js';

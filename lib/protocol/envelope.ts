@@ -67,7 +67,10 @@ export function decodeEnvelope(body: string): DecodeResult {
     };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, reason: `message body is JSON but not an object (got ${describe(value)}); see docs/protocol.md` };
+    return {
+      ok: false,
+      reason: `message body is JSON but not an object (got ${describe(value)}); see docs/protocol.md`,
+    };
   }
   const record = value as Record<string, unknown>;
   const id = typeof record['id'] === 'string' && isValidTaskId(record['id']) ? record['id'] : undefined;
@@ -81,10 +84,18 @@ export function decodeEnvelope(body: string): DecodeResult {
     };
   }
   if (id === undefined) {
-    return { ok: false, reason: `"id" is ${describe(record['id'])}; expected 1–128 characters of [A-Za-z0-9_.:-]`, ...known };
+    return {
+      ok: false,
+      reason: `"id" is ${describe(record['id'])}; expected 1–128 characters of [A-Za-z0-9_.:-]`,
+      ...known,
+    };
   }
   if (task === undefined) {
-    return { ok: false, reason: `"task" is ${describe(record['task'])}; expected a task name of [A-Za-z0-9_.:/-]`, ...known };
+    return {
+      ok: false,
+      reason: `"task" is ${describe(record['task'])}; expected a task name of [A-Za-z0-9_.:/-]`,
+      ...known,
+    };
   }
   if (!('args' in record)) {
     return { ok: false, reason: '"args" is missing; send the task arguments (null if it takes none)', ...known };

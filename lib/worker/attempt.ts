@@ -33,7 +33,12 @@ export class AttemptAbortedError extends SpoolError {
 /** How an attempt ended. */
 export type AttemptOutcome =
   | { readonly kind: 'succeeded'; readonly result: unknown; readonly durationMs: number }
-  | { readonly kind: 'threw'; readonly error: unknown; readonly durationMs: number; readonly aborted?: AttemptAbortedError };
+  | {
+      readonly kind: 'threw';
+      readonly error: unknown;
+      readonly durationMs: number;
+      readonly aborted?: AttemptAbortedError;
+    };
 
 /** What {@link runAttempt} needs. */
 export interface AttemptInput {
@@ -97,7 +102,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   }, leaseMs / 3);
   timers.push(heartbeat);
 
-  const softMs = minDefined(task.timeout.softMs, input.deadline === undefined ? undefined : input.deadline - now() - 1000);
+  const softMs = minDefined(
+    task.timeout.softMs,
+    input.deadline === undefined ? undefined : input.deadline - now() - 1000,
+  );
   if (softMs !== undefined) {
     timers.push(
       setTimeout(
@@ -140,7 +148,11 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
 
   try {
     const work = (async () => {
-      const args = await validateArgs(task.schema, input.rawArgs, { taskName: task.name, taskId: record.id, when: 'run' });
+      const args = await validateArgs(task.schema, input.rawArgs, {
+        taskName: task.name,
+        taskId: record.id,
+        when: 'run',
+      });
       const event: RunEvent = { taskId: record.id, task: task.name, attempt: record.attempt, args, logger };
       for (const m of input.middleware) await m.beforeRun?.(event);
       const result = await task.handler(args, ctx);

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Logger } from '../log/logger.js';
 import { MAX_BATCH, type Queue } from '../backend/transport.js';
+import type { Logger } from '../log/logger.js';
 
 /** Collects receipt handles and deletes them in batches. */
 export class BatchDeleter {

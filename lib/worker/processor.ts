@@ -70,7 +70,13 @@ export async function processMessage(
   }
   const decoded = decodeEnvelope(message.body);
   if (!decoded.ok) {
-    return deadLetterMessage(deps, message, { name: 'MalformedMessage', message: decoded.reason }, decoded.id, decoded.task);
+    return deadLetterMessage(
+      deps,
+      message,
+      { name: 'MalformedMessage', message: decoded.reason },
+      decoded.id,
+      decoded.task,
+    );
   }
   const { envelope } = decoded;
   const task = deps.tasks.get(envelope.task);
@@ -245,7 +251,7 @@ async function deadLetterMessage(
 ): Promise<Disposition> {
   const now = deps.now();
   if (id !== undefined) {
-    const retentionMs = (taskName === undefined ? undefined : deps.tasks.get(taskName)?.resultTtlSeconds);
+    const retentionMs = taskName === undefined ? undefined : deps.tasks.get(taskName)?.resultTtlSeconds;
     const dead = await deps.store.deadLetter({
       id,
       task: taskName ?? '?',
@@ -253,7 +259,7 @@ async function deadLetterMessage(
       error,
       expiresAt: now + (retentionMs === undefined ? UNKNOWN_RETENTION_MS : retentionMs * 1000),
     });
-    if (dead.outcome === 'unchanged') {
+    if (dead.outcome === 'unchanged' && dead.record.state !== 'dead') {
       deps.logger.warn('message could not be run, but its run is not dead-letterable; acknowledged', {
         taskId: id,
         state: dead.record.state,

@@ -77,9 +77,24 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   const waitTimeSeconds = options.waitTimeSeconds ?? WORKER_DEFAULTS.waitTimeSeconds;
   const graceMs = options.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs;
   const workerId = options.workerId ?? `${hostname()}:${process.pid}`;
-  check(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 10_000, 'concurrency', concurrency, 'an integer from 1 to 10000');
-  check(Number.isInteger(visibility) && visibility >= 1 && visibility <= 43_200, 'visibilityTimeoutSeconds', visibility, 'an integer from 1 to 43200');
-  check(Number.isInteger(waitTimeSeconds) && waitTimeSeconds >= 0 && waitTimeSeconds <= 20, 'waitTimeSeconds', waitTimeSeconds, 'an integer from 0 to 20');
+  check(
+    Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 10_000,
+    'concurrency',
+    concurrency,
+    'an integer from 1 to 10000',
+  );
+  check(
+    Number.isInteger(visibility) && visibility >= 1 && visibility <= 43_200,
+    'visibilityTimeoutSeconds',
+    visibility,
+    'an integer from 1 to 43200',
+  );
+  check(
+    Number.isInteger(waitTimeSeconds) && waitTimeSeconds >= 0 && waitTimeSeconds <= 20,
+    'waitTimeSeconds',
+    waitTimeSeconds,
+    'an integer from 0 to 20',
+  );
   check(Number.isFinite(graceMs) && graceMs >= 0, 'shutdownGraceMs', graceMs, 'a number of ms ≥ 0');
 
   const queue: Queue = spool.backend.transport.tasks;
@@ -87,7 +102,10 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   const deleter = new BatchDeleter(queue, logger);
   const receiving = new AbortController();
   const interrupt = new AbortController();
+  /** Chains of messages (one per message group of a receive) being processed. */
   const inFlight = new Set<Promise<void>>();
+  /** Messages received and not yet done with. */
+  let active = 0;
   const counts = new Map<string, number>();
   let slotFreed: (() => void) | undefined;
   let started = false;
@@ -111,7 +129,8 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     else await queue.changeVisibility(message.receiptHandle, disposition.delaySeconds);
   };
 
-  const handle = async (message: ReceivedMessage) => {
+  /** Process one message; resolves whether it was acknowledged (false: retry, release or backend failure). */
+  const handle = async (message: ReceivedMessage): Promise<boolean> => {
     try {
       const disposition = await processMessage(deps, message, {
         extendVisibility: async (seconds) => {
@@ -120,6 +139,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
         stop: interrupt.signal,
       });
       await apply(message, disposition);
+      return disposition.kind === 'ack';
     } catch (error) {
       // The backend failed (store or queue unreachable): leave the message; it comes back after
       // its visibility timeout and the lease decides what happens then.
@@ -127,13 +147,19 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
         messageId: message.messageId,
         error,
       });
+      return false;
     }
+  };
+
+  const release = async (messages: readonly ReceivedMessage[]) => {
+    active -= messages.length;
+    await Promise.allSettled(messages.map((m) => queue.changeVisibility(m.receiptHandle, 0)));
   };
 
   const loop = async () => {
     let failures = 0;
     while (!receiving.signal.aborted) {
-      if (inFlight.size >= concurrency) {
+      if (active >= concurrency) {
         await new Promise<void>((resolve) => {
           slotFreed = resolve;
         });
@@ -142,7 +168,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       let messages: ReceivedMessage[];
       try {
         messages = await queue.receive({
-          maxMessages: Math.min(MAX_BATCH, concurrency - inFlight.size),
+          maxMessages: Math.min(MAX_BATCH, concurrency - active),
           visibilityTimeoutSeconds: visibility,
           waitTimeSeconds,
           signal: receiving.signal,
@@ -156,19 +182,31 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
         await sleep(pauseMs, receiving.signal);
         continue;
       }
-      for (const message of messages) {
-        if (receiving.signal.aborted) {
-          // Received while stopping: hand it straight back.
-          await queue.changeVisibility(message.receiptHandle, 0).catch(() => false);
-          continue;
-        }
-        const run: Promise<void> = handle(message).finally(() => {
-          inFlight.delete(run);
+      // FIFO: messages of one group run one after another, in order; after one that is not
+      // acknowledged (a retry), the rest of its group is handed back so order is kept.
+      for (const group of groupInOrder(messages)) {
+        active += group.length;
+        const chain: Promise<void> = (async () => {
+          for (const [index, message] of group.entries()) {
+            if (receiving.signal.aborted) {
+              // Stopping: what has not started goes back at once, for another worker.
+              await release(group.slice(index));
+              break;
+            }
+            const acknowledged = await handle(message);
+            active--;
+            if (!acknowledged) {
+              await release(group.slice(index + 1));
+              break;
+            }
+          }
+        })().finally(() => {
+          inFlight.delete(chain);
           const wake = slotFreed;
           slotFreed = undefined;
           wake?.();
         });
-        inFlight.add(run);
+        inFlight.add(chain);
       }
     }
   };
@@ -178,7 +216,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     id: workerId,
     stopped,
     get inFlight() {
-      return inFlight.size;
+      return active;
     },
     counts,
     async start() {
@@ -192,7 +230,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     async stop() {
       if (receiving.signal.aborted) return stopped;
       logger.info('worker stopping: no more receives; waiting for in-flight attempts', {
-        inFlight: inFlight.size,
+        inFlight: active,
         graceMs,
       });
       receiving.abort();
@@ -200,8 +238,8 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       await loopDone;
       const grace = sleep(graceMs, undefined).then(() => 'grace-over' as const);
       const drained = Promise.allSettled([...inFlight]).then(() => 'drained' as const);
-      if ((await Promise.race([grace, drained])) === 'grace-over' && inFlight.size > 0) {
-        logger.warn('grace period over; interrupting and releasing in-flight attempts', { inFlight: inFlight.size });
+      if ((await Promise.race([grace, drained])) === 'grace-over' && active > 0) {
+        logger.warn('grace period over; interrupting and releasing in-flight attempts', { inFlight: active });
         interrupt.abort();
         await Promise.allSettled([...inFlight]);
       }
@@ -212,6 +250,17 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     },
   };
   return worker;
+}
+
+/** Split a receive into its message groups, each in delivery order. */
+function groupInOrder(messages: readonly ReceivedMessage[]): ReceivedMessage[][] {
+  const groups = new Map<string, ReceivedMessage[]>();
+  for (const m of messages) {
+    const group = groups.get(m.groupId);
+    if (group === undefined) groups.set(m.groupId, [m]);
+    else group.push(m);
+  }
+  return [...groups.values()];
 }
 
 function check(ok: boolean, name: string, value: unknown, allowed: string): void {

@@ -1,0 +1,96 @@
+/**
+ * The embedded backend: spool's queue transport and task store on one SQLite file, for local
+ * development and single-machine deployments. Several processes (workers, the CLI, an app) may
+ * share the file; every write is a `BEGIN IMMEDIATE` transaction.
+ *
+ * @example
+ * ```ts
+ * const backend = openEmbeddedBackend({ path: '.spool/spool.db' });
+ * await backend.transport.tasks.send([{ body: '{}', deduplicationId: 'a', groupId: 'g' }]);
+ * backend.close();
+ * ```
+ *
+ * @module
+ */
+
+import type { TaskStore } from '../backend/store.js';
+import type { QueueTransport } from '../backend/transport.js';
+import { ConfigurationError } from '../task/errors.js';
+import { openDatabase } from './database.js';
+import { EmbeddedQueue } from './queue.js';
+import { EmbeddedStore } from './store.js';
+
+/** Where the database file goes by default, relative to `process.cwd()`. */
+export const DEFAULT_EMBEDDED_PATH = '.spool/spool.db';
+/** The task queue's default name (the dead-letter queue is `<name>-dlq`). */
+export const DEFAULT_QUEUE_NAME = 'spool';
+/** Default redrive threshold: receives before a message moves to the dead-letter queue. */
+export const DEFAULT_MAX_RECEIVE_COUNT = 100;
+
+/** Options of {@link openEmbeddedBackend}. */
+export interface EmbeddedBackendOptions {
+  /**
+   * The SQLite file (created with its directory if missing), relative to `process.cwd()`;
+   * `':memory:'` for a private in-memory database (tests).
+   * @default '.spool/spool.db'
+   */
+  readonly path?: string;
+  /** Name of the task queue; its dead-letter queue is `${queueName}-dlq`. @default 'spool' */
+  readonly queueName?: string;
+  /** A message received this many times moves to the dead-letter queue on its next receive. @default 100 */
+  readonly maxReceiveCount?: number;
+  /** Clock, epoch ms (drives visibility, deduplication and TTLs in tests). @default Date.now */
+  readonly now?: () => number;
+  /** How long to wait for another process's write lock, ms. @default 5000 */
+  readonly busyTimeoutMs?: number;
+}
+
+/** An open embedded backend. */
+export interface EmbeddedBackend {
+  /** The task queue and its dead-letter queue. */
+  readonly transport: QueueTransport;
+  /** The task store. */
+  readonly store: TaskStore;
+  /** Absolute path of the database file (or `:memory:`). */
+  readonly path: string;
+  /** Close the connection; pending long polls return empty. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Open (creating if needed) the embedded backend's database and bind its queues and store.
+ * Opening the same file again, in this process or another, gives an independent connection.
+ *
+ * @throws ConfigurationError on an invalid option, or a file created by a newer spool.
+ */
+export function openEmbeddedBackend(options: EmbeddedBackendOptions = {}): EmbeddedBackend {
+  const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
+  if (queueName.length === 0) {
+    throw new ConfigurationError(
+      `openEmbeddedBackend: queueName is empty. Pass a name or omit it for the default ('${DEFAULT_QUEUE_NAME}').`,
+    );
+  }
+  const now = options.now ?? Date.now;
+  const db = openDatabase(
+    options.path ?? DEFAULT_EMBEDDED_PATH,
+    options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
+  );
+  try {
+    const deadLetterQueue = `${queueName}-dlq`;
+    const tasks = new EmbeddedQueue(db, {
+      name: queueName,
+      now,
+      redrive: { deadLetterQueue, maxReceiveCount: options.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT },
+    });
+    const deadLetters = new EmbeddedQueue(db, { name: deadLetterQueue, now });
+    return {
+      transport: { tasks, deadLetters },
+      store: new EmbeddedStore(db, { now }),
+      path: db.path,
+      close: () => db.close(),
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The embedded backend's SQLite file: opening it (directory, pragmas, schema) and running write
+ * transactions with `BEGIN IMMEDIATE`, so that several processes sharing the file serialise their
+ * writes (SQLite's write lock is taken at the start of the transaction, never upgraded midway).
+ *
+ * One file holds everything: the messages of every queue, the FIFO deduplication ids, the task
+ * records and the unique/singleton locks. Nothing here is POSIX-only.
+ *
+ * @module
+ */
+
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigurationError } from '../task/errors.js';
+
+/** A better-sqlite3 connection. */
+export type SqliteConnection = Database.Database;
+
+/** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
+export const SCHEMA_VERSION = 1;
+
+/** How long a connection waits for another process's write lock before failing, ms. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/** The path that opens a private in-memory database (tests). */
+export const MEMORY_PATH = ':memory:';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  dedup_id TEXT NOT NULL,
+  body TEXT NOT NULL,
+  attributes TEXT,
+  sent_at INTEGER NOT NULL,
+  visible_at INTEGER NOT NULL,
+  receive_count INTEGER NOT NULL DEFAULT 0,
+  receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, seq, visible_at);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (queue, group_id, visible_at) WHERE receive_count > 0;
+CREATE TABLE IF NOT EXISTS dedup (
+  queue TEXT NOT NULL,
+  dedup_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (queue, dedup_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup (expires_at);
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,
+  task TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  next_run_at INTEGER,
+  result TEXT,
+  error TEXT,
+  progress TEXT,
+  cancel_requested INTEGER,
+  singleton_key TEXT,
+  unique_key TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, updated_at);
+CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks (expires_at);
+CREATE TABLE IF NOT EXISTS locks (
+  key TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
+`;
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** How long to wait for another connection's lock, ms. @default DEFAULT_BUSY_TIMEOUT_MS (5000) */
+  readonly busyTimeoutMs?: number;
+}
+
+/** An open embedded database: the connection plus what every user of it shares. */
+export interface EmbeddedDatabase {
+  /** The better-sqlite3 connection. */
+  readonly sqlite: SqliteConnection;
+  /** Absolute path of the file, or `:memory:`. */
+  readonly path: string;
+  /**
+   * In-process wake-ups: emits `message:<queue>` after a commit made one of the queue's messages receivable.
+   * Shared by every connection this process has to the same file.
+   */
+  readonly events: EventEmitter;
+  /** Aborted when the database is closed (wakes long polls so they return). */
+  readonly closed: AbortSignal;
+  /** Close the connection. Idempotent. */
+  close(): void;
+}
+
+/** Per-file emitters shared by the connections of this process, with a reference count. */
+const channels = new Map<string, { readonly events: EventEmitter; users: number }>();
+
+function acquireChannel(key: string): EventEmitter {
+  const found = channels.get(key);
+  if (found) {
+    found.users += 1;
+    return found.events;
+  }
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  channels.set(key, { events, users: 1 });
+  return events;
+}
+
+function releaseChannel(key: string): void {
+  const found = channels.get(key);
+  if (!found) return;
+  found.users -= 1;
+  if (found.users <= 0) channels.delete(key);
+}
+
+/**
+ * Open (creating if needed) the SQLite file at `path` with the embedded schema.
+ * `path` is resolved against `process.cwd()`; its parent directory is created. `:memory:` opens a
+ * private in-memory database.
+ *
+ * @throws ConfigurationError when the file was created by a newer spool (schema version above ours).
+ */
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): EmbeddedDatabase {
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new ConfigurationError(
+      `embedded backend: busyTimeoutMs must be an integer ≥ 0 (milliseconds), got ${String(busyTimeoutMs)}. ` +
+        `Omit it for the default (${DEFAULT_BUSY_TIMEOUT_MS}).`,
+    );
+  }
+  const memory = path === MEMORY_PATH;
+  const fullPath = memory ? MEMORY_PATH : resolve(path);
+  if (!memory) mkdirSync(dirname(fullPath), { recursive: true });
+  const sqlite = new Database(fullPath, { timeout: busyTimeoutMs });
+  try {
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    if (!memory) sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    migrate(sqlite, fullPath);
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  // An in-memory database is private to its connection, so it gets a private channel.
+  const channelKey = memory ? `${MEMORY_PATH}#${Math.random()}` : fullPath;
+  const events = acquireChannel(channelKey);
+  const closing = new AbortController();
+  return {
+    sqlite,
+    path: fullPath,
+    events,
+    closed: closing.signal,
+    close(): void {
+      if (closing.signal.aborted) return;
+      closing.abort();
+      releaseChannel(channelKey);
+      sqlite.close();
+    },
+  };
+}
+
+function migrate(sqlite: SqliteConnection, path: string): void {
+  const version = () => Number(sqlite.pragma('user_version', { simple: true }));
+  if (version() === SCHEMA_VERSION) return;
+  runWrite(sqlite, () => {
+    const found = version();
+    if (found > SCHEMA_VERSION) {
+      throw new ConfigurationError(
+        `embedded backend: ${path} has schema version ${found}, this spool knows up to ${SCHEMA_VERSION}. ` +
+          'Upgrade spool, or point the backend at another file (option `path`).',
+      );
+    }
+    if (found < SCHEMA_VERSION) {
+      sqlite.exec(SCHEMA);
+      sqlite.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+  });
+}
+
+/**
+ * Wrap `fn` as a reusable write transaction: each call runs it inside `BEGIN IMMEDIATE … COMMIT`
+ * (rolled back if it throws). Create it once and call it many times.
+ */
+export function writeTransaction<A extends unknown[], R>(
+  sqlite: SqliteConnection,
+  fn: (...args: A) => R,
+): (...args: A) => R {
+  const transaction = sqlite.transaction(fn);
+  return (...args: A): R => transaction.immediate(...args);
+}
+
+/** Run `fn` once inside `BEGIN IMMEDIATE … COMMIT` (rolled back if it throws). */
+export function runWrite<R>(sqlite: SqliteConnection, fn: () => R): R {
+  return sqlite.transaction(fn).immediate();
+}

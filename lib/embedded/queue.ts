@@ -1,0 +1,358 @@
+/**
+ * {@link EmbeddedQueue}: one SQS FIFO queue (see `lib/backend/transport.ts`) in the embedded SQLite
+ * file. Every queue shares the `messages` table (column `queue`) and the `dedup` table.
+ *
+ * - A message is **deliverable** when `visible_at ≤ now` and no message of its group is in flight
+ *   (received at least once and `visible_at > now`). Deliverable messages go out in send order
+ *   (`seq`); one receive may return several consecutive messages of one group.
+ * - Selecting and marking (new `visible_at`, `receive_count + 1`, new receipt) is one
+ *   `BEGIN IMMEDIATE` transaction, so two connections never receive the same message.
+ * - A receipt handle is `<seq>.<random>` and changes on every receive; a stale one matches no row.
+ * - Long polling polls the file with an adaptive sleep (5 → 50 ms) and wakes at once when this
+ *   process sends to the queue (the database's event channel).
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { OutgoingMessage, Queue, QueueStats, ReceivedMessage, ReceiveOptions } from '../backend/transport.js';
+import {
+  DEDUPLICATION_WINDOW_MS,
+  MAX_BATCH,
+  MAX_MESSAGE_BYTES,
+  MAX_VISIBILITY_SECONDS,
+  MAX_WAIT_SECONDS,
+} from '../backend/transport.js';
+import { ConfigurationError } from '../task/errors.js';
+import type { EmbeddedDatabase } from './database.js';
+import { writeTransaction } from './database.js';
+
+/** Where a queue moves messages received too often (SQS's redrive policy). */
+export interface RedrivePolicy {
+  /** Name of the dead-letter queue (in the same file). */
+  readonly deadLetterQueue: string;
+  /** A message received this many times moves to the dead-letter queue on its next receive. */
+  readonly maxReceiveCount: number;
+}
+
+/** Options of {@link EmbeddedQueue}. */
+export interface EmbeddedQueueOptions {
+  /** The queue's name (the `queue` column). */
+  readonly name: string;
+  /** Redrive policy; none means messages are redelivered forever. */
+  readonly redrive?: RedrivePolicy;
+  /** Clock for visibility and deduplication, epoch ms. @default Date.now */
+  readonly now?: () => number;
+}
+
+interface MessageRow {
+  readonly seq: number;
+  readonly message_id: string;
+  readonly group_id: string;
+  readonly dedup_id: string;
+  readonly body: string;
+  readonly attributes: string | null;
+  readonly sent_at: number;
+  readonly receive_count: number;
+}
+
+interface StatsRow {
+  readonly total: number;
+  readonly in_flight: number;
+}
+
+/** SQS's alphabet for deduplication and group ids: printable ASCII without space, 1–128 chars. */
+const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
+/** Longest sleep between two polls of a long poll, ms. */
+const MAX_POLL_SLEEP_MS = 50;
+/** First sleep of a long poll, ms. */
+const MIN_POLL_SLEEP_MS = 5;
+/** Messages written per send transaction (bounds how long one send holds the write lock). */
+const SEND_CHUNK = 500;
+/** Sweep expired deduplication ids every this many send transactions. */
+const SWEEP_EVERY = 64;
+/** Most deduplication ids one sweep deletes. */
+const SWEEP_LIMIT = 1000;
+
+const READY = `
+  FROM messages AS m INDEXED BY messages_by_queue
+  WHERE m.queue = @queue AND m.visible_at <= @now AND NOT EXISTS (
+    SELECT 1 FROM messages AS f INDEXED BY messages_received
+    WHERE f.queue = @queue AND f.group_id = m.group_id AND f.visible_at > @now AND f.receive_count > 0
+  )`;
+
+/** One FIFO queue of the embedded backend. */
+export class EmbeddedQueue implements Queue {
+  /** The queue's name. */
+  readonly name: string;
+  readonly #db: EmbeddedDatabase;
+  readonly #redrive: RedrivePolicy | undefined;
+  readonly #now: () => number;
+  readonly #sendTx: (messages: readonly OutgoingMessage[]) => void;
+  readonly #receiveTx: (max: number, visibilityMs: number) => ReceivedMessage[];
+  readonly #deleteTx: (handles: readonly string[]) => void;
+  readonly #changeVisibility: (seq: number, handle: string, visibleAt: number) => number;
+  readonly #peek: (now: number) => unknown;
+  readonly #stats: (now: number) => StatsRow;
+  #sends = 0;
+  #moved = false;
+  #busy = false;
+
+  /** Bind the queue `options.name` of `db` (prepares its statements once). */
+  constructor(db: EmbeddedDatabase, options: EmbeddedQueueOptions) {
+    if (options.name.length === 0) {
+      throw new ConfigurationError('EmbeddedQueue: the queue name is empty. Pass a name, e.g. { name: "spool" }.');
+    }
+    const redrive = options.redrive;
+    if (redrive && (!Number.isInteger(redrive.maxReceiveCount) || redrive.maxReceiveCount < 1)) {
+      throw new ConfigurationError(
+        `EmbeddedQueue ${options.name}: maxReceiveCount must be an integer ≥ 1, got ${String(redrive.maxReceiveCount)}. ` +
+          'It is how many receives a message gets before it moves to the dead-letter queue.',
+      );
+    }
+    this.name = options.name;
+    this.#db = db;
+    this.#redrive = redrive;
+    this.#now = options.now ?? Date.now;
+    const sqlite = db.sqlite;
+    const queue = this.name;
+
+    const claimDedup = sqlite.prepare<[string, string, number, number]>(
+      `INSERT INTO dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
+    );
+    const insert = sqlite.prepare<[string, string, string, string, string, string | null, number, number]>(
+      `INSERT INTO messages (queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const sweep = sqlite.prepare<[number, number]>(
+      `DELETE FROM dedup WHERE (queue, dedup_id) IN
+       (SELECT queue, dedup_id FROM dedup WHERE expires_at <= ? LIMIT ?)`,
+    );
+    const select = sqlite.prepare<{ queue: string; now: number; limit: number }, MessageRow>(
+      `SELECT m.seq, m.message_id, m.group_id, m.dedup_id, m.body, m.attributes, m.sent_at, m.receive_count
+       ${READY} ORDER BY m.seq LIMIT @limit`,
+    );
+    const peek = sqlite.prepare<{ queue: string; now: number }>(`SELECT 1 ${READY} LIMIT 1`).pluck();
+    const mark = sqlite.prepare<[number, string, number]>(
+      'UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ? WHERE seq = ?',
+    );
+    const moveOut = sqlite.prepare<[string, number, number]>(
+      `INSERT INTO messages (queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
+       SELECT ?, message_id, group_id, dedup_id, body, attributes, sent_at, ? FROM messages WHERE seq = ?`,
+    );
+    const remove = sqlite.prepare<[number]>('DELETE FROM messages WHERE seq = ?');
+    const removeByHandle = sqlite.prepare<[number, string, string]>(
+      'DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?',
+    );
+    const hide = sqlite.prepare<[number, number, string, string]>(
+      'UPDATE messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receipt = ?',
+    );
+    const stats = sqlite.prepare<{ queue: string; now: number }, StatsRow>(
+      `SELECT count(*) AS total, coalesce(sum(visible_at > @now AND receive_count > 0), 0) AS in_flight
+       FROM messages WHERE queue = @queue`,
+    );
+
+    this.#sendTx = writeTransaction(sqlite, (messages: readonly OutgoingMessage[]) => {
+      const now = this.#now();
+      for (const message of messages) {
+        const fresh = claimDedup.run(queue, message.deduplicationId, now + DEDUPLICATION_WINDOW_MS, now);
+        if (fresh.changes === 0) continue;
+        const attributes = message.attributes;
+        const attributesJson = attributes && Object.keys(attributes).length > 0 ? JSON.stringify(attributes) : null;
+        insert.run(
+          queue,
+          randomUUID(),
+          message.groupId,
+          message.deduplicationId,
+          message.body,
+          attributesJson,
+          now,
+          now,
+        );
+      }
+      this.#sends += 1;
+      if (this.#sends % SWEEP_EVERY === 0) sweep.run(now, SWEEP_LIMIT);
+    });
+
+    this.#receiveTx = writeTransaction(sqlite, (max: number, visibilityMs: number) => {
+      const now = this.#now();
+      const received: ReceivedMessage[] = [];
+      for (;;) {
+        const rows = select.all({ queue, now, limit: max - received.length });
+        let moved = false;
+        for (const row of rows) {
+          if (this.#redrive && row.receive_count >= this.#redrive.maxReceiveCount) {
+            moveOut.run(this.#redrive.deadLetterQueue, now, row.seq);
+            remove.run(row.seq);
+            moved = true;
+            continue;
+          }
+          const receipt = `${row.seq}.${randomUUID()}`;
+          mark.run(now + visibilityMs, receipt, row.seq);
+          received.push(toReceived(row, receipt));
+        }
+        if (moved) this.#moved = true;
+        // Without a move the selection already returned every deliverable message (up to `max`).
+        if (!moved || received.length >= max) return received;
+      }
+    });
+
+    this.#deleteTx = writeTransaction(sqlite, (handles: readonly string[]) => {
+      for (const handle of handles) {
+        const seq = seqOf(handle);
+        if (seq !== undefined) removeByHandle.run(seq, queue, handle);
+      }
+    });
+    this.#changeVisibility = (seq, handle, visibleAt) => hide.run(visibleAt, seq, queue, handle).changes;
+    this.#peek = (now) => peek.get({ queue, now });
+    this.#stats = (now) => stats.get({ queue, now }) ?? { total: 0, in_flight: 0 };
+  }
+
+  /** Send messages (validated first: nothing is sent if one is invalid). Duplicates within 5 minutes are dropped. */
+  async send(messages: readonly OutgoingMessage[]): Promise<void> {
+    for (const [index, message] of messages.entries()) validateMessage(this.name, message, index);
+    if (messages.length === 0) return;
+    for (let start = 0; start < messages.length; start += SEND_CHUNK) {
+      this.#sendTx(messages.slice(start, start + SEND_CHUNK));
+    }
+    this.#db.events.emit(wakeEvent(this.name));
+  }
+
+  /** Receive up to `maxMessages` deliverable messages, long-polling up to `waitTimeSeconds` for the first. */
+  async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
+    const where = `EmbeddedQueue ${this.name}: receive`;
+    checkInteger(where, 'maxMessages', options.maxMessages, 1, MAX_BATCH);
+    checkInteger(where, 'visibilityTimeoutSeconds', options.visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
+    checkInteger(where, 'waitTimeSeconds', options.waitTimeSeconds, 0, MAX_WAIT_SECONDS);
+    const deadline = performance.now() + options.waitTimeSeconds * 1000;
+    const visibilityMs = options.visibilityTimeoutSeconds * 1000;
+    let sleepMs = MIN_POLL_SLEEP_MS;
+    for (;;) {
+      if (this.#db.closed.aborted) return [];
+      const received = this.#receiveOnce(options.maxMessages, visibilityMs);
+      if (received.length > 0) return received;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0 || options.signal?.aborted) return [];
+      const woken = await this.#sleep(Math.min(sleepMs, remaining), options.signal);
+      sleepMs = woken ? MIN_POLL_SLEEP_MS : Math.min(sleepMs * 1.5, MAX_POLL_SLEEP_MS);
+    }
+  }
+
+  /** Delete received messages; stale or unknown receipt handles are ignored. */
+  async delete(receiptHandles: readonly string[]): Promise<void> {
+    if (receiptHandles.length > 0) this.#deleteTx(receiptHandles);
+  }
+
+  /** Hide a received message for `visibilityTimeoutSeconds` from now; `false` when the handle is stale. */
+  async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<boolean> {
+    const where = `EmbeddedQueue ${this.name}: changeVisibility`;
+    checkInteger(where, 'visibilityTimeoutSeconds', visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
+    const seq = seqOf(receiptHandle);
+    if (seq === undefined) return false;
+    const changed = this.#changeVisibility(seq, receiptHandle, this.#now() + visibilityTimeoutSeconds * 1000) > 0;
+    if (changed && visibilityTimeoutSeconds === 0) this.#db.events.emit(wakeEvent(this.name));
+    return changed;
+  }
+
+  /** Counts: `visible` = messages not in flight, `inFlight` = received with visibility not expired. */
+  async stats(): Promise<QueueStats> {
+    const row = this.#stats(this.#now());
+    return { visible: row.total - row.in_flight, inFlight: row.in_flight };
+  }
+
+  #receiveOnce(max: number, visibilityMs: number): ReceivedMessage[] {
+    // Unless the last receive came back full, a read outside the write lock first: idle pollers never
+    // contend for the lock.
+    if (!this.#busy && this.#peek(this.#now()) === undefined) return [];
+    this.#moved = false;
+    const received = this.#receiveTx(max, visibilityMs);
+    this.#busy = received.length === max;
+    if (this.#moved && this.#redrive) this.#db.events.emit(wakeEvent(this.#redrive.deadLetterQueue));
+    return received;
+  }
+
+  /** Sleep up to `ms`; resolves `true` when woken early by a send to this queue. */
+  #sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+    return new Promise((resolve) => {
+      const events = this.#db.events;
+      const closed = this.#db.closed;
+      const finish = (woken: boolean) => {
+        clearTimeout(timer);
+        events.off(wakeEvent(this.name), onWake);
+        signal?.removeEventListener('abort', onAbort);
+        closed.removeEventListener('abort', onAbort);
+        resolve(woken);
+      };
+      const onWake = () => finish(true);
+      const onAbort = () => finish(false);
+      const timer = setTimeout(onAbort, ms);
+      events.on(wakeEvent(this.name), onWake);
+      signal?.addEventListener('abort', onAbort);
+      closed.addEventListener('abort', onAbort);
+    });
+  }
+}
+
+/** The event a queue's receivers wait on (prefixed: a queue may be called `error`). */
+function wakeEvent(queue: string): string {
+  return `message:${queue}`;
+}
+
+function toReceived(row: MessageRow, receiptHandle: string): ReceivedMessage {
+  return {
+    messageId: row.message_id,
+    body: row.body,
+    receiptHandle,
+    groupId: row.group_id,
+    deduplicationId: row.dedup_id,
+    receiveCount: row.receive_count + 1,
+    sentAt: row.sent_at,
+    attributes: row.attributes === null ? {} : (JSON.parse(row.attributes) as Record<string, string>),
+  };
+}
+
+/** The message's `seq` from a receipt handle `<seq>.<random>`; `undefined` when malformed. */
+function seqOf(handle: string): number | undefined {
+  const dot = handle.indexOf('.');
+  const seq = dot > 0 ? Number(handle.slice(0, dot)) : Number.NaN;
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+}
+
+function checkInteger(where: string, name: string, value: number, min: number, max: number): void {
+  if (Number.isInteger(value) && value >= min && value <= max) return;
+  throw new ConfigurationError(
+    `${where}: ${name} must be an integer from ${min} to ${max}, got ${String(value)}. ` +
+      `Pass a whole number within ${min}–${max} (SQS's limit).`,
+  );
+}
+
+function validateMessage(queue: string, message: OutgoingMessage, index: number): void {
+  const where = `EmbeddedQueue ${queue}: send, message ${index}`;
+  if (typeof message.body !== 'string') {
+    throw new ConfigurationError(`${where}: body must be a string, got ${typeof message.body}. Serialise it first.`);
+  }
+  const bytes = Buffer.byteLength(message.body, 'utf8');
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new ConfigurationError(
+      `${where}: body is ${bytes} bytes (UTF-8), the limit is ${MAX_MESSAGE_BYTES}. ` +
+        'Send a smaller body (store large payloads elsewhere and send a reference).',
+    );
+  }
+  for (const [name, value] of [
+    ['deduplicationId', message.deduplicationId],
+    ['groupId', message.groupId],
+  ] as const) {
+    if (typeof value !== 'string' || !FIFO_ID.test(value)) {
+      throw new ConfigurationError(
+        `${where}: ${name} must be 1–128 characters of A–Z, a–z, 0–9 and ASCII punctuation (no spaces), ` +
+          `got ${JSON.stringify(value)}. Hash or encode the value to fit.`,
+      );
+    }
+  }
+  for (const [key, value] of Object.entries(message.attributes ?? {})) {
+    if (typeof value !== 'string') {
+      throw new ConfigurationError(`${where}: attribute ${key} must be a string, got ${typeof value}.`);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The conformance suite: every semantic of spool, run against one backend. Each backend's test
+ * file calls {@link describeConformance} with its factory; a behaviour that differs between
+ * backends is a bug in one of them.
+ */
+
+import { describe } from 'vitest';
+import { badInput } from './bad-input.suite.js';
+import { basics } from './basics.suite.js';
+import { exactlyOnce } from './exactly-once.suite.js';
+import type { BackendFactory } from './harness.js';
+import { lifecycle } from './lifecycle.suite.js';
+import { locks } from './locks.suite.js';
+import { retries } from './retries.suite.js';
+
+export type { BackendFactory } from './harness.js';
+
+/** Run the whole suite against `factory`'s backend. */
+export function describeConformance(factory: BackendFactory): void {
+  describe(`conformance: ${factory.name}`, () => {
+    basics(factory);
+    exactlyOnce(factory);
+    retries(factory);
+    locks(factory);
+    badInput(factory);
+    lifecycle(factory);
+  });
+}
