@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type { Queue, ReceivedMessage } from '../backend/transport.js';
 import { MAX_BATCH, MAX_WAIT_SECONDS } from '../backend/transport.js';
@@ -102,6 +103,8 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   const deleter = new BatchDeleter(queue, logger);
   const receiving = new AbortController();
   const interrupt = new AbortController();
+  // Every attempt in flight listens on this signal.
+  setMaxListeners(concurrency + 10, interrupt.signal);
   /** Chains of messages (one per message group of a receive) being processed. */
   const inFlight = new Set<Promise<void>>();
   /** Messages received and not yet done with. */
