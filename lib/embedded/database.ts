@@ -6,6 +6,17 @@
  * One file holds everything: the messages of every queue, the FIFO deduplication ids, the task
  * records and the unique/singleton locks. Nothing here is POSIX-only.
  *
+ * Tables and indexes (each index exists for one query; every write touches as few B-trees as it can):
+ * - `queues (id, name)`: each queue owns the rowid range `[id·2⁴⁰, (id+1)·2⁴⁰)` of `messages`.
+ * - `messages (seq = rowid, queue, …, visible_at, receive_count, receipt)`: receive scans the
+ *   queue's rowid range in send order; `messages_received (queue, group_id, visible_at) WHERE
+ *   receive_count > 0` answers "is a message of this group in flight?" with one seek.
+ * - `dedup (queue, dedup_id) → expires_at` (5-minute window, kept after delete); `dedup_by_expiry`
+ *   for the sweep.
+ * - `tasks (id, …)`: one column per task record field; `tasks_by_state (state, updated_at)` for
+ *   `list`, `tasks_by_expiry` for the sweep.
+ * - `locks (key, holder, expires_at)`: `unique#…` and `singleton#…` locks; `locks_by_expiry`.
+ *
  * @module
  */
 
@@ -28,6 +39,10 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 export const MEMORY_PATH = ':memory:';
 
 const SCHEMA = `
+CREATE TABLE IF NOT EXISTS queues (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS messages (
   seq INTEGER PRIMARY KEY,
   queue TEXT NOT NULL,
@@ -41,7 +56,6 @@ CREATE TABLE IF NOT EXISTS messages (
   receive_count INTEGER NOT NULL DEFAULT 0,
   receipt TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, seq, visible_at);
 CREATE INDEX IF NOT EXISTS messages_received ON messages (queue, group_id, visible_at) WHERE receive_count > 0;
 CREATE TABLE IF NOT EXISTS dedup (
   queue TEXT NOT NULL,
@@ -79,6 +93,13 @@ CREATE TABLE IF NOT EXISTS locks (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
 `;
+
+/**
+ * Upgrades of an existing file, by the version they start from (`from` → `from + 1`). A new file
+ * gets {@link SCHEMA} at once. None yet: add one here when the schema changes, and bump
+ * {@link SCHEMA_VERSION}.
+ */
+const MIGRATIONS: Readonly<Record<number, string>> = {};
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -177,16 +198,23 @@ function migrate(sqlite: SqliteConnection, path: string): void {
   if (version() === SCHEMA_VERSION) return;
   runWrite(sqlite, () => {
     const found = version();
+    if (found === SCHEMA_VERSION) return;
     if (found > SCHEMA_VERSION) {
       throw new ConfigurationError(
         `embedded backend: ${path} has schema version ${found}, this spool knows up to ${SCHEMA_VERSION}. ` +
           'Upgrade spool, or point the backend at another file (option `path`).',
       );
     }
-    if (found < SCHEMA_VERSION) {
+    if (found === 0) {
       sqlite.exec(SCHEMA);
-      sqlite.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } else {
+      for (let from = found; from < SCHEMA_VERSION; from++) {
+        const migration = MIGRATIONS[from];
+        if (migration === undefined) throw new Error(`embedded backend: no migration from schema version ${from}`);
+        sqlite.exec(migration);
+      }
     }
+    sqlite.pragma(`user_version = ${SCHEMA_VERSION}`);
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * {@link EmbeddedQueue}: one SQS FIFO queue (see `lib/backend/transport.ts`) in the embedded SQLite
- * file. Every queue shares the `messages` table (column `queue`) and the `dedup` table.
+ * file. Every queue shares the `messages` table and the `dedup` table. A queue owns one range of
+ * `seq` (the rowid, see {@link SEQ_RANGE}), so the table itself is in (queue, send order) order.
  *
  * - A message is **deliverable** when `visible_at ≤ now` and no message of its group is in flight
  *   (received at least once and `visible_at > now`). Deliverable messages go out in send order
@@ -25,7 +26,7 @@ import {
 } from '../backend/transport.js';
 import { ConfigurationError } from '../task/errors.js';
 import type { EmbeddedDatabase } from './database.js';
-import { writeTransaction } from './database.js';
+import { runWrite, writeTransaction } from './database.js';
 
 /** Where a queue moves messages received too often (SQS's redrive policy). */
 export interface RedrivePolicy {
@@ -74,9 +75,17 @@ const SWEEP_EVERY = 64;
 /** Most deduplication ids one sweep deletes. */
 const SWEEP_LIMIT = 1000;
 
+/**
+ * Each queue owns the `seq` (rowid) range `[id·2⁴⁰, (id+1)·2⁴⁰)`, `id` from table `queues`: the
+ * table itself is then ordered by (queue, send order), and no index on `queue` is needed.
+ */
+const SEQ_RANGE = 2 ** 40;
+/** Highest queue id that keeps every `seq` a safe integer. */
+const MAX_QUEUE_ID = Math.floor(Number.MAX_SAFE_INTEGER / SEQ_RANGE) - 1;
+
 const READY = `
-  FROM messages AS m INDEXED BY messages_by_queue
-  WHERE m.queue = @queue AND m.visible_at <= @now AND NOT EXISTS (
+  FROM messages AS m NOT INDEXED
+  WHERE m.seq >= @lo AND m.seq < @hi AND m.visible_at <= @now AND NOT EXISTS (
     SELECT 1 FROM messages AS f INDEXED BY messages_received
     WHERE f.queue = @queue AND f.group_id = m.group_id AND f.visible_at > @now AND f.receive_count > 0
   )`;
@@ -116,30 +125,39 @@ export class EmbeddedQueue implements Queue {
     this.#now = options.now ?? Date.now;
     const sqlite = db.sqlite;
     const queue = this.name;
+    const range = seqRange(db, queue);
+    const deadLetterRange = redrive ? seqRange(db, redrive.deadLetterQueue) : range;
 
     const claimDedup = sqlite.prepare<[string, string, number, number]>(
       `INSERT INTO dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
        ON CONFLICT (queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
     );
-    const insert = sqlite.prepare<[string, string, string, string, string, string | null, number, number]>(
-      `INSERT INTO messages (queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    const lastSeq = sqlite
+      .prepare<{ lo: number; hi: number }, number>(
+        'SELECT coalesce(max(seq), @lo) FROM messages WHERE seq >= @lo AND seq < @hi',
+      )
+      .pluck();
+    const insert = sqlite.prepare<[number, string, string, string, string, string, string | null, number, number]>(
+      `INSERT INTO messages (seq, queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const sweep = sqlite.prepare<[number, number]>(
       `DELETE FROM dedup WHERE (queue, dedup_id) IN
        (SELECT queue, dedup_id FROM dedup WHERE expires_at <= ? LIMIT ?)`,
     );
-    const select = sqlite.prepare<{ queue: string; now: number; limit: number }, MessageRow>(
+    const select = sqlite.prepare<{ queue: string; lo: number; hi: number; now: number; limit: number }, MessageRow>(
       `SELECT m.seq, m.message_id, m.group_id, m.dedup_id, m.body, m.attributes, m.sent_at, m.receive_count
        ${READY} ORDER BY m.seq LIMIT @limit`,
     );
-    const peek = sqlite.prepare<{ queue: string; now: number }>(`SELECT 1 ${READY} LIMIT 1`).pluck();
+    const peek = sqlite
+      .prepare<{ queue: string; lo: number; hi: number; now: number }>(`SELECT 1 ${READY} LIMIT 1`)
+      .pluck();
     const mark = sqlite.prepare<[number, string, number]>(
       'UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ? WHERE seq = ?',
     );
-    const moveOut = sqlite.prepare<[string, number, number]>(
-      `INSERT INTO messages (queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
-       SELECT ?, message_id, group_id, dedup_id, body, attributes, sent_at, ? FROM messages WHERE seq = ?`,
+    const moveOut = sqlite.prepare<[number, string, number, number]>(
+      `INSERT INTO messages (seq, queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
+       SELECT ?, ?, message_id, group_id, dedup_id, body, attributes, sent_at, ? FROM messages WHERE seq = ?`,
     );
     const remove = sqlite.prepare<[number]>('DELETE FROM messages WHERE seq = ?');
     const removeByHandle = sqlite.prepare<[number, string, string]>(
@@ -148,19 +166,22 @@ export class EmbeddedQueue implements Queue {
     const hide = sqlite.prepare<[number, number, string, string]>(
       'UPDATE messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receipt = ?',
     );
-    const stats = sqlite.prepare<{ queue: string; now: number }, StatsRow>(
+    const stats = sqlite.prepare<{ lo: number; hi: number; now: number }, StatsRow>(
       `SELECT count(*) AS total, coalesce(sum(visible_at > @now AND receive_count > 0), 0) AS in_flight
-       FROM messages WHERE queue = @queue`,
+       FROM messages WHERE seq >= @lo AND seq < @hi`,
     );
 
     this.#sendTx = writeTransaction(sqlite, (messages: readonly OutgoingMessage[]) => {
       const now = this.#now();
+      let seq = lastSeq.get(range) ?? range.lo;
       for (const message of messages) {
         const fresh = claimDedup.run(queue, message.deduplicationId, now + DEDUPLICATION_WINDOW_MS, now);
         if (fresh.changes === 0) continue;
         const attributes = message.attributes;
         const attributesJson = attributes && Object.keys(attributes).length > 0 ? JSON.stringify(attributes) : null;
+        seq += 1;
         insert.run(
+          seq,
           queue,
           randomUUID(),
           message.groupId,
@@ -179,11 +200,12 @@ export class EmbeddedQueue implements Queue {
       const now = this.#now();
       const received: ReceivedMessage[] = [];
       for (;;) {
-        const rows = select.all({ queue, now, limit: max - received.length });
+        const rows = select.all({ queue, ...range, now, limit: max - received.length });
         let moved = false;
         for (const row of rows) {
           if (this.#redrive && row.receive_count >= this.#redrive.maxReceiveCount) {
-            moveOut.run(this.#redrive.deadLetterQueue, now, row.seq);
+            const deadLetterSeq = (lastSeq.get(deadLetterRange) ?? deadLetterRange.lo) + 1;
+            moveOut.run(deadLetterSeq, this.#redrive.deadLetterQueue, now, row.seq);
             remove.run(row.seq);
             moved = true;
             continue;
@@ -205,8 +227,8 @@ export class EmbeddedQueue implements Queue {
       }
     });
     this.#changeVisibility = (seq, handle, visibleAt) => hide.run(visibleAt, seq, queue, handle).changes;
-    this.#peek = (now) => peek.get({ queue, now });
-    this.#stats = (now) => stats.get({ queue, now }) ?? { total: 0, in_flight: 0 };
+    this.#peek = (now) => peek.get({ queue, ...range, now });
+    this.#stats = (now) => stats.get({ ...range, now }) ?? { total: 0, in_flight: 0 };
   }
 
   /** Send messages (validated first: nothing is sent if one is invalid). Duplicates within 5 minutes are dropped. */
@@ -292,6 +314,21 @@ export class EmbeddedQueue implements Queue {
       closed.addEventListener('abort', onAbort);
     });
   }
+}
+
+/** The `seq` range of `queue` (registered in table `queues` on first use). */
+function seqRange(db: EmbeddedDatabase, queue: string): { readonly lo: number; readonly hi: number } {
+  const id = runWrite(db.sqlite, () => {
+    db.sqlite.prepare('INSERT INTO queues (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(queue);
+    return db.sqlite.prepare<[string], number>('SELECT id FROM queues WHERE name = ?').pluck().get(queue);
+  });
+  if (id === undefined || id > MAX_QUEUE_ID) {
+    throw new ConfigurationError(
+      `EmbeddedQueue ${queue}: the database already holds ${MAX_QUEUE_ID} queues, the most it can. ` +
+        'Reuse queue names, or point the backend at a new file (option `path`).',
+    );
+  }
+  return { lo: id * SEQ_RANGE, hi: (id + 1) * SEQ_RANGE };
 }
 
 /** The event a queue's receivers wait on (prefixed: a queue may be called `error`). */

@@ -162,7 +162,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     const { result, event } = await Promise.race([work, hard, shutdown]);
     const durationMs = Date.now() - started;
     await callHooks(input.middleware, logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
-    if (aborted?.why === 'cancelled') return { kind: 'threw', error: aborted, durationMs, aborted };
+    // A cancel that arrives after the work is done is too late: the success stands.
     return { kind: 'succeeded', result, durationMs };
   } catch (error) {
     return { kind: 'threw', error, durationMs: Date.now() - started, ...(aborted === undefined ? {} : { aborted }) };

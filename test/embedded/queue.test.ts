@@ -123,6 +123,20 @@ describe('EmbeddedQueue', () => {
     expect(ids(await receiveNow(transport.tasks))).toEqual(['a2', 'a3']);
   });
 
+  it('GIVEN the head of a group visible again WHEN a later message is still in flight THEN the group stays blocked', async () => {
+    const { transport } = open();
+    await transport.tasks.send([msg('a1'), msg('a2')]);
+    const [a1, a2] = await receiveNow(transport.tasks);
+    expect(await transport.tasks.changeVisibility(a1?.receiptHandle ?? '', 0)).toBe(true);
+    expect(await receiveNow(transport.tasks)).toEqual([]);
+    expect(await transport.tasks.changeVisibility(a2?.receiptHandle ?? '', 0)).toBe(true);
+    const again = await receiveNow(transport.tasks);
+    expect(again.map((m) => [m.deduplicationId, m.receiveCount])).toEqual([
+      ['a1', 2],
+      ['a2', 2],
+    ]);
+  });
+
   it('GIVEN several messages of one group WHEN one receive asks for 10 THEN it returns them in send order', async () => {
     const { transport } = open();
     await transport.tasks.send([msg('1'), msg('2'), msg('3'), msg('x', 'other'), msg('4')]);
