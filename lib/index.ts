@@ -9,6 +9,14 @@ export type { Backend } from './backend/backend.js';
 export type * from './backend/store.js';
 export type * from './backend/transport.js';
 export { DEDUPLICATION_WINDOW_MS, MAX_BATCH, MAX_MESSAGE_BYTES } from './backend/transport.js';
+export {
+  countDeadLetters,
+  type DeadLetter,
+  describeDeadLetter,
+  listDeadLetters,
+  type RedriveOptions,
+  redriveDeadLetters,
+} from './client/dlq.js';
 export type { EnqueueOptions } from './client/enqueue.js';
 export type { ResultOptions, TaskHandle } from './client/handle.js';
 export type { EnqueueEvent, Middleware, RunEvent } from './client/middleware.js';

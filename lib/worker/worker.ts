@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import type { Queue, ReceivedMessage } from '../backend/transport.js';
 import { MAX_BATCH, MAX_WAIT_SECONDS } from '../backend/transport.js';
 import type { Spool } from '../client/spool.js';
+import type { Logger } from '../log/logger.js';
 import { ConfigurationError } from '../task/errors.js';
 import { BatchDeleter } from './deleter.js';
 import { type Disposition, processMessage } from './processor.js';
@@ -43,6 +44,11 @@ export interface WorkerOptions {
    * @default `${hostname}:${pid}`
    */
   readonly workerId?: string;
+  /**
+   * Where this worker logs (for example a pretty logger in `spool dev`).
+   * @default the app's logger
+   */
+  readonly logger?: Logger;
 }
 
 /** Defaults of {@link WorkerOptions}, in one place. */
@@ -99,7 +105,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   check(Number.isFinite(graceMs) && graceMs >= 0, 'shutdownGraceMs', graceMs, 'a number of ms ≥ 0');
 
   const queue: Queue = spool.backend.transport.tasks;
-  const logger = spool.logger.child({ worker: workerId });
+  const logger = (options.logger ?? spool.logger).child({ worker: workerId });
   const deleter = new BatchDeleter(queue, logger);
   const receiving = new AbortController();
   const interrupt = new AbortController();
@@ -227,7 +233,9 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       started = true;
       logger.info('worker started', { concurrency, tasks: [...spool.tasks.keys()] });
       loopDone = loop().catch((error: unknown) => {
-        logger.error('worker loop crashed', { error });
+        // Never leave a worker that looks alive but receives nothing: drain and stop.
+        logger.error('worker loop crashed; stopping', { error });
+        setImmediate(() => void worker.stop());
       });
     },
     async stop() {

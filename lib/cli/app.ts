@@ -1,0 +1,143 @@
+/**
+ * Loading the user's app module (`--app`), and opening a backend to read from: the app's, or an
+ * embedded SQLite file (`--db`).
+ *
+ * @module
+ */
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Backend } from '../backend/backend.js';
+import type { Spool } from '../client/spool.js';
+import { openEmbeddedBackend } from '../embedded/backend.js';
+import { CliError, EXIT } from './output.js';
+
+const EXPECTED = 'export default createSpool({...}) or export default () => createSpool({...})';
+
+/**
+ * Import the app module at `module` (relative to `cwd`) and return its spool: the default export
+ * (or a named export `spool`), either a `Spool` or a function, sync or async, returning one.
+ */
+export async function loadApp(module: string | undefined, cwd: string): Promise<Spool> {
+  if (module === undefined || module === '') {
+    throw new CliError(
+      'this command needs your app: pass --app <module> (or set SPOOL_APP), the path of a module with ' +
+        `${EXPECTED}.`,
+      EXIT.usage,
+    );
+  }
+  const path = resolve(cwd, module);
+  if (!existsSync(path)) {
+    throw new CliError(
+      `app module not found: ${path} (from --app ${JSON.stringify(module)}, relative to ${cwd}). ` +
+        'Pass the path of your app module, e.g. --app src/spool.ts, or set SPOOL_APP.',
+      EXIT.usage,
+    );
+  }
+  let exports: Record<string, unknown>;
+  try {
+    exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw loadFailure(path, 'importing it', error);
+  }
+  const candidate = exports.default ?? exports.spool;
+  if (isSpool(candidate)) return candidate;
+  if (typeof candidate === 'function') {
+    let made: unknown;
+    try {
+      made = await (candidate as () => unknown)();
+    } catch (error) {
+      throw loadFailure(path, 'calling its exported function', error);
+    }
+    if (isSpool(made)) return made;
+    throw new CliError(
+      `app module ${path}: its exported function returned ${describe(made)}, not a Spool. Expected ${EXPECTED}.`,
+      EXIT.usage,
+    );
+  }
+  const found = Object.keys(exports).map((name) => `${name} (${describe(exports[name])})`);
+  throw new CliError(
+    `app module ${path} has no spool export: found ${found.length === 0 ? 'no exports' : found.join(', ')}. ` +
+      `Expected ${EXPECTED} (a named export 'spool' works too).`,
+    EXIT.usage,
+  );
+}
+
+/** A backend opened for reading, with a description for output and a way to close it. */
+export interface Reader {
+  readonly backend: Backend;
+  /** E.g. `embedded SQLite /abs/.spool/spool.db (queue spool)`. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the backend to read: the app's when `app` is given, else the embedded SQLite file at `db`
+ * (which must exist: reading never creates one).
+ */
+export async function openReader(flags: { readonly app?: string; readonly db: string }, cwd: string): Promise<Reader> {
+  if (flags.app !== undefined && flags.app !== '') {
+    const spool = await loadApp(flags.app, cwd);
+    return { backend: spool.backend, description: describeBackend(spool.backend), close: () => spool.close() };
+  }
+  const path = resolve(cwd, flags.db);
+  if (!existsSync(path)) {
+    throw new CliError(
+      `no spool database at ${path}. Pass --db <path> (or set SPOOL_DB) to read the embedded SQLite file your ` +
+        'app uses, or --app <module> (or set SPOOL_APP) to read through your app’s backend.',
+      EXIT.usage,
+    );
+  }
+  const backend = openEmbeddedBackend({ path });
+  return {
+    backend,
+    description: describeBackend(backend),
+    close: async () => backend.close(),
+  };
+}
+
+/** Say which backend this is: the embedded file's path when there is one, and the queue's name. */
+export function describeBackend(backend: Backend): string {
+  const queue = backend.transport.tasks.name;
+  const path: unknown = 'path' in backend ? backend.path : undefined;
+  return typeof path === 'string' ? `embedded SQLite ${path} (queue ${queue})` : `queue ${queue}`;
+}
+
+function isSpool(value: unknown): value is Spool {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<Record<keyof Spool, unknown>>;
+  return (
+    typeof v.backend === 'object' &&
+    v.backend !== null &&
+    v.tasks instanceof Map &&
+    typeof v.enqueue === 'function' &&
+    typeof v.worker === 'function' &&
+    typeof v.close === 'function'
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return 'an object that is not a Spool';
+  return typeof value;
+}
+
+function loadFailure(path: string, doing: string, error: unknown): Error {
+  if (!(error instanceof Error)) return new CliError(`app module ${path}: ${doing} threw ${String(error)}`, EXIT.usage);
+  // A broken module or a configuration mistake is the user's to fix (2); anything else, such as an
+  // unreachable backend, keeps its own meaning (3).
+  const code = 'code' in error ? String(error.code) : '';
+  const asCommonJs = code.startsWith('ERR_REQUIRE');
+  const usage = error.name === 'ConfigurationError' || error instanceof SyntaxError || asCommonJs;
+  const hint = asCommonJs
+    ? ' It was loaded as CommonJS: put it in a package whose package.json has "type": "module", or name it .mts.'
+    : '';
+  return new CliError(
+    `app module ${path}: ${doing} failed: ${error.name}: ${error.message}${hint}`,
+    usage ? EXIT.usage : EXIT.backend,
+    { cause: error },
+  );
+}

@@ -1,0 +1,150 @@
+/**
+ * The CLI's input/output: where it writes, its exit codes, its errors, and the small formatters
+ * (tables, key/value blocks, JSON, times) every command uses.
+ *
+ * @module
+ */
+
+import { CommanderError } from 'commander';
+
+/** A stream the CLI writes to (`process.stdout`, or a collecting stream in tests). */
+export type OutStream = NodeJS.WritableStream & { readonly isTTY?: boolean };
+
+/** Where SIGINT and SIGTERM come from (`process`, or an `EventEmitter` in tests). */
+export interface SignalSource {
+  on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  off(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+}
+
+/** What the CLI talks to; `main` fills in `process`'s for anything left out. */
+export interface CliIo {
+  readonly stdout: OutStream;
+  readonly stderr: OutStream;
+  /** Paths given to `--app` and `--db` are resolved against this. */
+  readonly cwd: string;
+  readonly signals: SignalSource;
+}
+
+/** What a command gets: the I/O, and a way to set the process's exit code. */
+export interface CliContext extends CliIo {
+  /** Record the exit code of the command that ran (see {@link EXIT}). */
+  exit(code: number): void;
+}
+
+/** Exit codes, as `spool --help` lists them. */
+export const EXIT = {
+  /** Done. */
+  ok: 0,
+  /** The thing asked about failed or was not found (a failed run, an absent record). */
+  failed: 1,
+  /** Usage or validation error: bad flags, bad JSON, invalid arguments, missing configuration. */
+  usage: 2,
+  /** The backend was unreachable, or an unexpected error. */
+  backend: 3,
+} as const;
+
+/** An error the CLI reports as `spool: <message>` with a chosen exit code. */
+export class CliError extends Error {
+  override name = 'CliError';
+
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/** Errors (by `name`, so copies of spool from another bundle match) that mean bad input: exit 2. */
+const USAGE_ERRORS = new Set(['ValidationError', 'ConfigurationError', 'EnqueueError']);
+/** Errors that mean the run asked about failed or did not finish in time: exit 1. */
+const FAILED_ERRORS = new Set(['TaskFailedError', 'TimeoutError']);
+
+/** Print an error on stderr as `spool: <message>` and return the exit code it maps to. */
+export function reportError(io: Pick<CliIo, 'stderr'>, error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed its message (through `outputError`) or the help already.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    return EXIT.usage;
+  }
+  const debug = process.env.SPOOL_DEBUG === '1';
+  let code: number = EXIT.backend;
+  let message: string;
+  if (error instanceof CliError) {
+    code = error.exitCode;
+    message = error.message;
+  } else if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
+    code = EXIT.usage;
+    message = error.message;
+  } else if (error instanceof Error && FAILED_ERRORS.has(error.name)) {
+    code = EXIT.failed;
+    message = error.message;
+  } else if (error instanceof Error && error.name === 'SpoolError') {
+    message = error.message;
+  } else {
+    const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    message = `unexpected error: ${described}${debug ? '' : ' (set SPOOL_DEBUG=1 to see the stack)'}`;
+  }
+  io.stderr.write(`spool: ${message}\n`);
+  if (debug && error instanceof Error) io.stderr.write(`${stackWithCauses(error)}\n`);
+  return code;
+}
+
+function stackWithCauses(error: Error): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    parts.push(current.stack ?? `${current.name}: ${current.message}`);
+    current = current.cause;
+  }
+  return parts.join('\nCaused by: ');
+}
+
+/** Write one line. */
+export function line(stream: OutStream, text = ''): void {
+  stream.write(`${text}\n`);
+}
+
+/** Write a value as JSON (pretty, 2 spaces) followed by a newline. */
+export function printJson(stream: OutStream, value: unknown): void {
+  stream.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Columns aligned with two spaces between; the last column is not padded (it may be long). */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const render = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [render(headers), ...rows.map(render)].map((r) => `${r}\n`).join('');
+}
+
+/** `key  value` lines with keys aligned; multi-line values are indented under their key. */
+export function keyValues(pairs: readonly (readonly [string, string | undefined])[]): string {
+  const shown = pairs.filter((p): p is readonly [string, string] => p[1] !== undefined);
+  const width = Math.max(0, ...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${k.padEnd(width)}  ${v.split('\n').join(`\n${' '.repeat(width + 2)}`)}\n`).join('');
+}
+
+/** An epoch-ms time as ISO 8601, or `undefined`. */
+export function iso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+/** Cut text to `max` characters, marking the cut with `…`. */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Parse stored JSON text for display; text that is not JSON is returned as is. */
+export function parseStored(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

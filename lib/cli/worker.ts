@@ -1,0 +1,155 @@
+/**
+ * `spool dev` (a worker with a readable live log) and `spool worker` (JSON logs, for production).
+ * Both stop gracefully on SIGINT/SIGTERM; a second signal forces exit 130.
+ *
+ * @module
+ */
+
+import type { Command } from 'commander';
+import type { Spool } from '../client/spool.js';
+import { createLogger } from '../log/logger.js';
+import { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from '../worker/worker.js';
+import { describeBackend, loadApp } from './app.js';
+import { type AppFlags, appOption, integer } from './options.js';
+import { type CliContext, EXIT, line } from './output.js';
+
+interface DevFlags extends AppFlags {
+  readonly concurrency?: number;
+  readonly verbose?: boolean;
+}
+
+interface WorkerFlags extends AppFlags {
+  readonly concurrency?: number;
+  readonly visibilityTimeout?: number;
+  readonly shutdownGraceMs?: number;
+}
+
+/** Exit code after a second Ctrl-C (128 + SIGINT). */
+const FORCED_EXIT = 130;
+
+/** Register `spool dev` and `spool worker`. */
+export function registerWorkers(program: Command, ctx: CliContext): void {
+  program
+    .command('dev')
+    .description('Run a worker for your app with a readable live log. Ctrl-C stops it gracefully.')
+    .addOption(appOption())
+    .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
+    .option('--verbose', 'log at debug level')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ spool dev --app src/spool.ts
+  $ SPOOL_APP=src/spool.ts spool dev --concurrency 2 --verbose`,
+    )
+    .action(async (flags: DevFlags) => {
+      ctx.exit(await dev(ctx, flags));
+    });
+
+  program
+    .command('worker')
+    .description('Run a worker for your app with JSON logs (production). SIGTERM/SIGINT stop it gracefully.')
+    .addOption(appOption())
+    .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
+    .option(
+      '--visibility-timeout <s>',
+      `visibility timeout requested on receive, seconds (default ${WORKER_DEFAULTS.visibilityTimeoutSeconds})`,
+      integer(1, 43_200),
+    )
+    .option(
+      '--shutdown-grace-ms <ms>',
+      `on stop, how long in-flight attempts may take to finish (default ${WORKER_DEFAULTS.shutdownGraceMs})`,
+      integer(0),
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ spool worker --app dist/spool.js --concurrency 20
+  $ SPOOL_APP=dist/spool.js spool worker --shutdown-grace-ms 60000`,
+    )
+    .action(async (flags: WorkerFlags) => {
+      ctx.exit(await work(ctx, flags));
+    });
+}
+
+async function dev(ctx: CliContext, flags: DevFlags): Promise<number> {
+  const spool = await loadApp(flags.app, ctx.cwd);
+  const logger = createLogger({
+    format: 'pretty',
+    level: flags.verbose ? 'debug' : 'info',
+    write: (text) => ctx.stderr.write(text),
+  });
+  const options: WorkerOptions = flags.concurrency === undefined ? {} : { concurrency: flags.concurrency };
+  const tasks = [...spool.tasks.keys()].sort();
+  return serve(ctx, spool, () => createWorker(spool, { ...options, logger }), {
+    started: () =>
+      line(
+        ctx.stdout,
+        `spool dev: running ${tasks.length} task${tasks.length === 1 ? '' : 's'} (${tasks.join(', ')}) on ` +
+          `${describeBackend(spool.backend)}, concurrency ${options.concurrency ?? WORKER_DEFAULTS.concurrency}. ` +
+          'Ctrl-C to stop.',
+      ),
+    notice: (message) => line(ctx.stderr, `spool: ${message}`),
+  });
+}
+
+async function work(ctx: CliContext, flags: WorkerFlags): Promise<number> {
+  const spool = await loadApp(flags.app, ctx.cwd);
+  const options: WorkerOptions = {
+    ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
+    ...(flags.visibilityTimeout === undefined ? {} : { visibilityTimeoutSeconds: flags.visibilityTimeout }),
+    ...(flags.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: flags.shutdownGraceMs }),
+  };
+  return serve(ctx, spool, () => spool.worker(options), {
+    started: () =>
+      spool.logger.info('spool worker running', {
+        backend: describeBackend(spool.backend),
+        tasks: [...spool.tasks.keys()].sort(),
+        concurrency: options.concurrency ?? WORKER_DEFAULTS.concurrency,
+      }),
+    notice: (message) => spool.logger.warn(message),
+  });
+}
+
+/**
+ * Start a worker, wait for SIGINT/SIGTERM, stop it gracefully and close the app. A second signal
+ * while stopping resolves {@link FORCED_EXIT} at once (the launcher then exits the process).
+ */
+async function serve(
+  ctx: CliContext,
+  spool: Spool,
+  make: () => Worker,
+  say: { readonly started: () => void; readonly notice: (message: string) => void },
+): Promise<number> {
+  type Signal = 'SIGINT' | 'SIGTERM';
+  let first: (signal: Signal) => void = () => {};
+  let again: (signal: Signal) => void = () => {};
+  const signalled = new Promise<Signal>((resolve) => {
+    first = resolve;
+  });
+  const forced = new Promise<number>((resolve) => {
+    again = (signal) => {
+      say.notice(`second ${signal}: exiting now; runs still in flight are retried once their leases end`);
+      resolve(FORCED_EXIT);
+    };
+  });
+  let received = 0;
+  const onSignal = (signal: Signal) => (++received === 1 ? first : again)(signal);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  ctx.signals.on('SIGINT', onInt);
+  ctx.signals.on('SIGTERM', onTerm);
+  try {
+    const worker = make();
+    await worker.start();
+    say.started();
+    const signal = await signalled;
+    say.notice(`${signal} received: stopping gracefully (${signal} again to exit at once)`);
+    return await Promise.race([worker.stop().then(() => EXIT.ok), forced]);
+  } finally {
+    ctx.signals.off('SIGINT', onInt);
+    ctx.signals.off('SIGTERM', onTerm);
+    await spool.close();
+  }
+}
