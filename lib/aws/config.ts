@@ -1,0 +1,91 @@
+/**
+ * Configuration of the AWS backend, from options and the environment. Options win; each missing
+ * setting is named with the variable and the option that set it.
+ *
+ * | setting | option | environment |
+ * | --- | --- | --- |
+ * | task queue URL (FIFO) | `queueUrl` | `SPOOL_QUEUE_URL` |
+ * | dead-letter queue URL (FIFO) | `deadLetterQueueUrl` | `SPOOL_DLQ_URL` |
+ * | DynamoDB table | `tableName` | `SPOOL_TABLE` |
+ * | region | `region` | `AWS_REGION`, `AWS_DEFAULT_REGION` |
+ * | endpoint (LocalStack, ministack) | `endpoint` | `AWS_ENDPOINT_URL` |
+ *
+ * @module
+ */
+
+import { ConfigurationError } from '../task/errors.js';
+
+/** Where the AWS backend's resources are. */
+export interface AwsBackendConfig {
+  /** URL of the task queue, an SQS FIFO queue (`….fifo`). @default env SPOOL_QUEUE_URL */
+  readonly queueUrl?: string;
+  /** URL of its dead-letter queue, an SQS FIFO queue. @default env SPOOL_DLQ_URL */
+  readonly deadLetterQueueUrl?: string;
+  /** The DynamoDB table of task records. @default env SPOOL_TABLE */
+  readonly tableName?: string;
+  /** @default env AWS_REGION, else AWS_DEFAULT_REGION */
+  readonly region?: string;
+  /** A local endpoint such as `http://127.0.0.1:4566`. @default env AWS_ENDPOINT_URL, else AWS's own */
+  readonly endpoint?: string;
+}
+
+/** The resolved configuration: every setting present and checked. */
+export interface ResolvedAwsConfig {
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly tableName: string;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+}
+
+const SETTINGS = [
+  { key: 'queueUrl', env: ['SPOOL_QUEUE_URL'], what: 'the URL of the task queue (an SQS FIFO queue)' },
+  { key: 'deadLetterQueueUrl', env: ['SPOOL_DLQ_URL'], what: 'the URL of the dead-letter queue (an SQS FIFO queue)' },
+  { key: 'tableName', env: ['SPOOL_TABLE'], what: 'the name of the DynamoDB table of task records' },
+  { key: 'region', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], what: 'the AWS region' },
+] as const;
+
+/**
+ * Resolve the configuration. Throws a {@link ConfigurationError} listing every missing or invalid
+ * setting, with how to set each.
+ */
+export function resolveAwsConfig(
+  options: AwsBackendConfig = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ResolvedAwsConfig {
+  const problems: string[] = [];
+  const values: Record<string, string> = {};
+  for (const setting of SETTINGS) {
+    const fromEnv = setting.env.map((name) => env[name]).find((v) => v !== undefined && v !== '');
+    const value = options[setting.key] ?? fromEnv;
+    if (value === undefined || value === '') {
+      problems.push(
+        `${setting.key} is missing: ${setting.what}. Set ${setting.env.join(' or ')} in the environment, or pass { ${setting.key} } to openAwsBackend().`,
+      );
+    } else {
+      values[setting.key] = value;
+    }
+  }
+  for (const key of ['queueUrl', 'deadLetterQueueUrl'] as const) {
+    const url = values[key];
+    if (url !== undefined && !/^https?:\/\/\S+\.fifo$/.test(url)) {
+      problems.push(
+        `${key} is ${JSON.stringify(url)}: spool needs an SQS FIFO queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>.fifo).`,
+      );
+    }
+  }
+  const endpoint = options.endpoint ?? (env['AWS_ENDPOINT_URL'] || undefined);
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
+    problems.push(`endpoint is ${JSON.stringify(endpoint)}: expected a URL such as http://127.0.0.1:4566.`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigurationError(`AWS backend configuration: ${problems.join(' ')}`);
+  }
+  return {
+    queueUrl: values['queueUrl'] ?? '',
+    deadLetterQueueUrl: values['deadLetterQueueUrl'] ?? '',
+    tableName: values['tableName'] ?? '',
+    region: values['region'] ?? '',
+    endpoint,
+  };
+}

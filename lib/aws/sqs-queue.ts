@@ -1,0 +1,197 @@
+/**
+ * The queue port on an SQS FIFO queue.
+ *
+ * - `send`: `SendMessageBatch`, 10 messages (and at most 1 MiB) per call, calls in parallel; entries
+ *   SQS reports as failed are sent again (3 tries) before `send` rejects.
+ * - `receive`: `ReceiveMessage` with long polling; system attributes give the receive count, the
+ *   send time, the group and the deduplication id.
+ * - `delete`: `DeleteMessageBatch`; entries that fail because the receipt handle is stale are ignored.
+ * - `changeVisibility`: resolves `false` for a stale receipt handle.
+ *
+ * @module
+ */
+
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { OutgoingMessage, Queue, QueueStats, ReceivedMessage, ReceiveOptions } from '../backend/transport.js';
+import { MAX_BATCH, MAX_MESSAGE_BYTES } from '../backend/transport.js';
+import { SpoolError } from '../task/errors.js';
+
+/** Most `SendMessageBatch` calls one `send` has in flight at once. */
+const SEND_PARALLELISM = 16;
+/** Error codes SQS gives for a receipt handle that is no longer the message's current one. */
+const STALE_RECEIPT = /ReceiptHandleIsInvalid|MessageNotInflight|receipt handle has expired|InvalidParameterValue/i;
+
+/** An SQS FIFO queue as a spool {@link Queue}. */
+export class SqsQueue implements Queue {
+  readonly name: string;
+  readonly #client: SQSClient;
+  readonly #url: string;
+
+  /** @param url - the queue URL (ending `.fifo`). */
+  constructor(client: SQSClient, url: string) {
+    this.#client = client;
+    this.#url = url;
+    this.name = url.slice(url.lastIndexOf('/') + 1);
+  }
+
+  async send(messages: readonly OutgoingMessage[]): Promise<void> {
+    const batches = toBatches(messages);
+    for (let i = 0; i < batches.length; i += SEND_PARALLELISM) {
+      await Promise.all(batches.slice(i, i + SEND_PARALLELISM).map((batch) => this.#sendBatch(batch)));
+    }
+  }
+
+  async #sendBatch(batch: readonly OutgoingMessage[]): Promise<void> {
+    let entries: SendMessageBatchRequestEntry[] = batch.map((m, i) => ({
+      Id: String(i),
+      MessageBody: m.body,
+      MessageDeduplicationId: m.deduplicationId,
+      MessageGroupId: m.groupId,
+      ...(m.attributes === undefined ? {} : { MessageAttributes: toAttributes(m.attributes) }),
+    }));
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.#client.send(new SendMessageBatchCommand({ QueueUrl: this.#url, Entries: entries }));
+      const failed = out.Failed ?? [];
+      if (failed.length === 0) return;
+      const permanent = failed.filter((f) => f.SenderFault);
+      if (permanent.length > 0 || attempt === 3) {
+        const first = permanent[0] ?? failed[0];
+        throw new SpoolError(
+          `SQS refused ${failed.length} of ${entries.length} messages for ${this.name}: ${first?.Code}: ${first?.Message}` +
+            (permanent.length > 0 ? '' : ' (after 3 tries)'),
+        );
+      }
+      const retry = new Set(failed.map((f) => f.Id));
+      entries = entries.filter((e) => retry.has(e.Id));
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+
+  async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
+    if (options.signal?.aborted) return [];
+    try {
+      const out = await this.#client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.#url,
+          MaxNumberOfMessages: options.maxMessages,
+          VisibilityTimeout: options.visibilityTimeoutSeconds,
+          WaitTimeSeconds: options.waitTimeSeconds,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        options.signal === undefined ? {} : { abortSignal: options.signal },
+      );
+      return (out.Messages ?? []).map(fromSqs);
+    } catch (error) {
+      if (options.signal?.aborted) return [];
+      throw error;
+    }
+  }
+
+  async delete(receiptHandles: readonly string[]): Promise<void> {
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < receiptHandles.length; i += MAX_BATCH) {
+      const entries = receiptHandles
+        .slice(i, i + MAX_BATCH)
+        .map((handle, n) => ({ Id: String(n), ReceiptHandle: handle }));
+      calls.push(
+        this.#client.send(new DeleteMessageBatchCommand({ QueueUrl: this.#url, Entries: entries })).then((out) => {
+          const failed = (out.Failed ?? []).filter((f) => !STALE_RECEIPT.test(`${f.Code} ${f.Message}`));
+          if (failed.length > 0) {
+            throw new SpoolError(
+              `SQS could not delete ${failed.length} message(s) from ${this.name}: ${failed[0]?.Code}`,
+            );
+          }
+        }),
+      );
+    }
+    await Promise.all(calls);
+  }
+
+  async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.#url,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: visibilityTimeoutSeconds,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof Error && STALE_RECEIPT.test(`${error.name} ${error.message}`)) return false;
+      throw error;
+    }
+  }
+
+  async stats(): Promise<QueueStats> {
+    const out = await this.#client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.#url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return {
+      visible: Number(out.Attributes?.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
+  }
+}
+
+/** Split messages into batches of at most 10 messages and 1 MiB (SQS's limits per SendMessageBatch). */
+function toBatches(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
+  const batches: OutgoingMessage[][] = [];
+  let current: OutgoingMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.body, 'utf8') + attributeBytes(message.attributes);
+    if (current.length === MAX_BATCH || (current.length > 0 && bytes + size > MAX_MESSAGE_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+function attributeBytes(attributes: Readonly<Record<string, string>> | undefined): number {
+  if (attributes === undefined) return 0;
+  let total = 0;
+  for (const [k, v] of Object.entries(attributes)) total += Buffer.byteLength(k) + Buffer.byteLength(v) + 6;
+  return total;
+}
+
+function toAttributes(attributes: Readonly<Record<string, string>>) {
+  return Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]));
+}
+
+/** An SQS message as the port's {@link ReceivedMessage}. */
+export function fromSqs(message: Message): ReceivedMessage {
+  const system = message.Attributes ?? {};
+  const attributes: Record<string, string> = {};
+  for (const [key, value] of Object.entries(message.MessageAttributes ?? {})) {
+    if (value.StringValue !== undefined) attributes[key] = value.StringValue;
+  }
+  return {
+    messageId: message.MessageId ?? '',
+    body: message.Body ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    groupId: system.MessageGroupId ?? '',
+    deduplicationId: system.MessageDeduplicationId ?? '',
+    receiveCount: Number(system.ApproximateReceiveCount ?? 1),
+    sentAt: Number(system.SentTimestamp ?? Date.now()),
+    attributes,
+  };
+}

@@ -1,0 +1,45 @@
+/** Fresh AWS resources for a test (uniquely named), on the endpoint globalSetup provided. */
+
+import { inject } from 'vitest';
+import { type AwsBackend, createClients, openAwsBackend } from '../../lib/aws/backend.js';
+import { deleteResources, provisionResources } from '../../lib/aws/provision.js';
+
+/** Credentials for a local endpoint (it accepts any); real AWS uses the ambient ones. */
+export function localCredentials(): void {
+  if (inject('awsEndpoint') !== '') {
+    process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
+    process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+  }
+}
+
+/** Create queues and a table named `spool-test-<random>`, and a backend on them. */
+export async function freshAwsBackend(options: { now?: () => number; maxReceiveCount?: number } = {}) {
+  localCredentials();
+  const endpoint = inject('awsEndpoint');
+  const region = inject('awsRegion');
+  const config = { region, ...(endpoint === '' ? {} : { endpoint }) };
+  const clients = createClients({ region, endpoint: endpoint === '' ? undefined : endpoint });
+  const prefix = `spool-test-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const resources = await provisionResources(clients, {
+    prefix,
+    ...(options.maxReceiveCount === undefined ? {} : { maxReceiveCount: options.maxReceiveCount }),
+  });
+  const backend: AwsBackend = openAwsBackend({
+    ...config,
+    ...resources,
+    clients,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  return {
+    backend: {
+      ...backend,
+      close: async () => {
+        await deleteResources(clients, resources);
+        clients.sqs.destroy();
+        clients.dynamodb.destroy();
+      },
+    } satisfies AwsBackend,
+    resources,
+    config,
+  };
+}
