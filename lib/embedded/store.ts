@@ -1,8 +1,10 @@
 /**
  * {@link EmbeddedStore}: the task store port (`lib/backend/store.ts`) on the embedded SQLite file.
  *
- * Each method is one `BEGIN IMMEDIATE` transaction: it reads the record (and lock), evaluates the
- * port's condition, and writes — so it is atomic across connections and processes. Table `tasks`
+ * Each write method reads the record (and lock), evaluates the port's condition, and writes, inside
+ * a `BEGIN IMMEDIATE` transaction — so it is atomic across connections and processes. Writes are
+ * group-committed: those requested in one turn of the event loop share one transaction (one
+ * COMMIT instead of one each; see `#writeTx`), and each resolves only after that COMMIT. Table `tasks`
  * holds the records (one column per field), table `locks` the `unique#…` and `singleton#…` locks.
  * A record or lock with `expires_at ≤ now` reads as absent; expired rows are swept opportunistically
  * (a bounded delete every {@link SWEEP_EVERY} writes).
@@ -65,6 +67,9 @@ export class EmbeddedStore implements TaskStore {
   readonly #list: (state: string, now: number, limit: number) => TaskRecord[];
   readonly #sweep: (now: number) => void;
   readonly #tx: <R>(fn: () => R) => R;
+  /** Writes waiting for the next group commit, in call order. */
+  #pending: PendingWrite[] = [];
+  #commitScheduled = false;
   #writes = 0;
 
   /** Bind to `db` (prepares the statements once). */
@@ -115,6 +120,8 @@ export class EmbeddedStore implements TaskStore {
     };
     const tx = writeTransaction(sqlite, (fn: () => unknown) => fn());
     this.#tx = <R>(fn: () => R): R => tx(fn) as R;
+    // Closing commits what is pending first, as if each write had been its own transaction.
+    db.closed.addEventListener('abort', () => this.#commit(), { once: true });
   }
 
   /** Read a record; `undefined` when absent or expired. */
@@ -306,7 +313,7 @@ export class EmbeddedStore implements TaskStore {
   // releaseUnique — condition: lock.holder = id (a lock held by another is left alone). No outcome.
   /** Release a unique lock that `id` holds (see {@link TaskStore.releaseUnique}). */
   async releaseUnique(key: string, id: string): Promise<void> {
-    this.#writeTx(this.#now(), () => this.#releaseLock(`unique#${key}`, id));
+    await this.#writeTx(this.#now(), () => this.#releaseLock(`unique#${key}`, id));
   }
 
   /** Records in `state`, most recently updated first (index `tasks_by_state`). */
@@ -319,15 +326,64 @@ export class EmbeddedStore implements TaskStore {
     return this.#list(state, this.#now(), options.limit);
   }
 
-  /** Run `fn` in one IMMEDIATE transaction, sweeping expired rows every {@link SWEEP_EVERY} writes. */
-  #writeTx<R>(now: number, fn: () => R): R {
-    return this.#tx(() => {
-      const result = fn();
-      this.#writes += 1;
-      if (this.#writes % SWEEP_EVERY === 0) this.#sweep(now);
-      return result;
+  /**
+   * Group commit: queue `fn` (one write: read, check, write) for the next commit, which runs the
+   * writes requested in this turn of the event loop one after another in one IMMEDIATE
+   * transaction. Each write sees the ones before it, exactly as if each had its own transaction, and
+   * resolves only after the COMMIT (a caller never sees a write that is not committed). If any
+   * write throws, the batch is rolled back and each write is run again in its own transaction, so a
+   * failing write fails alone. Sweeps expired rows every {@link SWEEP_EVERY} writes.
+   */
+  #writeTx<R>(now: number, fn: () => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const run = () => {
+        const result = fn();
+        this.#writes += 1;
+        if (this.#writes % SWEEP_EVERY === 0) this.#sweep(now);
+        return result;
+      };
+      this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#commitScheduled) {
+        this.#commitScheduled = true;
+        setImmediate(() => this.#commit());
+      }
     });
   }
+
+  /** Run the pending writes in one transaction now, then settle their promises. */
+  #commit(): void {
+    this.#commitScheduled = false;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let results: unknown[];
+    try {
+      results = this.#tx(() => batch.map((write) => write.run()));
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]?.reject(error);
+        return;
+      }
+      // One write threw, or BEGIN/COMMIT failed: the whole batch was rolled back. Run each write
+      // in its own transaction, as if they had never been grouped.
+      for (const write of batch) {
+        try {
+          write.resolve(this.#tx(write.run));
+        } catch (alone) {
+          write.reject(alone);
+        }
+      }
+      return;
+    }
+    for (const [index, write] of batch.entries()) write.resolve(results[index]);
+  }
+}
+
+/** A write waiting for the next group commit. */
+interface PendingWrite {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 function newRecord(id: string, task: string, now: number, expiresAt: number): TaskRecord {

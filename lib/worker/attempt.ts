@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.js';
 import type { AnyTask, TaskContext } from '../task/define.js';
 import { HardTimeoutError, SpoolError, TimeoutError } from '../task/errors.js';
 import { validateArgs } from '../task/schema.js';
+import { leaseLength } from './lease.js';
 
 /** Why an attempt's signal was aborted by spool (the handler sees it as `signal.reason`). */
 export class AttemptAbortedError extends SpoolError {
@@ -62,6 +63,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const { task, record, store, now } = input;
   const owner = record.leaseOwner ?? '';
   const leaseMs = task.leaseSeconds * 1000;
+  /** Soft timeout this long before the runtime's deadline, so the handler can wind down, ms. */
+  const SOFT_BEFORE_DEADLINE_MS = 3000;
   const logger = input.logger.child({ taskId: record.id, task: task.name, attempt: record.attempt });
   const controller = new AbortController();
   const context = { taskId: record.id, taskName: task.name };
@@ -70,9 +73,17 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const abort = (reason: Error) => {
     if (!controller.signal.aborted) controller.abort(reason);
   };
+  // Shutdown and a lost lease end the attempt at once, even when the signal was already aborted
+  // (by the soft timeout) and the handler ignores it; a cancel only aborts the signal.
+  let interrupt: (error: AttemptAbortedError) => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    interrupt = reject;
+  });
   const abortFor = (why: AttemptAbortedError['why']) => {
-    aborted ??= new AttemptAbortedError(why, context);
-    abort(aborted);
+    const error = new AttemptAbortedError(why, context);
+    if (aborted === undefined || (why !== 'cancelled' && aborted.why === 'cancelled')) aborted = error;
+    abort(error);
+    if (why !== 'cancelled') interrupt(error);
   };
 
   const timers: NodeJS.Timeout[] = [];
@@ -85,11 +96,12 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const beat = async () => {
     const progress = pendingProgress;
     pendingProgress = undefined;
+    const at = now();
     const result = await store.heartbeat({
       id: record.id,
       owner,
-      now: now(),
-      leaseMs,
+      now: at,
+      leaseMs: leaseLength(task, at, input.deadline),
       ...(progress === undefined ? {} : { progress }),
       ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
     });
@@ -104,7 +116,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
 
   const softMs = minDefined(
     task.timeout.softMs,
-    input.deadline === undefined ? undefined : input.deadline - now() - 1000,
+    input.deadline === undefined ? undefined : input.deadline - now() - SOFT_BEFORE_DEADLINE_MS,
   );
   if (softMs !== undefined) {
     timers.push(
@@ -127,12 +139,6 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       reject(error);
     }, hardMs);
   });
-  const shutdown = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => {
-      if (aborted?.why === 'shutdown' || aborted?.why === 'lease-lost') reject(aborted);
-    });
-  });
-
   const ctx: TaskContext = {
     taskId: record.id,
     taskName: task.name,
@@ -159,7 +165,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       return { result, event };
     })();
     work.catch(() => {}); // an abandoned attempt may reject later: nobody listens any more
-    const { result, event } = await Promise.race([work, hard, shutdown]);
+    const { result, event } = await Promise.race([work, hard, interrupted]);
     const durationMs = Date.now() - started;
     await callHooks(input.middleware, logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
     // A cancel that arrives after the work is done is too late: the success stands.

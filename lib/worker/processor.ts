@@ -22,6 +22,7 @@ import type { AnyTask } from '../task/define.js';
 import { type ErrorInfo, NonRetriableError, RetryAfterError, toErrorInfo, ValidationError } from '../task/errors.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
+import { leaseLength } from './lease.js';
 
 /** What the runtime should do with the message. */
 export type Disposition =
@@ -99,7 +100,7 @@ async function claimAndRun(
 ): Promise<Disposition> {
   const now = deps.now();
   const retentionMs = task.resultTtlSeconds * 1000;
-  const leaseMs = task.leaseSeconds * 1000;
+  const leaseMs = leaseLength(task, now, control.deadline);
   const singletonKey = singletonKeyOf(task, envelope.args);
   const claim = await deps.store.claim({
     id: envelope.id,
