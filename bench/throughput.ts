@@ -1,0 +1,158 @@
+/**
+ * `npm run bench`: spool's embedded runtime against BullMQ on Redis, side by side in one run.
+ *
+ * Same workload for both (no-op tasks): bulk enqueue rate; processing rate with one worker at
+ * concurrency 10 and 50 (tasks already enqueued); enqueue→start latency p50/p99 with a worker
+ * running at concurrency 10 and tasks enqueued one by one, 1 ms apart. Phases are interleaved
+ * (embedded, then BullMQ, per phase), each on an empty queue. See BENCHMARKS.md.
+ *
+ * Usage: `npm run bench [-- --tasks N] [--latency-tasks N] [--json]`. With `--json` the last line
+ * of stdout is one JSON object; progress goes to stderr.
+ *
+ * @module
+ */
+
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { bullmqSystem } from './bullmq.js';
+import { embeddedSystem } from './embedded.js';
+import { RedisNotFoundError, type RedisServer, startRedis } from './redis.js';
+import {
+  jsonLine,
+  percentile,
+  perSecond,
+  renderTable,
+  roundMs,
+  type SystemName,
+  type SystemResult,
+  type SystemUnderTest,
+} from './report.js';
+
+const USAGE = `Usage: npm run bench -- [--tasks N] [--latency-tasks N] [--json]
+  --tasks N          tasks per bulk phase (default 10000)
+  --latency-tasks N  tasks enqueued one by one for the latency phase (default 1000)
+  --json             print the results as one JSON object on the last line of stdout`;
+
+interface Options {
+  readonly tasks: number;
+  readonly latencyTasks: number;
+  readonly json: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: 'string', default: '10000' },
+      'latency-tasks': { type: 'string', default: '1000' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const count = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) {
+      process.stderr.write(`--${name} must be a whole number ≥ 1, got ${JSON.stringify(text)}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+  return {
+    tasks: count('tasks', values.tasks),
+    latencyTasks: count('latency-tasks', values['latency-tasks']),
+    json: values.json,
+  };
+}
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Measurements collected for one system. */
+interface Samples {
+  enqueueTasks: number;
+  enqueueMs: number;
+  processPerSecond: Map<number, number>;
+  latencies: number[];
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  let server: RedisServer;
+  try {
+    server = await startRedis();
+  } catch (error) {
+    if (error instanceof RedisNotFoundError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const systems: SystemUnderTest[] = [];
+  try {
+    progress(
+      `machine: ${availableParallelism()} CPUs, node ${process.version}, redis ${server.version} ` +
+        `(${server.executable}, in-memory, 127.0.0.1:${server.port}, pid ${server.pid})`,
+    );
+    systems.push(embeddedSystem(), bullmqSystem(server));
+    const samples = new Map<SystemName, Samples>(
+      systems.map((s) => [s.name, { enqueueTasks: 0, enqueueMs: 0, processPerSecond: new Map(), latencies: [] }]),
+    );
+
+    const warmup = Math.min(1000, options.tasks);
+    for (const system of systems) {
+      await system.bulk(warmup, 10);
+      await system.latency(Math.min(100, options.latencyTasks), 10);
+      progress(`${system.name}: warmed up (${warmup} bulk + latency tasks, not counted)`);
+    }
+    for (const concurrency of [10, 50]) {
+      for (const system of systems) {
+        const timing = await system.bulk(options.tasks, concurrency);
+        const sample = samples.get(system.name);
+        if (sample === undefined) throw new Error(`no samples for ${system.name}`);
+        sample.enqueueTasks += options.tasks;
+        sample.enqueueMs += timing.enqueueMs;
+        sample.processPerSecond.set(concurrency, perSecond(options.tasks, timing.processMs));
+        progress(
+          `${system.name}: enqueued ${options.tasks} in ${timing.enqueueMs.toFixed(0)} ms ` +
+            `(${perSecond(options.tasks, timing.enqueueMs)}/s); processed @${concurrency} in ` +
+            `${timing.processMs.toFixed(0)} ms (${perSecond(options.tasks, timing.processMs)}/s); ` +
+            `worker stopped ${timing.drainMs.toFixed(0)} ms after the last task`,
+        );
+      }
+    }
+    for (const system of systems) {
+      const latencies = await system.latency(options.latencyTasks, 10);
+      samples.get(system.name)?.latencies.push(...latencies);
+      progress(
+        `${system.name}: latency over ${latencies.length} tasks: p50 ${percentile(latencies, 50).toFixed(2)} ms, ` +
+          `p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${percentile(latencies, 100).toFixed(2)} ms`,
+      );
+    }
+
+    const resultOf = (name: SystemName): SystemResult => {
+      const s = samples.get(name);
+      if (s === undefined) throw new Error(`no samples for ${name}`);
+      return {
+        enqueuePerSecond: perSecond(s.enqueueTasks, s.enqueueMs),
+        processPerSecond: s.processPerSecond.get(50) ?? 0,
+        processPerSecondAt10: s.processPerSecond.get(10) ?? 0,
+        p50Ms: roundMs(percentile(s.latencies, 50)),
+        p99Ms: roundMs(percentile(s.latencies, 99)),
+      };
+    };
+    const results = { embedded: resultOf('embedded'), bullmq: resultOf('bullmq') };
+    process.stdout.write(
+      `\n${options.tasks.toLocaleString('en-US')} no-op tasks per bulk phase, ` +
+        `${options.latencyTasks.toLocaleString('en-US')} for latency\n\n${renderTable(results)}\n`,
+    );
+    if (options.json) process.stdout.write(`${jsonLine(results)}\n`);
+  } finally {
+    for (const system of systems) await system.close();
+    await server.stop();
+  }
+}
+
+await main();
