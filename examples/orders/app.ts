@@ -90,5 +90,8 @@ export function createOrdersApp(
   return Object.assign(spool, { providers, orderTasks: tasks });
 }
 
-/** For the CLI: `spool dev --app examples/orders/app.ts`. */
-export default () => createOrdersApp();
+/**
+ * For the CLI: `spool dev --app examples/orders/app.ts` (embedded), or
+ * `spool worker --app examples/orders/app.ts --backend aws` (the CLI passes the backend).
+ */
+export default (options: { backend?: Backend } = {}) => createOrdersApp(options);

@@ -11,15 +11,17 @@ import { pathToFileURL } from 'node:url';
 import type { Backend } from '../backend/backend.js';
 import type { Spool } from '../client/spool.js';
 import { openEmbeddedBackend } from '../embedded/backend.js';
+import type { BackendKind } from './options.js';
 import { CliError, EXIT } from './output.js';
 
 const EXPECTED = 'export default createSpool({...}) or export default () => createSpool({...})';
+const FACTORY = 'export default ({ backend }) => createSpool({ backend: backend ?? yourDefault, tasks })';
 
 /**
  * Import the app module at `module` (relative to `cwd`) and return its spool: the default export
  * (or a named export `spool`), either a `Spool` or a function, sync or async, returning one.
  */
-export async function loadApp(module: string | undefined, cwd: string): Promise<Spool> {
+export async function loadApp(module: string | undefined, cwd: string, backendKind?: BackendKind): Promise<Spool> {
   if (module === undefined || module === '') {
     throw new CliError(
       'this command needs your app: pass --app <module> (or set SPOOL_APP), the path of a module with ' +
@@ -42,11 +44,20 @@ export async function loadApp(module: string | undefined, cwd: string): Promise<
     throw loadFailure(path, 'importing it', error);
   }
   const candidate = exports.default ?? exports.spool;
-  if (isSpool(candidate)) return candidate;
+  if (isSpool(candidate)) {
+    if (backendKind === undefined) return candidate;
+    await candidate.close();
+    throw new CliError(
+      `app module ${path} exports a ready-made Spool, so --backend ${backendKind} cannot apply. ` +
+        `Export a function that takes the backend instead: ${FACTORY}.`,
+      EXIT.usage,
+    );
+  }
   if (typeof candidate === 'function') {
     let made: unknown;
     try {
-      made = await (candidate as () => unknown)();
+      const backend = backendKind === undefined ? undefined : await openBackend(backendKind, undefined, cwd);
+      made = await (candidate as (options: { backend?: Backend }) => unknown)(backend === undefined ? {} : { backend });
     } catch (error) {
       throw loadFailure(path, 'calling its exported function', error);
     }
@@ -76,10 +87,17 @@ export interface Reader {
  * Open the backend to read: the app's when `app` is given, else the embedded SQLite file at `db`
  * (which must exist: reading never creates one).
  */
-export async function openReader(flags: { readonly app?: string; readonly db: string }, cwd: string): Promise<Reader> {
+export async function openReader(
+  flags: { readonly app?: string; readonly db: string; readonly backend?: BackendKind },
+  cwd: string,
+): Promise<Reader> {
   if (flags.app !== undefined && flags.app !== '') {
-    const spool = await loadApp(flags.app, cwd);
+    const spool = await loadApp(flags.app, cwd, flags.backend);
     return { backend: spool.backend, description: describeBackend(spool.backend), close: () => spool.close() };
+  }
+  if (flags.backend === 'aws') {
+    const backend = await openBackend('aws', undefined, cwd);
+    return { backend, description: describeBackend(backend), close: async () => backend.close() };
   }
   const path = resolve(cwd, flags.db);
   if (!existsSync(path)) {
@@ -97,11 +115,36 @@ export async function openReader(flags: { readonly app?: string; readonly db: st
   };
 }
 
+/**
+ * Open a backend by kind: `aws` from the environment (SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE,
+ * AWS_REGION, AWS_ENDPOINT_URL), `embedded` on the SQLite file `db` (default `.spool/spool.db`).
+ */
+export async function openBackend(kind: BackendKind, db: string | undefined, cwd: string): Promise<Backend> {
+  try {
+    if (kind === 'aws') {
+      // Loaded only when asked for: the embedded path never loads the AWS SDK.
+      const { openAwsBackend } = await import('../aws/backend.js');
+      return openAwsBackend();
+    }
+    return openEmbeddedBackend(db === undefined ? {} : { path: resolve(cwd, db) });
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConfigurationError') {
+      throw new CliError(`--backend ${kind}: ${error.message}`, EXIT.usage, { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** Say which backend this is: the embedded file's path when there is one, and the queue's name. */
 export function describeBackend(backend: Backend): string {
   const queue = backend.transport.tasks.name;
   const path: unknown = 'path' in backend ? backend.path : undefined;
-  return typeof path === 'string' ? `embedded SQLite ${path} (queue ${queue})` : `queue ${queue}`;
+  if (typeof path === 'string') return `embedded SQLite ${path} (queue ${queue})`;
+  const config: unknown = 'config' in backend ? backend.config : undefined;
+  if (typeof config === 'object' && config !== null && 'tableName' in config) {
+    return `AWS SQS ${queue} + DynamoDB ${String(config.tableName)}`;
+  }
+  return `queue ${queue}`;
 }
 
 function isSpool(value: unknown): value is Spool {

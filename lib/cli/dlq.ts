@@ -9,7 +9,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { countDeadLetters, listDeadLetters, redriveDeadLetters } from '../client/dlq.js';
 import { openReader } from './app.js';
-import { appOption, dbOption, integer, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, integer, jsonOption, type ReaderFlags } from './options.js';
 import { type CliContext, CliError, EXIT, line, printJson, table } from './output.js';
 
 interface ListFlags extends ReaderFlags {
@@ -33,6 +33,7 @@ export function registerDlq(program: Command, ctx: CliContext): void {
     .command('list')
     .description('List dead letters: message id, task id, task, when and why it died.')
     .addOption(appOption())
+    .addOption(backendOption())
     .addOption(dbOption())
     .option('--limit <n>', 'at most this many', integer(1, 10_000), 50)
     .addOption(jsonOption())
@@ -47,6 +48,7 @@ export function registerDlq(program: Command, ctx: CliContext): void {
     .argument('[taskIds...]', 'only the dead letters of these task ids')
     .option('--all', 'redrive every dead letter')
     .addOption(appOption())
+    .addOption(backendOption())
     .addOption(dbOption())
     .addOption(jsonOption())
     .addHelpText(

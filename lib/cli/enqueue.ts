@@ -9,7 +9,7 @@ import type { EnqueueOptions } from '../client/enqueue.js';
 import type { Spool } from '../client/spool.js';
 import { loadApp } from './app.js';
 import { parseJsonArgument } from './json.js';
-import { type AppFlags, appOption, integer, jsonOption } from './options.js';
+import { type AppFlags, appOption, backendOption, integer, jsonOption } from './options.js';
 import { type CliContext, CliError, EXIT, line, parseStored, printJson } from './output.js';
 
 interface EnqueueFlags extends AppFlags {
@@ -28,6 +28,7 @@ export function registerEnqueue(program: Command, ctx: CliContext): void {
     .argument('<task>', 'the task’s name, as registered in your app')
     .argument('[json]', 'the arguments as JSON (quote it for your shell)', '{}')
     .addOption(appOption())
+    .addOption(backendOption())
     .option('--idempotency-key <key>', 'what makes two enqueues the same run (default: the task’s rule)')
     .option('--ordering-key <key>', 'runs with the same key start in enqueue order, one at a time')
     .option('--wait', 'wait for the run to end and print its result (exit 1 if it fails)')
@@ -49,7 +50,7 @@ Examples:
 
 async function enqueue(ctx: CliContext, taskName: string, json: string, flags: EnqueueFlags): Promise<number> {
   const args = parseJsonArgument(json, `arguments of '${taskName}'`, `spool enqueue ${taskName} '{"key":"value"}'`);
-  const spool = await loadApp(flags.app, ctx.cwd);
+  const spool = await loadApp(flags.app, ctx.cwd, flags.backend);
   try {
     return await enqueueWith(ctx, spool, taskName, args, flags);
   } finally {

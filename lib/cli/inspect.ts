@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { TaskRecord } from '../backend/store.js';
 import { openReader } from './app.js';
-import { appOption, dbOption, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags } from './options.js';
 import { type CliContext, CliError, EXIT, iso, keyValues, parseStored, printJson } from './output.js';
 
 interface InspectFlags extends ReaderFlags {
@@ -21,6 +21,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
     .description('Show the record of one run: state, attempts, times, lease, error, progress and result.')
     .argument('<id>', 'the task id (as `spool enqueue` printed it)')
     .addOption(appOption())
+    .addOption(backendOption())
     .addOption(dbOption())
     .addOption(jsonOption())
     .addHelpText(

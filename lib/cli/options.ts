@@ -8,9 +8,14 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_EMBEDDED_PATH } from '../embedded/backend.js';
 
+/** Backends the CLI can open by itself. */
+export type BackendKind = 'embedded' | 'aws';
+
 /** Flags of commands that need the app (its tasks). */
 export interface AppFlags {
   readonly app?: string;
+  /** Run the app on this backend instead of the one it makes itself. */
+  readonly backend?: BackendKind;
 }
 
 /** Flags of commands that read the backend: the app's, or an embedded SQLite file. */
@@ -31,6 +36,19 @@ export function dbOption(): Option {
   return new Option('--db <path>', 'embedded SQLite file to read when --app is not given')
     .env('SPOOL_DB')
     .default(DEFAULT_EMBEDDED_PATH);
+}
+
+/**
+ * `--backend <embedded|aws>` (env `SPOOL_BACKEND`): `aws` reads SPOOL_QUEUE_URL, SPOOL_DLQ_URL,
+ * SPOOL_TABLE, AWS_REGION (and AWS_ENDPOINT_URL for a local endpoint).
+ */
+export function backendOption(): Option {
+  return new Option(
+    '--backend <kind>',
+    "run on this backend instead of the app's own: aws (from SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, AWS_REGION) or embedded (--db)",
+  )
+    .choices(['embedded', 'aws'])
+    .env('SPOOL_BACKEND');
 }
 
 /** `--json`. */

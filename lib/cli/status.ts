@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { Backend } from '../backend/backend.js';
 import type { ListableState, TaskRecord } from '../backend/store.js';
 import { openReader } from './app.js';
-import { appOption, dbOption, integer, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, integer, jsonOption, type ReaderFlags } from './options.js';
 import { type CliContext, EXIT, iso, keyValues, line, printJson, table, truncate } from './output.js';
 
 /** Records counted per state at most (the store lists, it does not count). */
@@ -32,6 +32,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .command('status')
     .description('Show queue depth, runs in flight, dead letters, retrying/failed/dead counts and recent failures.')
     .addOption(appOption())
+    .addOption(backendOption())
     .addOption(dbOption())
     .addOption(jsonOption())
     .option('--limit <n>', 'how many recent failures to show', integer(0, COUNT_LIMIT), 10)

@@ -10,7 +10,7 @@ import type { Spool } from '../client/spool.js';
 import { createLogger } from '../log/logger.js';
 import { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from '../worker/worker.js';
 import { describeBackend, loadApp } from './app.js';
-import { type AppFlags, appOption, integer } from './options.js';
+import { type AppFlags, appOption, backendOption, integer } from './options.js';
 import { type CliContext, EXIT, line } from './output.js';
 
 interface DevFlags extends AppFlags {
@@ -33,6 +33,7 @@ export function registerWorkers(program: Command, ctx: CliContext): void {
     .command('dev')
     .description('Run a worker for your app with a readable live log. Ctrl-C stops it gracefully.')
     .addOption(appOption())
+    .addOption(backendOption())
     .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
     .option('--verbose', 'log at debug level')
     .addHelpText(
@@ -50,6 +51,7 @@ Examples:
     .command('worker')
     .description('Run a worker for your app with JSON logs (production). SIGTERM/SIGINT stop it gracefully.')
     .addOption(appOption())
+    .addOption(backendOption())
     .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
     .option(
       '--visibility-timeout <s>',
@@ -74,7 +76,7 @@ Examples:
 }
 
 async function dev(ctx: CliContext, flags: DevFlags): Promise<number> {
-  const spool = await loadApp(flags.app, ctx.cwd);
+  const spool = await loadApp(flags.app, ctx.cwd, flags.backend);
   const logger = createLogger({
     format: 'pretty',
     level: flags.verbose ? 'debug' : 'info',
@@ -95,7 +97,7 @@ async function dev(ctx: CliContext, flags: DevFlags): Promise<number> {
 }
 
 async function work(ctx: CliContext, flags: WorkerFlags): Promise<number> {
-  const spool = await loadApp(flags.app, ctx.cwd);
+  const spool = await loadApp(flags.app, ctx.cwd, flags.backend);
   const options: WorkerOptions = {
     ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
     ...(flags.visibilityTimeout === undefined ? {} : { visibilityTimeoutSeconds: flags.visibilityTimeout }),

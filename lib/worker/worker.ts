@@ -24,7 +24,9 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   /**
    * Visibility timeout requested on receive, seconds. Heartbeats extend it while a run goes on,
-   * and correctness never depends on it (the store's lease does).
+   * and correctness never depends on it (the store's lease does). It does decide how soon a
+   * crashed worker's messages come back: a run is taken over after the longer of this and its
+   * task's `leaseSeconds`, so keep the two close.
    * @default 30
    */
   readonly visibilityTimeoutSeconds?: number;
