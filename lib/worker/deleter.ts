@@ -14,15 +14,19 @@ export class BatchDeleter {
   readonly #queue: Queue;
   readonly #logger: Logger;
   readonly #flushDelayMs: number;
+  readonly #batchSize: number;
   #pending: { handle: string; done: () => void }[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #sending = new Set<Promise<void>>();
 
   /**
-   * @param flushDelayMs - longest a delete waits for companions before it is sent alone.
-   *   @default 5
+   * @param batchSize - send as soon as this many deletes wait (at most 10).
+   * @param flushDelayMs - longest a delete waits for companions before it is sent anyway. The
+   *   worker also flushes as soon as nothing else is in flight, so this only bounds the wait.
+   *   @default 50
    */
-  constructor(queue: Queue, logger: Logger, flushDelayMs = 5) {
+  constructor(queue: Queue, logger: Logger, batchSize: number = MAX_BATCH, flushDelayMs = 50) {
+    this.#batchSize = Math.max(1, Math.min(MAX_BATCH, batchSize));
     this.#queue = queue;
     this.#logger = logger;
     this.#flushDelayMs = flushDelayMs;
@@ -32,7 +36,7 @@ export class BatchDeleter {
   delete(receiptHandle: string): Promise<void> {
     return new Promise((resolve) => {
       this.#pending.push({ handle: receiptHandle, done: resolve });
-      if (this.#pending.length >= MAX_BATCH) void this.flush();
+      if (this.#pending.length >= this.#batchSize) void this.flush();
       else this.#timer ??= setTimeout(() => void this.flush(), this.#flushDelayMs);
     });
   }

@@ -53,6 +53,9 @@ export interface WorkerOptions {
   readonly logger?: Logger;
 }
 
+/** How long the worker waits for a whole batch of free slots before receiving fewer, ms. */
+const RECEIVE_BATCH_WINDOW_MS = 50;
+
 /** Defaults of {@link WorkerOptions}, in one place. */
 export const WORKER_DEFAULTS = {
   concurrency: 10,
@@ -108,7 +111,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
 
   const queue: Queue = spool.backend.transport.tasks;
   const logger = (options.logger ?? spool.logger).child({ worker: workerId });
-  const deleter = new BatchDeleter(queue, logger);
+  const deleter = new BatchDeleter(queue, logger, concurrency);
   const receiving = new AbortController();
   const interrupt = new AbortController();
   // Every attempt in flight listens on this signal.
@@ -136,7 +139,8 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
 
   const apply = async (message: ReceivedMessage, disposition: Disposition) => {
     counts.set(disposition.note, (counts.get(disposition.note) ?? 0) + 1);
-    if (disposition.kind === 'ack') await deleter.delete(message.receiptHandle);
+    if (disposition.kind === 'ack')
+      void deleter.delete(message.receiptHandle); // sent in batches; stop() flushes
     else await queue.changeVisibility(message.receiptHandle, disposition.delaySeconds);
   };
 
@@ -162,6 +166,22 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     }
   };
 
+  const fullBatch = Math.min(MAX_BATCH, concurrency);
+  /** Resolve when `count` slots are free, or after `windowMs`, whichever is first. */
+  const waitForSlots = (count: number, windowMs: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, windowMs);
+      const check = () => {
+        if (concurrency - active >= count || receiving.signal.aborted) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          slotFreed = check;
+        }
+      };
+      check();
+    });
+
   const release = async (messages: readonly ReceivedMessage[]) => {
     active -= messages.length;
     await Promise.allSettled(messages.map((m) => queue.changeVisibility(m.receiptHandle, 0)));
@@ -175,6 +195,12 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
           slotFreed = resolve;
         });
         continue;
+      }
+      // Receive full batches: wait (briefly) until a whole batch fits, so one receive brings ten
+      // messages instead of one (on SQS each receive is a billed request).
+      if (active > 0 && concurrency - active < fullBatch) {
+        await waitForSlots(fullBatch, RECEIVE_BATCH_WINDOW_MS);
+        if (receiving.signal.aborted) break;
       }
       let messages: ReceivedMessage[];
       try {
@@ -213,6 +239,8 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
           }
         })().finally(() => {
           inFlight.delete(chain);
+          // Nothing else in flight: no more deletes are coming soon, so send what waits now.
+          if (active === 0) void deleter.flush();
           const wake = slotFreed;
           slotFreed = undefined;
           wake?.();
