@@ -6,6 +6,7 @@
  * As a command:
  *   npx tsx localstack/ministack.ts start   # on 127.0.0.1:4566 (GATEWAY_PORT to change); pid in .spool/ministack.pid
  *   npx tsx localstack/ministack.ts stop
+ *   npx tsx localstack/ministack.ts install # only create .venv with ministack
  * From code: `startMinistack({ port })` resolves `{ endpoint, stop }` (vitest's globalSetup uses it).
  *
  * @module
@@ -165,6 +166,11 @@ async function cli(command: string | undefined): Promise<number> {
     );
     return 0;
   }
+  if (command === 'install') {
+    installMinistack((line) => process.stdout.write(`${line}\n`));
+    process.stdout.write(`ministack ${MINISTACK_VERSION} installed in ${VENV}\n`);
+    return 0;
+  }
   if (command === 'stop') {
     if (!existsSync(PID_FILE)) {
       process.stdout.write('ministack is not running (no pid file)\n');
@@ -176,7 +182,7 @@ async function cli(command: string | undefined): Promise<number> {
     process.stdout.write(`ministack (pid ${pid}) stopped\n`);
     return 0;
   }
-  process.stderr.write('usage: tsx localstack/ministack.ts start|stop\n');
+  process.stderr.write('usage: tsx localstack/ministack.ts install|start|stop\n');
   return 2;
 }
 

@@ -15,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Backend } from '../backend/backend.js';
+import { SpoolError } from '../task/errors.js';
 import { type AwsBackendConfig, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
 import { DynamoStore } from './dynamo-store.js';
 import { SqsQueue } from './sqs-queue.js';
@@ -58,8 +59,53 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
   };
 }
 
-/** SDK clients for a configuration. An endpoint is passed explicitly (see shared notes on SQS). */
+/**
+ * SDK clients for a configuration. An endpoint is passed explicitly: the SQS client otherwise
+ * sends to the queue URL's host, ignoring AWS_ENDPOINT_URL. Network failures (after the SDK's own
+ * retries) become a {@link SpoolError} naming the service, the endpoint and what to check.
+ */
 export function createClients(config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>) {
   const common = { region: config.region, ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }) };
-  return { sqs: new SQSClient(common), dynamodb: new DynamoDBClient(common) };
+  const clients = { sqs: new SQSClient(common), dynamodb: new DynamoDBClient(common) };
+  explainNetworkErrors(clients.sqs, 'SQS', config);
+  explainNetworkErrors(clients.dynamodb, 'DynamoDB', config);
+  return clients;
+}
+
+const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|TimeoutError/;
+
+function explainNetworkErrors(
+  client: SQSClient | DynamoDBClient,
+  service: string,
+  config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>,
+): void {
+  const stack = client.middlewareStack as {
+    add(
+      middleware: (
+        next: (args: unknown) => Promise<unknown>,
+        context: { commandName?: string },
+      ) => (args: unknown) => Promise<unknown>,
+      options: { step: 'initialize'; name: string },
+    ): void;
+  };
+  stack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const code =
+          error instanceof Error ? `${(error as { code?: string }).code ?? ''} ${error.name} ${error.message}` : '';
+        if (!NETWORK.test(code) || (error instanceof Error && error.name === 'AbortError')) throw error;
+        const where = config.endpoint ?? `AWS's ${service} endpoint in ${config.region}`;
+        throw new SpoolError(
+          `cannot reach ${service} at ${where} (${context.commandName ?? 'request'}: ${(error as Error).message}). ` +
+            (config.endpoint === undefined
+              ? 'Check the network and the region (AWS_REGION).'
+              : 'Is the local endpoint running? Start it with `npm run local:up` (ministack), or fix AWS_ENDPOINT_URL.'),
+          { cause: error },
+        );
+      }
+    },
+    { step: 'initialize', name: 'spoolExplainNetworkErrors' },
+  );
 }
