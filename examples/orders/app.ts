@@ -10,6 +10,7 @@
 
 import { z } from 'zod';
 import type { Backend } from '../../lib/backend/backend.js';
+import type { Middleware } from '../../lib/client/middleware.js';
 import { createSpool, type Spool } from '../../lib/client/spool.js';
 import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import type { Logger } from '../../lib/log/logger.js';
@@ -72,6 +73,8 @@ export interface OrdersAppOptions {
   readonly backend?: Backend;
   readonly providers?: Providers;
   readonly logger?: Logger;
+  /** @default [] */
+  readonly middleware?: readonly Middleware[];
 }
 
 /** The app: its tasks on a backend. */
@@ -86,6 +89,7 @@ export function createOrdersApp(
     backend,
     tasks: Object.values(tasks),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
   });
   return Object.assign(spool, { providers, orderTasks: tasks });
 }

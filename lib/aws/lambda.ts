@@ -35,9 +35,16 @@ export const RELEASE_BEFORE_DEADLINE_MS = 1000;
  * export const handler = createSqsHandler(() => createApp({ backend: openAwsBackend() }));
  * ```
  */
-export function createSqsHandler(source: AppSource): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+export function createSqsHandler(
+  source: AppSource,
+  options: {
+    /** Called at the start of each invocation (e.g. Powertools' `logger.addContext(context)`). */
+    readonly onInvocation?: (context: Context) => void;
+  } = {},
+): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   let app: Promise<Spool> | undefined;
   return async (event, context) => {
+    options.onInvocation?.(context);
     app ??= Promise.resolve(typeof source === 'function' ? source() : source);
     const spool = await app;
     const deadline = Date.now() + context.getRemainingTimeInMillis();
