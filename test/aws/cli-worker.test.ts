@@ -6,7 +6,7 @@ import { defineOrderTasks } from '../../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../../examples/orders/providers.js';
 import { createSpool } from '../../lib/client/spool.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import { freshAwsBackend } from './resources.js';
+import { awsEnv, freshAwsBackend } from './resources.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const cleanups: (() => Promise<void>)[] = [];
@@ -34,14 +34,7 @@ describe('spool worker --backend aws', () => {
       ],
       {
         cwd: ROOT,
-        env: {
-          ...process.env,
-          SPOOL_QUEUE_URL: fresh.resources.queueUrl,
-          SPOOL_DLQ_URL: fresh.resources.deadLetterQueueUrl,
-          SPOOL_TABLE: fresh.resources.tableName,
-          AWS_REGION: fresh.config.region,
-          ...(fresh.config.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: fresh.config.endpoint }),
-        },
+        env: { ...process.env, ...awsEnv(fresh) },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

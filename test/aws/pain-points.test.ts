@@ -16,7 +16,7 @@ import type { Worker } from '../../lib/worker/worker.js';
 import { run as runCli } from '../cli/helpers.js';
 import { openLedger } from '../stress/fixtures/effects.js';
 import { slowEffectTask } from './fixtures/slow-effect.js';
-import { freshAwsBackend } from './resources.js';
+import { awsEnv, freshAwsBackend } from './resources.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-pain-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,14 +86,7 @@ describe('Celery pain points on SQS FIFO + DynamoDB', () => {
       process.execPath,
       ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'aws-worker.ts'), ledgerPath],
       {
-        env: {
-          ...process.env,
-          SPOOL_QUEUE_URL: fresh.resources.queueUrl,
-          SPOOL_DLQ_URL: fresh.resources.deadLetterQueueUrl,
-          SPOOL_TABLE: fresh.resources.tableName,
-          AWS_REGION: fresh.config.region,
-          ...(fresh.config.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: fresh.config.endpoint }),
-        },
+        env: { ...process.env, ...awsEnv(fresh) },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
@@ -139,13 +132,7 @@ describe('Celery pain points on SQS FIFO + DynamoDB', () => {
     ]);
     await startWorker();
     await settle(spool);
-    const env = {
-      SPOOL_QUEUE_URL: fresh.resources.queueUrl,
-      SPOOL_DLQ_URL: fresh.resources.deadLetterQueueUrl,
-      SPOOL_TABLE: fresh.resources.tableName,
-      AWS_REGION: fresh.config.region,
-      ...(fresh.config.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: fresh.config.endpoint }),
-    };
+    const env = awsEnv(fresh);
     const saved = { ...process.env };
     Object.assign(process.env, env);
     try {

@@ -43,3 +43,14 @@ export async function freshAwsBackend(options: { now?: () => number; maxReceiveC
     config,
   };
 }
+
+/** The environment a process needs to open this backend with `openAwsBackend()`. */
+export function awsEnv(fresh: Awaited<ReturnType<typeof freshAwsBackend>>): Record<string, string> {
+  return {
+    SPOOL_QUEUE_URL: fresh.resources.queueUrl,
+    SPOOL_DLQ_URL: fresh.resources.deadLetterQueueUrl,
+    SPOOL_TABLE: fresh.resources.tableName,
+    AWS_REGION: fresh.config.region,
+    ...(fresh.config.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: fresh.config.endpoint }),
+  };
+}
