@@ -89,6 +89,8 @@ export async function startMinistack(options: { port?: number; logFile?: string 
       ...process.env,
       BIND_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
+      // What Lambda functions run by ministack get as AWS_ENDPOINT_URL (loopback, no DNS needed).
+      AWS_ENDPOINT_URL: endpoint,
       MINISTACK_HOST: 'localhost.localstack.cloud',
       SERVICES,
       IOT_MTLS_ENABLED: '0',
