@@ -52,21 +52,21 @@ import {
   ttlSeconds,
   UpdateBuilder,
 } from './dynamo-item.js';
-
-type Item = Record<string, unknown>;
-const ALL_OLD = { ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ReturnConsumedCapacity: 'TOTAL' } as const;
+import { ALL_OLD, explainFailure, TableWriter } from './dynamo-writes.js';
 
 /** The task store of the AWS backend. */
 export class DynamoStore implements TaskStore {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #now: () => number;
+  readonly #w: TableWriter;
 
   /** @param now - clock for reads (`get`, `list`), epoch ms. */
   constructor(db: DynamoDBDocumentClient, tableName: string, now: () => number = Date.now) {
     this.#db = db;
     this.#table = tableName;
     this.#now = now;
+    this.#w = new TableWriter(db, tableName);
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -123,7 +123,7 @@ export class DynamoStore implements TaskStore {
       try {
         if (input.singletonKey === undefined) {
           const out = await this.#db.send(new UpdateCommand({ ...update, ...ALL_OLD, ReturnValues: 'ALL_NEW' }));
-          return { outcome: 'claimed', record: this.#must(out.Attributes, now) };
+          return { outcome: 'claimed', record: this.#w.must(out.Attributes, now) };
         }
         await this.#db.send(
           new TransactWriteCommand({
@@ -148,7 +148,7 @@ export class DynamoStore implements TaskStore {
           }),
         );
         const record = await this.get(input.id);
-        return { outcome: 'claimed', record: this.#must(record, now) };
+        return { outcome: 'claimed', record: this.#w.must(record, now) };
       } catch (error) {
         const [taskItem, lockItem, failedOnTask, failedOnLock] = explainFailure(
           error,
@@ -157,7 +157,7 @@ export class DynamoStore implements TaskStore {
         if (!failedOnTask && !failedOnLock) throw error;
         if (failedOnTask) {
           if (isExpired(taskItem, now) && round < 2) {
-            await this.#deleteExpired(taskKey(input.id), now);
+            await this.#w.deleteExpired(taskKey(input.id), now);
             continue;
           }
           const record = toRecord(taskItem, now);
@@ -198,7 +198,7 @@ export class DynamoStore implements TaskStore {
         }),
       );
       if (input.singletonKey !== undefined)
-        await this.#putLock('singleton', input.singletonKey, input.id, now, now + input.leaseMs);
+        await this.#w.putLock('singleton', input.singletonKey, input.id, now, now + input.leaseMs);
       return { outcome: 'renewed', cancelRequested: out.Attributes?.['cancelRequested'] === true };
     } catch (error) {
       if (isConditionFailure(error)) return { outcome: 'lost' };
@@ -238,9 +238,9 @@ export class DynamoStore implements TaskStore {
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      const record = this.#must(out.Attributes, now);
-      if (record.singletonKey !== undefined) await this.#releaseLock('singleton', record.singletonKey, input.id);
-      if (terminal && record.uniqueKey !== undefined) await this.#releaseLock('unique', record.uniqueKey, input.id);
+      const record = this.#w.must(out.Attributes, now);
+      if (record.singletonKey !== undefined) await this.#w.releaseLock('singleton', record.singletonKey, input.id);
+      if (terminal && record.uniqueKey !== undefined) await this.#w.releaseLock('unique', record.uniqueKey, input.id);
       return { outcome: 'finished', record };
     } catch (error) {
       if (isConditionFailure(error)) return { outcome: 'lost' };
@@ -253,7 +253,7 @@ export class DynamoStore implements TaskStore {
   // unchanged. Then releases the unique lock (condition: holder = id).
   async deadLetter(input: DeadLetterInput): Promise<DeadLetterResult> {
     const { now } = input;
-    const u = this.#terminalUpdate('dead', input.id, input.task, now, input.expiresAt).set('error', input.error);
+    const u = this.#w.terminalUpdate('dead', input.id, input.task, now, input.expiresAt).set('error', input.error);
     u.remove('leaseOwner').remove('leaseExpiresAt');
     const state = u.name('state');
     const condition =
@@ -261,14 +261,14 @@ export class DynamoStore implements TaskStore {
       `(${state} = ${u.value('running')} AND ${u.name('leaseExpiresAt')} <= ${u.value(now)})))`;
     for (let round = 0; ; round++) {
       try {
-        const record = await this.#update(input.id, u, condition, now);
-        if (record.uniqueKey !== undefined) await this.#releaseLock('unique', record.uniqueKey, input.id);
+        const record = await this.#w.update(input.id, u, condition, now);
+        if (record.uniqueKey !== undefined) await this.#w.releaseLock('unique', record.uniqueKey, input.id);
         return { outcome: 'dead', record };
       } catch (error) {
         const old = itemOfConditionFailure(error);
         if (!isConditionFailure(error)) throw error;
         if (isExpired(old, now) && round < 2) {
-          await this.#deleteExpired(taskKey(input.id), now);
+          await this.#w.deleteExpired(taskKey(input.id), now);
           continue;
         }
         const record = toRecord(old, now);
@@ -284,18 +284,18 @@ export class DynamoStore implements TaskStore {
   async cancel(input: CancelInput): Promise<CancelResult> {
     const { now } = input;
     for (let round = 0; round < 4; round++) {
-      const u = this.#terminalUpdate('cancelled', input.id, input.task ?? '?', now, input.expiresAt);
+      const u = this.#w.terminalUpdate('cancelled', input.id, input.task ?? '?', now, input.expiresAt);
       const state = u.name('state');
       const condition = `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${u.value(now)} AND ${state} IN (${u.value('queued')}, ${u.value('retrying')}))`;
       try {
-        const record = await this.#update(input.id, u, condition, now);
-        if (record.uniqueKey !== undefined) await this.#releaseLock('unique', record.uniqueKey, input.id);
+        const record = await this.#w.update(input.id, u, condition, now);
+        if (record.uniqueKey !== undefined) await this.#w.releaseLock('unique', record.uniqueKey, input.id);
         return { outcome: 'cancelled', record };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         const old = itemOfConditionFailure(error);
         if (isExpired(old, now)) {
-          await this.#deleteExpired(taskKey(input.id), now);
+          await this.#w.deleteExpired(taskKey(input.id), now);
           continue;
         }
         const record = toRecord(old, now);
@@ -303,7 +303,7 @@ export class DynamoStore implements TaskStore {
         if (isTerminal(record.state)) return { outcome: 'finished', record };
         const b = new UpdateBuilder().set('cancelRequested', true).set('updatedAt', now);
         try {
-          const requested = await this.#update(input.id, b, `${b.name('state')} = ${b.value('running')}`, now);
+          const requested = await this.#w.update(input.id, b, `${b.name('state')} = ${b.value('running')}`, now);
           return { outcome: 'requested', record: requested };
         } catch (inner) {
           if (!isConditionFailure(inner)) throw inner;
@@ -328,7 +328,7 @@ export class DynamoStore implements TaskStore {
       .remove('nextRunAt')
       .remove('gsiState');
     try {
-      const record = await this.#update(
+      const record = await this.#w.update(
         input.id,
         u,
         `${u.name('state')} = ${u.value('dead')} AND ${u.name('expiresAt')} > ${u.value(now)}`,
@@ -346,7 +346,7 @@ export class DynamoStore implements TaskStore {
   // replaceHolder. Outcomes: acquired | held.
   async acquireUnique(input: AcquireUniqueInput): Promise<AcquireUniqueResult> {
     try {
-      await this.#putLock('unique', input.key, input.id, input.now, input.now + input.ttlMs, input.replaceHolder);
+      await this.#w.putLock('unique', input.key, input.id, input.now, input.now + input.ttlMs, input.replaceHolder);
       return { outcome: 'acquired' };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -357,7 +357,7 @@ export class DynamoStore implements TaskStore {
 
   // releaseUnique — DeleteItem lock#unique#key. Condition: holder = id.
   async releaseUnique(key: string, id: string): Promise<void> {
-    await this.#releaseLock('unique', key, id);
+    await this.#w.releaseLock('unique', key, id);
   }
 
   async list(state: ListableState, options: { readonly limit: number }): Promise<TaskRecord[]> {
@@ -385,124 +385,4 @@ export class DynamoStore implements TaskStore {
     } while (start !== undefined && records.length < options.limit);
     return records;
   }
-
-  /** An update that ends a run without an attempt (dead-letter, cancel), creating the record if absent. */
-  #terminalUpdate(
-    state: 'dead' | 'cancelled',
-    id: string,
-    task: string,
-    now: number,
-    expiresAt: number,
-  ): UpdateBuilder {
-    const u = new UpdateBuilder()
-      .set('id', id)
-      .set('state', state)
-      .set('gsiState', state)
-      .set('finishedAt', now)
-      .set('updatedAt', now)
-      .set('expiresAt', expiresAt)
-      .set('ttl', ttlSeconds(expiresAt));
-    u.setRaw('task', `if_not_exists(${u.name('task')}, ${u.value(task)})`);
-    u.setRaw('attempt', `if_not_exists(${u.name('attempt')}, ${u.value(0)})`);
-    u.setRaw('createdAt', `if_not_exists(${u.name('createdAt')}, ${u.value(now)})`);
-    return u;
-  }
-
-  async #update(id: string, u: UpdateBuilder, condition: string, now: number): Promise<TaskRecord> {
-    const out = await this.#db.send(
-      new UpdateCommand({
-        TableName: this.#table,
-        Key: taskKey(id),
-        UpdateExpression: u.expression(),
-        ConditionExpression: condition,
-        ExpressionAttributeNames: u.names,
-        ExpressionAttributeValues: u.values,
-        ReturnValues: 'ALL_NEW',
-        ...ALL_OLD,
-      }),
-    );
-    return this.#must(out.Attributes, now);
-  }
-
-  async #putLock(
-    kind: 'unique' | 'singleton',
-    key: string,
-    id: string,
-    now: number,
-    expiresAt: number,
-    replace?: string,
-  ) {
-    await this.#db.send(
-      new PutCommand({
-        TableName: this.#table,
-        Item: { ...lockKey(kind, key), holder: id, expiresAt, ttl: ttlSeconds(expiresAt) },
-        ConditionExpression: `attribute_not_exists(pk) OR expiresAt <= :now OR holder = :id${replace === undefined ? '' : ' OR holder = :replace'}`,
-        ExpressionAttributeValues: {
-          ':now': now,
-          ':id': id,
-          ...(replace === undefined ? {} : { ':replace': replace }),
-        },
-        ...ALL_OLD,
-      }),
-    );
-  }
-
-  async #releaseLock(kind: 'unique' | 'singleton', key: string, id: string): Promise<void> {
-    try {
-      await this.#db.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: lockKey(kind, key),
-          ConditionExpression: 'holder = :id',
-          ExpressionAttributeValues: { ':id': id },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-  }
-
-  async #deleteExpired(key: Record<string, string>, now: number): Promise<void> {
-    try {
-      await this.#db.send(
-        new DeleteCommand({
-          TableName: this.#table,
-          Key: key,
-          ConditionExpression: 'expiresAt <= :now',
-          ExpressionAttributeValues: { ':now': now },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-  }
-
-  #must(item: Item | TaskRecord | undefined, now: number): TaskRecord {
-    const record = toRecord(item as Item | undefined, now);
-    if (record === undefined) throw new SpoolError('DynamoDB returned no record after a successful write');
-    return record;
-  }
-}
-
-/**
- * Which part of a failed claim failed: `[taskItem, lockItem, failedOnTask, failedOnLock]`.
- * A plain UpdateItem fails with ConditionalCheckFailedException; a transaction with
- * TransactionCanceledException and one reason per item.
- */
-function explainFailure(error: unknown, transaction: boolean): [Item | undefined, Item | undefined, boolean, boolean] {
-  if (!transaction) {
-    return isConditionFailure(error)
-      ? [itemOfConditionFailure(error), undefined, true, false]
-      : [undefined, undefined, false, false];
-  }
-  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException')
-    return [undefined, undefined, false, false];
-  const reasons =
-    (error as { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] }).CancellationReasons ?? [];
-  const [onTask, onLock] = [reasons[0], reasons[1]];
-  const taskItem = itemOfConditionFailure({ Item: onTask?.Item });
-  const lockItem = itemOfConditionFailure({ Item: onLock?.Item });
-  return [taskItem, lockItem, onTask?.Code === 'ConditionalCheckFailed', onLock?.Code === 'ConditionalCheckFailed'];
 }

@@ -1,0 +1,102 @@
+/**
+ * The example CDK app: `SpoolExampleStack` deploys the example tasks (`examples/orders`) — a
+ * {@link TaskQueue} whose worker is `functions/worker.ts`, and an example producer Lambda
+ * (`functions/producer.ts`) that enqueues `orders.charge`. cdk-nag's AwsSolutions checks run on
+ * every synthesis (`infra/nag.ts`); an unacknowledged finding fails it.
+ *
+ * ```sh
+ * npm run synth          # cdk synth --quiet: offline, environment-agnostic
+ * npx cdk deploy         # with credentials (or cdklocal against a local endpoint)
+ * ```
+ *
+ * @module
+ */
+
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { App, type AppProps, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { acknowledgeExampleFindings, checkWithCdkNag } from './nag.js';
+import { LAMBDA_BUNDLING, TaskQueue, type TaskQueueProps } from './task-queue.js';
+
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Props of {@link SpoolExampleStack}. */
+export interface SpoolExampleStackProps extends StackProps {
+  /**
+   * Props of the task queue.
+   * @default the TaskQueue defaults
+   */
+  readonly taskQueue?: TaskQueueProps;
+}
+
+/** The example tasks on AWS: the task queue with its worker, and a producer function. */
+export class SpoolExampleStack extends Stack {
+  /** The task queue, its table and its worker. */
+  readonly tasks: TaskQueue;
+  /** The example producer: `{ orderId, amountCents }` → `{ taskId }`. */
+  readonly producer: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: SpoolExampleStackProps = {}) {
+    super(scope, id, {
+      description: 'spool example: an SQS FIFO task queue, its DynamoDB table, the worker and a producer Lambda',
+      ...props,
+    });
+    this.tasks = new TaskQueue(this, 'Tasks', { ...props.taskQueue });
+
+    // The producer's own role and log group: no managed policy, only what it is granted below.
+    const role = new iam.Role(this, 'ProducerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'spool example producer: enqueue and read results only',
+    });
+    const logGroup = new logs.LogGroup(this, 'ProducerLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    logGroup.grantWrite(role);
+    this.producer = new nodejs.NodejsFunction(this, 'Producer', {
+      entry: join(PROJECT_ROOT, 'functions', 'producer.ts'),
+      handler: 'handler',
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      projectRoot: PROJECT_ROOT,
+      bundling: LAMBDA_BUNDLING,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      role,
+      logGroup,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      description: 'spool example producer: enqueues orders.charge',
+    });
+    this.tasks.bindTo(this.producer);
+    this.tasks.grantEnqueue(this.producer);
+    this.tasks.grantReadResults(this.producer);
+
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('QueueUrl', this.tasks.queue.queueUrl, 'SPOOL_QUEUE_URL: the SQS FIFO task queue');
+    output('DeadLetterQueueUrl', this.tasks.deadLetterQueue.queueUrl, 'SPOOL_DLQ_URL: the dead-letter queue');
+    output('TableName', this.tasks.table.tableName, 'SPOOL_TABLE: the DynamoDB table of task records');
+    output('WorkerFunctionName', this.tasks.worker.functionName, 'The worker Lambda');
+    output('ProducerFunctionName', this.producer.functionName, 'The example producer Lambda');
+    output('DashboardName', this.tasks.monitoring.dashboard.dashboardName, 'The CloudWatch dashboard');
+  }
+}
+
+/**
+ * Build the example app: the stack, cdk-nag's AwsSolutions checks, and the acknowledged findings.
+ * `cdk synth` runs this file, which synthesizes the app; tests call it with the context of cdk.json.
+ */
+export function buildExampleApp(props: AppProps = {}): { app: App; stack: SpoolExampleStack } {
+  const app = new App(props);
+  const stack = new SpoolExampleStack(app, 'SpoolExampleStack');
+  checkWithCdkNag(app);
+  acknowledgeExampleFindings(stack);
+  return { app, stack };
+}
+
+// Synthesize only when run as the CDK app (`npx tsx infra/app.ts`), not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  buildExampleApp().app.synth();
+}

@@ -1,0 +1,38 @@
+/**
+ * cdk-nag: the AwsSolutions rule pack on every synthesis, and the findings acknowledged — only those
+ * that cannot be fixed, each with its reason. cdk-nag 3.x reports through CDK's policy validation: an
+ * unacknowledged error fails `app.synth()` (and so `cdk synth`, exit code 1), and the unacknowledged
+ * findings are listed in the cloud assembly's `validation-report.json`.
+ *
+ * @module
+ */
+
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { SpoolExampleStack } from './app.js';
+import type { TaskQueue } from './task-queue.js';
+
+/** Register cdk-nag's AwsSolutions checks on the app (the 3.x form; the Aspects form of 2.x throws). */
+export function checkWithCdkNag(app: App): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+}
+
+/**
+ * Acknowledge the findings a {@link TaskQueue} cannot avoid. Call it for each task queue of an app
+ * checked with cdk-nag.
+ */
+export function acknowledgeTaskQueueFindings(taskQueue: TaskQueue): void {
+  // The id as the CLI prints it: `<pack>::<rule>[<finding>]` (one finding; other wildcards still fail).
+  Validations.of(taskQueue.workerRole).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+      'permissions, so AWS requires Resource "*" (the statement aws-cdk-lib adds for Tracing.ACTIVE). Every other ' +
+      'statement of the worker role names its queue, table, index or log group.',
+  });
+}
+
+/** Acknowledge the findings of the example stack that cannot be fixed. */
+export function acknowledgeExampleFindings(stack: SpoolExampleStack): void {
+  acknowledgeTaskQueueFindings(stack.tasks);
+}

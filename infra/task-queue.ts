@@ -1,0 +1,368 @@
+/**
+ * The `TaskQueue` CDK construct: everything spool's AWS backend needs, laid out exactly as
+ * `lib/aws/provision.ts` creates it for tests — an SQS FIFO task queue and its dead-letter queue
+ * (high-throughput mode), a DynamoDB table of task records, and the worker Lambda on an SQS event
+ * source — plus least-privilege grants for producers, alarms and a dashboard.
+ *
+ * @module
+ */
+
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct, type IConstruct } from 'constructs';
+import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/dynamo-item.js';
+import { MAX_MESSAGE_BYTES } from '../lib/backend/transport.js';
+import { TaskQueueMonitoring } from './task-queue-monitoring.js';
+import { resolveTaskQueueProps, type TaskQueueProps } from './task-queue-props.js';
+
+export { TASK_QUEUE_DEFAULTS, type TaskQueueProps, TaskQueuePropsError } from './task-queue-props.js';
+
+/** The project root (where `functions/` and `package-lock.json` are). */
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Key prefixes of the table's items (from `lib/aws/dynamo-item.ts`), for `dynamodb:LeadingKeys`. */
+const TASK_ITEMS = taskKey('*').pk; // task#*
+const UNIQUE_LOCK_ITEMS = lockKey('unique', '*').pk; // lock#unique#*
+
+/** KMS actions for reading a resource encrypted with a customer managed key. */
+const KMS_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey'];
+/** KMS actions for writing one (SQS sends need GenerateDataKey; DynamoDB writes Encrypt). */
+const KMS_ENCRYPT_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+
+/** A spool task queue: its queues and table, and the grants producers need. */
+export interface ITaskQueue extends IConstruct {
+  /** The SQS FIFO task queue. */
+  readonly queue: sqs.IQueue;
+  /** The SQS FIFO dead-letter queue. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The DynamoDB table of task records. */
+  readonly table: dynamodb.ITable;
+  /** The customer managed key of the queues and the table, if there is one. */
+  readonly encryptionKey?: kms.IKey | undefined;
+  /**
+   * The environment `openAwsBackend()` reads: `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`
+   * (`AWS_REGION` is set by Lambda, ECS and the SDK's usual sources).
+   */
+  readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Let `grantee` enqueue runs: send to the task queue, and take and give back the lock of a
+   * `unique` task. Nothing else: it cannot receive, delete or read other items.
+   */
+  grantEnqueue(grantee: iam.IGrantable): iam.Grant;
+  /** Let `grantee` read task records (a handle's `state()`, `info()` and `result()`). */
+  grantReadResults(grantee: iam.IGrantable): iam.Grant;
+  /** Add {@link environment} to a function's environment. */
+  bindTo(fn: lambda.Function): void;
+}
+
+/** What {@link TaskQueue.fromTaskQueueAttributes} needs to reference a task queue made elsewhere. */
+export interface TaskQueueAttributes {
+  /** ARN of the FIFO task queue. */
+  readonly queueArn: string;
+  /** ARN of the FIFO dead-letter queue. */
+  readonly deadLetterQueueArn: string;
+  /** Name of the table of task records. */
+  readonly tableName: string;
+  /**
+   * The customer managed key of the queues and the table.
+   * @default none (SQS-managed SSE and the AWS managed DynamoDB key need no key permissions)
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** The grants, shared by a {@link TaskQueue} and a referenced one. */
+abstract class TaskQueueBase extends Construct implements ITaskQueue {
+  abstract readonly queue: sqs.IQueue;
+  abstract readonly deadLetterQueue: sqs.IQueue;
+  abstract readonly table: dynamodb.ITable;
+  abstract readonly encryptionKey: kms.IKey | undefined;
+
+  get environment(): Readonly<Record<string, string>> {
+    return {
+      SPOOL_QUEUE_URL: this.queue.queueUrl,
+      SPOOL_DLQ_URL: this.deadLetterQueue.queueUrl,
+      SPOOL_TABLE: this.table.tableName,
+    };
+  }
+
+  grantEnqueue(grantee: iam.IGrantable): iam.Grant {
+    // enqueue/enqueueMany send with SendMessageBatch, which IAM authorizes as sqs:SendMessage.
+    let grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['sqs:SendMessage'],
+      resourceArns: [this.queue.queueArn],
+    });
+    // A `unique` task's enqueue takes its lock (conditional PutItem on lock#unique#<key>) and gives
+    // it back when the send fails (conditional DeleteItem). Only lock#unique# items.
+    grant = grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resourceArns: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [UNIQUE_LOCK_ITEMS] } },
+      }),
+    );
+    // When the lock is held, enqueue reads the holder's record (GetItem on task#<id>) to decide
+    // whether the holder has ended and the lock can be taken over. Only task# items.
+    grant = grant.combine(this.#grantGetTaskItems(grantee));
+    // With a customer managed key: SQS needs GenerateDataKey + Decrypt to send, DynamoDB
+    // Encrypt/Decrypt for the lock writes (as aws-cdk-lib's own table grants do).
+    if (this.encryptionKey !== undefined)
+      grant = grant.combine(this.encryptionKey.grant(grantee, ...KMS_ENCRYPT_DECRYPT));
+    return grant;
+  }
+
+  grantReadResults(grantee: iam.IGrantable): iam.Grant {
+    // A handle's state()/info()/result() read the run's record: GetItem on task#<id>, nothing else.
+    const grant = this.#grantGetTaskItems(grantee);
+    return this.encryptionKey === undefined ? grant : grant.combine(this.encryptionKey.grant(grantee, ...KMS_DECRYPT));
+  }
+
+  bindTo(fn: lambda.Function): void {
+    for (const [key, value] of Object.entries(this.environment)) fn.addEnvironment(key, value);
+  }
+
+  #grantGetTaskItems(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS] } },
+    });
+  }
+}
+
+/**
+ * spool's AWS backend as one construct: an SQS FIFO task queue in high-throughput mode with a FIFO
+ * dead-letter queue (both encrypted, TLS-only), the DynamoDB table of task records (on-demand,
+ * point-in-time recovery, TTL, the sparse `byState` index), the worker Lambda (Node.js 22+, arm64,
+ * one CommonJS bundle, X-Ray) on an SQS event source with partial batch responses, alarms and a
+ * dashboard. The worker's role holds exactly the SQS and DynamoDB actions the worker makes.
+ *
+ * @example
+ * ```ts
+ * const tasks = new TaskQueue(stack, 'Tasks', { maxConcurrency: 50, alarmTopic: opsTopic });
+ * const api = new NodejsFunction(stack, 'Api', { entry: 'functions/api.ts' });
+ * tasks.bindTo(api);            // SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE
+ * tasks.grantEnqueue(api);      // send, and unique-task locks
+ * tasks.grantReadResults(api);  // read task records
+ * // in functions/api.ts: createSpool({ backend: openAwsBackend(), tasks }).enqueue(...)
+ * ```
+ */
+export class TaskQueue extends TaskQueueBase {
+  /**
+   * Reference a task queue defined elsewhere (another stack or app), to grant and bind producers.
+   */
+  static fromTaskQueueAttributes(scope: Construct, id: string, attrs: TaskQueueAttributes): ITaskQueue {
+    return new ImportedTaskQueue(scope, id, attrs);
+  }
+
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly table: dynamodb.ITable;
+  readonly encryptionKey: kms.IKey | undefined;
+  /** The worker function. */
+  readonly worker: lambda.Function;
+  /** The worker's role: exactly the actions the worker makes (see `#grantWorker`), no managed policy. */
+  readonly workerRole: iam.Role;
+  /** The worker's log group. */
+  readonly workerLogGroup: logs.LogGroup;
+  /** The alarms and the dashboard. */
+  readonly monitoring: TaskQueueMonitoring;
+
+  constructor(scope: Construct, id: string, props: TaskQueueProps = {}) {
+    super(scope, id);
+    const p = resolveTaskQueueProps(props);
+    this.encryptionKey = p.encryptionKey;
+
+    // Queues: FIFO, high-throughput mode, encrypted, TLS only (lib/aws/provision.ts).
+    const queueBase = {
+      fifo: true,
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
+      enforceSSL: true,
+      ...(p.encryptionKey === undefined
+        ? { encryption: sqs.QueueEncryption.SQS_MANAGED }
+        : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: p.encryptionKey }),
+    } satisfies sqs.QueueProps;
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      ...queueBase,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...queueBase,
+      visibilityTimeout: p.visibilityTimeout,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
+    });
+
+    // Table: pk (S), TTL on ttl, sparse index byState (gsiState S, updatedAt N), on-demand, PITR.
+    const table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(p.encryptionKey === undefined
+        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
+        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: p.encryptionKey }),
+      removalPolicy: p.removalPolicy,
+      deletionProtection: p.removalPolicy !== RemovalPolicy.DESTROY,
+    });
+    table.addGlobalSecondaryIndex({
+      indexName: STATE_INDEX,
+      partitionKey: { name: 'gsiState', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'updatedAt', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // aws-cdk-lib declares Table#tableStreamArn as `string | undefined` and ITable's as optional:
+    // the same at run time, but not assignable under exactOptionalPropertyTypes.
+    this.table = table as unknown as dynamodb.ITable;
+
+    // The worker: its own role (no managed policies), its own log group.
+    const role = new iam.Role(this, 'WorkerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `spool worker of ${this.node.path}`,
+    });
+    this.workerRole = role;
+    this.workerLogGroup = new logs.LogGroup(this, 'WorkerLogs', { retention: p.logRetention });
+    this.workerLogGroup.grantWrite(role);
+    this.worker = new nodejs.NodejsFunction(this, 'Worker', {
+      ...workerCode(p.workerEntry, p.workerCode),
+      runtime: p.runtime,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: p.workerMemorySizeMiB,
+      timeout: p.workerTimeout,
+      role,
+      logGroup: this.workerLogGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      ...(p.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: p.reservedConcurrency }),
+      environment: { ...p.workerEnvironment, ...this.environment, NODE_OPTIONS: '--enable-source-maps' },
+      description: 'spool worker: runs tasks from the SQS FIFO task queue',
+    });
+    this.#grantWorker(role);
+    // The event source adds ReceiveMessage, DeleteMessage, ChangeMessageVisibility,
+    // GetQueueAttributes and GetQueueUrl on the task queue. FIFO allows no batching window.
+    this.worker.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: p.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: p.maxConcurrency,
+      }),
+    );
+
+    this.monitoring = new TaskQueueMonitoring(this, 'Monitoring', {
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      worker: this.worker,
+      workerTimeout: p.workerTimeout,
+      oldestMessageAgeAlarmThreshold: p.oldestMessageAgeAlarmThreshold,
+      alarmTopic: p.alarmTopic,
+      dashboardName: p.dashboardName,
+      metricsNamespace: p.metricsNamespace,
+      metricsService: p.metricsService,
+    });
+  }
+
+  /** The worker's own permissions, each for a call it makes (lib/aws/dynamo-store.ts, sqs-queue.ts). */
+  #grantWorker(role: iam.IRole): void {
+    // Task handlers may enqueue follow-up runs (SendMessageBatch → sqs:SendMessage on the task
+    // queue); a run whose retries are exhausted is sent to the dead-letter queue by the worker.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn, this.deadLetterQueue.queueArn],
+      }),
+    );
+    // claim/heartbeat/finish/deadLetter/cancel/revive: conditional UpdateItem on task#; locks:
+    // PutItem/DeleteItem on lock#; get: GetItem. TransactWriteItems (singleton claims) is
+    // authorized per item as UpdateItem + PutItem.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+        resources: [this.table.tableArn],
+      }),
+    );
+    // list(): Query on the sparse index byState.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.table.tableArn}/index/${STATE_INDEX}`],
+      }),
+    );
+    if (this.encryptionKey !== undefined) this.encryptionKey.grant(role, ...KMS_ENCRYPT_DECRYPT);
+  }
+}
+
+/** A task queue defined elsewhere, referenced by its attributes. */
+class ImportedTaskQueue extends TaskQueueBase {
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly table: dynamodb.ITable;
+  readonly encryptionKey: kms.IKey | undefined;
+
+  constructor(scope: Construct, id: string, attrs: TaskQueueAttributes) {
+    super(scope, id);
+    const key = attrs.encryptionKey;
+    this.encryptionKey = key;
+    this.queue = sqs.Queue.fromQueueAttributes(this, 'Queue', {
+      queueArn: attrs.queueArn,
+      fifo: true,
+      ...(key === undefined ? {} : { keyArn: key.keyArn }),
+    });
+    this.deadLetterQueue = sqs.Queue.fromQueueAttributes(this, 'DeadLetterQueue', {
+      queueArn: attrs.deadLetterQueueArn,
+      fifo: true,
+      ...(key === undefined ? {} : { keyArn: key.keyArn }),
+    });
+    this.table = dynamodb.Table.fromTableAttributes(this, 'Table', {
+      tableName: attrs.tableName,
+      ...(key === undefined ? {} : { encryptionKey: key }),
+    });
+  }
+}
+
+/** The worker's code: the given code, else the esbuild bundle of the entry. */
+function workerCode(
+  entry: string | undefined,
+  code: lambda.Code | undefined,
+): Pick<nodejs.NodejsFunctionProps, 'code' | 'handler' | 'entry' | 'bundling' | 'depsLockFilePath' | 'projectRoot'> {
+  if (code !== undefined) return { code, handler: 'index.handler' };
+  return {
+    ...(entry === undefined
+      ? {
+          entry: join(PROJECT_ROOT, 'functions', 'worker.ts'),
+          depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+          projectRoot: PROJECT_ROOT,
+        }
+      : { entry }),
+    handler: 'handler',
+    bundling: LAMBDA_BUNDLING,
+  };
+}
+
+/**
+ * How spool's Lambda functions are bundled: one minified CommonJS file with the AWS SDK inside and
+ * no externals (local Lambda emulators failed on an ESM bundle and on a missing SDK), with a
+ * source map (NODE_OPTIONS=--enable-source-maps). ESM sources may read `import.meta.url`, which
+ * CommonJS lacks: it is defined as the bundle's file URL.
+ */
+export const LAMBDA_BUNDLING: nodejs.BundlingOptions = {
+  format: nodejs.OutputFormat.CJS,
+  bundleAwsSDK: true,
+  externalModules: [],
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // "use strict" first: the banner precedes esbuild's own directive, which then no longer counts.
+  banner: '"use strict";const __spool_import_meta_url=require("node:url").pathToFileURL(__filename).href;',
+  define: { 'import.meta.url': '__spool_import_meta_url' },
+};

@@ -1,0 +1,210 @@
+/**
+ * IAM: the worker's role holds exactly the actions the worker makes; grantEnqueue and
+ * grantReadResults give a producer exactly what enqueue and a handle need, nothing else.
+ */
+
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { TaskQueue } from '../../infra/task-queue.js';
+
+const INLINE = lambda.Code.fromInline('exports.handler = async () => ({});');
+
+/** A policy statement, normalized: actions and resources as sorted arrays. */
+interface Statement {
+  readonly actions: string[];
+  readonly resources: unknown[];
+  readonly condition?: unknown;
+}
+
+function setup() {
+  const stack = new Stack(new App(), 'Test');
+  const tasks = new TaskQueue(stack, 'Tasks', { workerCode: INLINE });
+  const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+  const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const arn = (construct: IConstruct) => ({ 'Fn::GetAtt': [id(construct), 'Arn'] });
+  return { stack, tasks, producer, id, arn, table: tasks.node.findChild('Table') };
+}
+
+interface CfnPolicy {
+  readonly Type: string;
+  readonly Properties: {
+    readonly Roles: { readonly Ref?: string }[];
+    readonly PolicyDocument: {
+      readonly Statement: { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+    };
+  };
+}
+
+const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+/** Normalize statements: actions and resources sorted, then the statements. */
+const sorted = (statements: Statement[]): Statement[] =>
+  statements
+    .map((s) => ({ ...s, actions: [...s.actions].sort(), resources: [...s.resources].sort(byJson) }))
+    .sort(byJson);
+
+/** Every statement of every policy attached to a role, normalized. */
+function statementsOf(stack: Stack, role: IConstruct): Statement[] {
+  const resources: Record<string, CfnPolicy> = Template.fromStack(stack).toJSON().Resources;
+  const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
+  const statements: Statement[] = [];
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy' || !resource.Properties.Roles.some((r) => r.Ref === roleId)) continue;
+    for (const s of resource.Properties.PolicyDocument.Statement) {
+      expect(s.Effect).toBe('Allow');
+      statements.push({
+        actions: list(s.Action),
+        resources: list(s.Resource),
+        ...(s.Condition === undefined ? {} : { condition: s.Condition }),
+      });
+    }
+  }
+  return sorted(statements);
+}
+
+const leadingKeys = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } });
+
+describe('GIVEN a TaskQueue', () => {
+  it("THEN the worker's role has no managed policy and exactly the worker's SQS, DynamoDB, log and X-Ray actions", () => {
+    const { stack, tasks, id, arn, table } = setup();
+    const role = Template.fromStack(stack).toJSON().Resources[id(tasks.workerRole)];
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(statementsOf(stack, tasks.workerRole)).toEqual(
+      sorted([
+        { actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [arn(tasks.workerLogGroup)] },
+        { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+        // Follow-up enqueues and explicit dead-lettering.
+        { actions: ['sqs:SendMessage'], resources: [arn(tasks.deadLetterQueue), arn(tasks.queue)] },
+        // The event source's consumer actions.
+        {
+          actions: [
+            'sqs:ChangeMessageVisibility',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+            'sqs:ReceiveMessage',
+          ],
+          resources: [arn(tasks.queue)],
+        },
+        {
+          actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+          resources: [arn(table)],
+        },
+        {
+          actions: ['dynamodb:Query'],
+          resources: [{ 'Fn::Join': ['', [arn(table), '/index/byState']] }],
+        },
+      ]),
+    );
+  });
+
+  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue and touch unique locks and task records only', () => {
+    const { stack, tasks, producer, arn, table } = setup();
+    tasks.grantEnqueue(producer);
+    expect(statementsOf(stack, producer)).toEqual(
+      sorted([
+        { actions: ['sqs:SendMessage'], resources: [arn(tasks.queue)] },
+        {
+          actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'],
+          resources: [arn(table)],
+          condition: leadingKeys('lock#unique#*'),
+        },
+        { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+      ]),
+    );
+  });
+
+  it('WHEN a reader is granted grantReadResults THEN it may only GetItem task records', () => {
+    const { stack, tasks, producer, arn, table } = setup();
+    tasks.grantReadResults(producer);
+    expect(statementsOf(stack, producer)).toEqual([
+      { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+    ]);
+  });
+
+  it('WHEN a function is bound THEN it gets SPOOL_QUEUE_URL, SPOOL_DLQ_URL and SPOOL_TABLE', () => {
+    const { stack, tasks, id, table } = setup();
+    const fn = new lambda.Function(stack, 'Api', {
+      code: INLINE,
+      handler: 'index.handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+    });
+    tasks.bindTo(fn);
+    const props = Template.fromStack(stack).toJSON().Resources[id(fn)].Properties;
+    expect(props.Environment.Variables).toEqual({
+      SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
+      SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
+      SPOOL_TABLE: { Ref: id(table) },
+    });
+  });
+});
+
+describe('GIVEN a TaskQueue with a customer managed key', () => {
+  const withKey = () => {
+    const stack = new Stack(new App(), 'Test');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const tasks = new TaskQueue(stack, 'Tasks', { workerCode: INLINE, encryptionKey: key });
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    const keyArn = { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as CfnElement), 'Arn'] };
+    return { stack, tasks, producer, keyArn };
+  };
+
+  it('WHEN a producer is granted grantEnqueue THEN it may also use the key to encrypt and decrypt', () => {
+    const { stack, tasks, producer, keyArn } = withKey();
+    tasks.grantEnqueue(producer);
+    expect(statementsOf(stack, producer)).toContainEqual({
+      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      resources: [keyArn],
+    });
+  });
+
+  it('WHEN a reader is granted grantReadResults THEN it may only decrypt with the key', () => {
+    const { stack, tasks, producer, keyArn } = withKey();
+    tasks.grantReadResults(producer);
+    expect(statementsOf(stack, producer)).toContainEqual({
+      actions: ['kms:Decrypt', 'kms:DescribeKey'],
+      resources: [keyArn],
+    });
+    expect(statementsOf(stack, producer)).toHaveLength(2);
+  });
+
+  it("THEN the worker's role may use the key, without wildcard actions", () => {
+    const { stack, tasks, keyArn } = withKey();
+    const statements = statementsOf(stack, tasks.workerRole);
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        actions: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']),
+        resources: [keyArn],
+      }),
+    );
+    expect(statements.flatMap((s) => s.actions).filter((a) => a.includes('*'))).toEqual([]);
+  });
+});
+
+describe('GIVEN a task queue referenced by its attributes', () => {
+  it('WHEN a producer is granted and bound THEN the grants name the referenced queue and table', () => {
+    const stack = new Stack(new App(), 'Producers');
+    const tasks = TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
+      queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
+      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
+      tableName: 'orders-tasks',
+    });
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    tasks.grantEnqueue(producer);
+    tasks.grantReadResults(producer);
+    const statements = statementsOf(stack, producer);
+    expect(statements).toContainEqual({
+      actions: ['sqs:SendMessage'],
+      resources: ['arn:aws:sqs:eu-west-1:111122223333:orders.fifo'],
+    });
+    expect(JSON.stringify(statements)).toContain(':table/orders-tasks');
+    expect(statements.every((s) => !s.actions.some((a) => a.startsWith('sqs:Receive')))).toBe(true);
+    expect(tasks.environment.SPOOL_TABLE).toBe('orders-tasks');
+  });
+});
