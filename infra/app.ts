@@ -1,7 +1,8 @@
 /**
  * The example CDK app: `SpoolExampleStack` deploys the example tasks (`examples/orders`) — a
- * {@link TaskQueue} whose worker is `functions/worker.ts`, and an example producer Lambda
- * (`functions/producer.ts`) that enqueues `orders.charge`. cdk-nag's AwsSolutions checks run on
+ * {@link TaskQueue} whose worker is `functions/worker.ts`, an example producer Lambda
+ * (`functions/producer.ts`) that enqueues `orders.charge`, and (unless `httpApi: false`) the HTTP
+ * API, a function URL with IAM auth (`functions/http.ts`, {@link TaskQueueHttpApi}). cdk-nag's AwsSolutions checks run on
  * every synthesis (`infra/nag.ts`); an unacknowledged finding fails it.
  *
  * ```sh
@@ -20,6 +21,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { TaskQueueHttpApi } from './http-api.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from './nag.js';
 import { LAMBDA_BUNDLING, TaskQueue, type TaskQueueProps } from './task-queue.js';
 
@@ -32,6 +34,12 @@ export interface SpoolExampleStackProps extends StackProps {
    * @default the TaskQueue defaults
    */
   readonly taskQueue?: TaskQueueProps;
+  /**
+   * Whether to deploy the HTTP API ({@link TaskQueueHttpApi}: a function URL with IAM auth to enqueue
+   * runs and read their status) and its `HttpApiUrl` output.
+   * @default true
+   */
+  readonly httpApi?: boolean;
 }
 
 /** The example tasks on AWS: the task queue with its worker, and a producer function. */
@@ -40,6 +48,8 @@ export class SpoolExampleStack extends Stack {
   readonly tasks: TaskQueue;
   /** The example producer: `{ orderId, amountCents }` → `{ taskId }`. */
   readonly producer: lambda.Function;
+  /** The HTTP API, unless the stack was made with `httpApi: false`. */
+  readonly httpApi: TaskQueueHttpApi | undefined;
 
   constructor(scope: Construct, id: string, props: SpoolExampleStackProps = {}) {
     super(scope, id, {
@@ -74,6 +84,9 @@ export class SpoolExampleStack extends Stack {
     this.tasks.grantEnqueue(this.producer);
     this.tasks.grantReadResults(this.producer);
 
+    this.httpApi =
+      props.httpApi === false ? undefined : new TaskQueueHttpApi(this, 'HttpApi', { taskQueue: this.tasks });
+
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('QueueUrl', this.tasks.queue.queueUrl, 'SPOOL_QUEUE_URL: the SQS FIFO task queue');
     output('DeadLetterQueueUrl', this.tasks.deadLetterQueue.queueUrl, 'SPOOL_DLQ_URL: the dead-letter queue');
@@ -81,6 +94,13 @@ export class SpoolExampleStack extends Stack {
     output('WorkerFunctionName', this.tasks.worker.functionName, 'The worker Lambda');
     output('ProducerFunctionName', this.producer.functionName, 'The example producer Lambda');
     output('DashboardName', this.tasks.monitoring.dashboard.dashboardName, 'The CloudWatch dashboard');
+    if (this.httpApi !== undefined) {
+      output(
+        'HttpApiUrl',
+        this.httpApi.url,
+        'The HTTP API (IAM auth, SigV4 service "lambda"): POST /tasks/{task}, GET /tasks/{id}',
+      );
+    }
   }
 }
 

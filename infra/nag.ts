@@ -10,6 +10,7 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { SpoolExampleStack } from './app.js';
+import type { TaskQueueHttpApi } from './http-api.js';
 import type { TaskQueue } from './task-queue.js';
 
 /** Register cdk-nag's AwsSolutions checks on the app (the 3.x form; the Aspects form of 2.x throws). */
@@ -32,7 +33,22 @@ export function acknowledgeTaskQueueFindings(taskQueue: TaskQueue): void {
   });
 }
 
+/**
+ * Acknowledge the findings a {@link TaskQueueHttpApi} cannot avoid. Call it for each HTTP API of an
+ * app checked with cdk-nag.
+ */
+export function acknowledgeTaskQueueHttpApiFindings(httpApi: TaskQueueHttpApi): void {
+  Validations.of(httpApi.role).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+      'permissions, so AWS requires Resource "*" (the statement aws-cdk-lib adds for Tracing.ACTIVE). Every other ' +
+      "statement of the HTTP API's role names its queue, table or log group (grantEnqueue, grantReadResults).",
+  });
+}
+
 /** Acknowledge the findings of the example stack that cannot be fixed. */
 export function acknowledgeExampleFindings(stack: SpoolExampleStack): void {
   acknowledgeTaskQueueFindings(stack.tasks);
+  if (stack.httpApi !== undefined) acknowledgeTaskQueueHttpApiFindings(stack.httpApi);
 }

@@ -2,6 +2,8 @@
  * The embedded backend's SQLite file: opening it (directory, pragmas, schema) and running write
  * transactions with `BEGIN IMMEDIATE`, so that several processes sharing the file serialise their
  * writes (SQLite's write lock is taken at the start of the transaction, never upgraded midway).
+ * The queues and the store write through one group commit per connection ({@link EmbeddedDatabase.write}),
+ * and WAL checkpoints run on a worker thread (`checkpointer.ts`).
  *
  * One file holds everything: the messages of every queue, the FIFO deduplication ids, the task
  * records and the unique/singleton locks. Nothing here is POSIX-only.
@@ -13,8 +15,9 @@
  *   receive_count > 0` answers "is a message of this group in flight?" with one seek.
  * - `dedup (queue, dedup_id) → expires_at` (5-minute window, kept after delete); `dedup_by_expiry`
  *   for the sweep.
- * - `tasks (id, …)`: one column per task record field; `tasks_by_state (state, updated_at)` for
- *   `list`, `tasks_by_expiry` for the sweep.
+ * - `tasks (seq = rowid, id UNIQUE, …)`: one column per task record field, in write order (records
+ *   written together share pages); `tasks_by_state (state, updated_at)` over the listable states
+ *   for `list`, `tasks_by_expiry` for the sweep.
  * - `locks (key, holder, expires_at)`: `unique#…` and `singleton#…` locks; `locks_by_expiry`.
  *
  * @module
@@ -25,12 +28,61 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigurationError } from '../task/errors.js';
+import {
+  type CheckpointerLease,
+  checkpointInBackground,
+  DEFAULT_AUTOCHECKPOINT_FRAMES,
+  MAIN_AUTOCHECKPOINT_FRAMES,
+} from './checkpointer.js';
 
 /** A better-sqlite3 connection. */
 export type SqliteConnection = Database.Database;
 
 /** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * The states `list` can list, as the condition of the partial index `tasks_by_state` (a query
+ * uses that index only when its WHERE clause repeats this condition).
+ */
+export const LISTABLE = "state IN ('retrying', 'failed', 'dead', 'cancelled')";
+
+/** The columns of a task record (table `tasks`, after its rowid `seq`), in order. */
+export const TASK_COLUMNS =
+  'id, task, state, attempt, lease_owner, lease_expires_at, next_run_at, result, error, progress, cancel_requested, ' +
+  'singleton_key, unique_key, created_at, updated_at, started_at, finished_at, expires_at';
+
+/**
+ * Table `tasks` and its indexes. Keyed by a rowid with `id` UNIQUE: records written
+ * at about the same time share pages, so a group commit of many claims or finishes writes a few
+ * pages instead of one per record (task ids are random: as the key they scattered writes over the
+ * whole table). `tasks_by_state` indexes only the states `list` lists.
+ */
+const TASKS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS tasks (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  task TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  next_run_at INTEGER,
+  result TEXT,
+  error TEXT,
+  progress TEXT,
+  cancel_requested INTEGER,
+  singleton_key TEXT,
+  unique_key TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, updated_at) WHERE ${LISTABLE};
+CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks (expires_at);
+`;
 
 /** How long a connection waits for another process's write lock before failing, ms. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -64,28 +116,7 @@ CREATE TABLE IF NOT EXISTS dedup (
   PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup (expires_at);
-CREATE TABLE IF NOT EXISTS tasks (
-  id TEXT PRIMARY KEY,
-  task TEXT NOT NULL,
-  state TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  lease_owner TEXT,
-  lease_expires_at INTEGER,
-  next_run_at INTEGER,
-  result TEXT,
-  error TEXT,
-  progress TEXT,
-  cancel_requested INTEGER,
-  singleton_key TEXT,
-  unique_key TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  started_at INTEGER,
-  finished_at INTEGER,
-  expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, updated_at);
-CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks (expires_at);
+${TASKS_SCHEMA}
 CREATE TABLE IF NOT EXISTS locks (
   key TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
@@ -96,10 +127,19 @@ CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
 
 /**
  * Upgrades of an existing file, by the version they start from (`from` → `from + 1`). A new file
- * gets {@link SCHEMA} at once. None yet: add one here when the schema changes, and bump
- * {@link SCHEMA_VERSION}.
+ * gets {@link SCHEMA} at once. Add one here when the schema changes, and bump {@link SCHEMA_VERSION}.
  */
-const MIGRATIONS: Readonly<Record<number, string>> = {};
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  // 1 → 2: `tasks` was WITHOUT ROWID keyed by `id`, `tasks_by_state` covered every state.
+  1: `
+    ALTER TABLE tasks RENAME TO tasks_v1;
+    DROP INDEX tasks_by_state;
+    DROP INDEX tasks_by_expiry;
+    ${TASKS_SCHEMA}
+    INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_COLUMNS} FROM tasks_v1 ORDER BY updated_at;
+    DROP TABLE tasks_v1;
+  `,
+};
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -120,8 +160,100 @@ export interface EmbeddedDatabase {
   readonly events: EventEmitter;
   /** Aborted when the database is closed (wakes long polls so they return). */
   readonly closed: AbortSignal;
-  /** Close the connection. Idempotent. */
+  /**
+   * Group commit: run `fn` (one write: read, check, write; synchronous) in the next shared write
+   * transaction. Every write requested in one turn of the event loop, by the queues and the store
+   * alike, runs one after another in one `BEGIN IMMEDIATE … COMMIT` (several, when their `weight`s
+   * add up to more than {@link MAX_TRANSACTION_WEIGHT}); each sees the ones before it, exactly as
+   * if each had its own transaction, and its promise settles only after the COMMIT. If a write
+   * throws, the transaction is rolled back and each of its writes runs again in its own, so a
+   * failing write fails alone. If the transaction cannot begin (another process holds the write
+   * lock past the busy timeout), each of its writes rejects with that error.
+   */
+  write<R>(fn: () => R, weight?: number): Promise<R>;
+  /** Close the connection (committing the writes still pending first). Idempotent. */
   close(): void;
+}
+
+/**
+ * Most weight (≈ rows written: a message, a record) one group-commit transaction carries, which
+ * bounds how long it holds the write lock; a single heavier write still runs, alone.
+ */
+export const MAX_TRANSACTION_WEIGHT = 500;
+
+/** A write waiting for the next group commit. */
+interface PendingWrite {
+  readonly run: () => unknown;
+  readonly weight: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** The group-commit scheduler of one connection (see {@link EmbeddedDatabase.write}). */
+class GroupCommit {
+  readonly #tx: (writes: readonly PendingWrite[], results: unknown[]) => void;
+  #pending: PendingWrite[] = [];
+  #scheduled = false;
+  /** Whether the current transaction got as far as running a write (so BEGIN succeeded). */
+  #began = false;
+
+  constructor(sqlite: SqliteConnection) {
+    this.#tx = writeTransaction(sqlite, (writes: readonly PendingWrite[], results: unknown[]) => {
+      this.#began = true;
+      for (const write of writes) results.push(write.run());
+    });
+  }
+
+  write<R>(fn: () => R, weight: number): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ run: fn, weight, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commit everything pending now, in call order. */
+  flush(): void {
+    this.#scheduled = false;
+    while (this.#pending.length > 0) {
+      let count = 0;
+      let weight = 0;
+      for (const write of this.#pending) {
+        if (count > 0 && weight + write.weight > MAX_TRANSACTION_WEIGHT) break;
+        count += 1;
+        weight += write.weight;
+      }
+      this.#commit(this.#pending.splice(0, count));
+    }
+  }
+
+  #commit(batch: readonly PendingWrite[]): void {
+    const results: unknown[] = [];
+    this.#began = false;
+    try {
+      this.#tx(batch, results);
+    } catch (error) {
+      if (batch.length === 1 || !this.#began) {
+        for (const write of batch) write.reject(error);
+        return;
+      }
+      // One write threw, or COMMIT failed: the whole batch was rolled back. Run each write in its
+      // own transaction, as if they had never been grouped.
+      for (const write of batch) {
+        const alone: unknown[] = [];
+        try {
+          this.#tx([write], alone);
+          write.resolve(alone[0]);
+        } catch (failure) {
+          write.reject(failure);
+        }
+      }
+      return;
+    }
+    for (let index = 0; index < batch.length; index++) batch[index]?.resolve(results[index]);
+  }
 }
 
 /** Per-file emitters shared by the connections of this process, with a reference count. */
@@ -175,20 +307,35 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): E
     sqlite.close();
     throw error;
   }
+  // WAL checkpoints (and their fsyncs) run on a worker thread; this connection keeps a distant
+  // automatic checkpoint as a safety net, and SQLite's default if the worker cannot run.
+  let checkpointer: CheckpointerLease | undefined;
+  if (!memory) {
+    checkpointer = checkpointInBackground(fullPath, () => {
+      if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_FRAMES}`);
+    });
+    if (checkpointer !== undefined) sqlite.pragma(`wal_autocheckpoint = ${MAIN_AUTOCHECKPOINT_FRAMES}`);
+  }
   // An in-memory database is private to its connection, so it gets a private channel.
   const channelKey = memory ? `${MEMORY_PATH}#${Math.random()}` : fullPath;
   const events = acquireChannel(channelKey);
   const closing = new AbortController();
+  const group = new GroupCommit(sqlite);
   return {
     sqlite,
     path: fullPath,
     events,
     closed: closing.signal,
+    write: (fn, weight = 1) => group.write(fn, weight),
     close(): void {
       if (closing.signal.aborted) return;
       closing.abort();
+      // Writes already requested are committed, as if each had run at once (a pending receive
+      // sees `closed` and takes nothing).
+      group.flush();
       releaseChannel(channelKey);
       sqlite.close();
+      checkpointer?.release();
     },
   };
 }

@@ -6,8 +6,10 @@
  * - A message is **deliverable** when `visible_at ≤ now` and no message of its group is in flight
  *   (received at least once and `visible_at > now`). Deliverable messages go out in send order
  *   (`seq`); one receive may return several consecutive messages of one group.
- * - Selecting and marking (new `visible_at`, `receive_count + 1`, new receipt) is one
- *   `BEGIN IMMEDIATE` transaction, so two connections never receive the same message.
+ * - Selecting and marking (new `visible_at`, `receive_count + 1`, new receipt) is one write of one
+ *   `BEGIN IMMEDIATE` transaction, so two connections never receive the same message. Every write
+ *   (send, receive, delete, changeVisibility) goes through the database's group commit and
+ *   resolves after its COMMIT.
  * - A receipt handle is `<seq>.<random>` and changes on every receive; a stale one matches no row.
  * - Long polling polls the file with an adaptive sleep (5 → 50 ms) and wakes at once when this
  *   process sends to the queue (the database's event channel).
@@ -26,7 +28,7 @@ import {
 } from '../backend/transport.js';
 import { ConfigurationError } from '../task/errors.js';
 import type { EmbeddedDatabase } from './database.js';
-import { runWrite, writeTransaction } from './database.js';
+import { runWrite } from './database.js';
 
 /** Where a queue moves messages received too often (SQS's redrive policy). */
 export interface RedrivePolicy {
@@ -68,7 +70,7 @@ const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
 const MAX_POLL_SLEEP_MS = 50;
 /** First sleep of a long poll, ms. */
 const MIN_POLL_SLEEP_MS = 5;
-/** Messages written per send transaction (bounds how long one send holds the write lock). */
+/** Messages per send write (with `MAX_TRANSACTION_WEIGHT`, bounds how long one transaction holds the write lock). */
 const SEND_CHUNK = 500;
 /** Sweep expired deduplication ids every this many send transactions. */
 const SWEEP_EVERY = 64;
@@ -171,7 +173,7 @@ export class EmbeddedQueue implements Queue {
        FROM messages WHERE seq >= @lo AND seq < @hi`,
     );
 
-    this.#sendTx = writeTransaction(sqlite, (messages: readonly OutgoingMessage[]) => {
+    this.#sendTx = (messages: readonly OutgoingMessage[]) => {
       const now = this.#now();
       let seq = lastSeq.get(range) ?? range.lo;
       for (const message of messages) {
@@ -194,11 +196,13 @@ export class EmbeddedQueue implements Queue {
       }
       this.#sends += 1;
       if (this.#sends % SWEEP_EVERY === 0) sweep.run(now, SWEEP_LIMIT);
-    });
+    };
 
-    this.#receiveTx = writeTransaction(sqlite, (max: number, visibilityMs: number) => {
+    this.#receiveTx = (max: number, visibilityMs: number) => {
       const now = this.#now();
       const received: ReceivedMessage[] = [];
+      // Closed while this receive waited for its transaction: take nothing.
+      if (db.closed.aborted) return received;
       for (;;) {
         const rows = select.all({ queue, ...range, now, limit: max - received.length });
         let moved = false;
@@ -218,14 +222,14 @@ export class EmbeddedQueue implements Queue {
         // Without a move the selection already returned every deliverable message (up to `max`).
         if (!moved || received.length >= max) return received;
       }
-    });
+    };
 
-    this.#deleteTx = writeTransaction(sqlite, (handles: readonly string[]) => {
+    this.#deleteTx = (handles: readonly string[]) => {
       for (const handle of handles) {
         const seq = seqOf(handle);
         if (seq !== undefined) removeByHandle.run(seq, queue, handle);
       }
-    });
+    };
     this.#changeVisibility = (seq, handle, visibleAt) => hide.run(visibleAt, seq, queue, handle).changes;
     this.#peek = (now) => peek.get({ queue, ...range, now });
     this.#stats = (now) => stats.get({ ...range, now }) ?? { total: 0, in_flight: 0 };
@@ -235,9 +239,12 @@ export class EmbeddedQueue implements Queue {
   async send(messages: readonly OutgoingMessage[]): Promise<void> {
     for (const [index, message] of messages.entries()) validateMessage(this.name, message, index);
     if (messages.length === 0) return;
+    const chunks: Promise<void>[] = [];
     for (let start = 0; start < messages.length; start += SEND_CHUNK) {
-      this.#sendTx(messages.slice(start, start + SEND_CHUNK));
+      const chunk = messages.slice(start, start + SEND_CHUNK);
+      chunks.push(this.#db.write(() => this.#sendTx(chunk), chunk.length));
     }
+    await Promise.all(chunks);
     this.#db.events.emit(wakeEvent(this.name));
   }
 
@@ -252,7 +259,7 @@ export class EmbeddedQueue implements Queue {
     let sleepMs = MIN_POLL_SLEEP_MS;
     for (;;) {
       if (this.#db.closed.aborted) return [];
-      const received = this.#receiveOnce(options.maxMessages, visibilityMs);
+      const received = await this.#receiveOnce(options.maxMessages, visibilityMs);
       if (received.length > 0) return received;
       const remaining = deadline - performance.now();
       if (remaining <= 0 || options.signal?.aborted) return [];
@@ -263,7 +270,7 @@ export class EmbeddedQueue implements Queue {
 
   /** Delete received messages; stale or unknown receipt handles are ignored. */
   async delete(receiptHandles: readonly string[]): Promise<void> {
-    if (receiptHandles.length > 0) this.#deleteTx(receiptHandles);
+    if (receiptHandles.length > 0) await this.#db.write(() => this.#deleteTx(receiptHandles), receiptHandles.length);
   }
 
   /** Hide a received message for `visibilityTimeoutSeconds` from now; `false` when the handle is stale. */
@@ -272,7 +279,9 @@ export class EmbeddedQueue implements Queue {
     checkInteger(where, 'visibilityTimeoutSeconds', visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
     const seq = seqOf(receiptHandle);
     if (seq === undefined) return false;
-    const changed = this.#changeVisibility(seq, receiptHandle, this.#now() + visibilityTimeoutSeconds * 1000) > 0;
+    const changed = await this.#db.write(
+      () => this.#changeVisibility(seq, receiptHandle, this.#now() + visibilityTimeoutSeconds * 1000) > 0,
+    );
     if (changed && visibilityTimeoutSeconds === 0) this.#db.events.emit(wakeEvent(this.name));
     return changed;
   }
@@ -283,14 +292,17 @@ export class EmbeddedQueue implements Queue {
     return { visible: row.total - row.in_flight, inFlight: row.in_flight };
   }
 
-  #receiveOnce(max: number, visibilityMs: number): ReceivedMessage[] {
+  async #receiveOnce(max: number, visibilityMs: number): Promise<ReceivedMessage[]> {
     // Unless the last receive came back full, a read outside the write lock first: idle pollers never
     // contend for the lock.
     if (!this.#busy && this.#peek(this.#now()) === undefined) return [];
-    this.#moved = false;
-    const received = this.#receiveTx(max, visibilityMs);
+    const { received, moved } = await this.#db.write(() => {
+      this.#moved = false;
+      const messages = this.#receiveTx(max, visibilityMs);
+      return { received: messages, moved: this.#moved };
+    }, max);
     this.#busy = received.length === max;
-    if (this.#moved && this.#redrive) this.#db.events.emit(wakeEvent(this.#redrive.deadLetterQueue));
+    if (moved && this.#redrive) this.#db.events.emit(wakeEvent(this.#redrive.deadLetterQueue));
     return received;
   }
 

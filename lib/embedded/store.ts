@@ -3,8 +3,9 @@
  *
  * Each write method reads the record (and lock), evaluates the port's condition, and writes, inside
  * a `BEGIN IMMEDIATE` transaction — so it is atomic across connections and processes. Writes are
- * group-committed: those requested in one turn of the event loop share one transaction (one
- * COMMIT instead of one each; see `#writeTx`), and each resolves only after that COMMIT. Table `tasks`
+ * group-committed with every other write to the file (the queues' too) requested in the same turn
+ * of the event loop: they share one transaction (see {@link EmbeddedDatabase.write}), and each
+ * resolves only after that COMMIT. Table `tasks`
  * holds the records (one column per field), table `locks` the `unique#…` and `singleton#…` locks.
  * A record or lock with `expires_at ≤ now` reads as absent; expired rows are swept opportunistically
  * (a bounded delete every {@link SWEEP_EVERY} writes).
@@ -36,7 +37,7 @@ import { ConfigurationError } from '../task/errors.js';
 import type { TaskState } from '../task/states.js';
 import { isTerminal } from '../task/states.js';
 import type { EmbeddedDatabase } from './database.js';
-import { writeTransaction } from './database.js';
+import { LISTABLE, TASK_COLUMNS } from './database.js';
 
 /** Options of {@link EmbeddedStore}. */
 export interface EmbeddedStoreOptions {
@@ -60,28 +61,42 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export class EmbeddedStore implements TaskStore {
   readonly #now: () => number;
   readonly #read: (id: string, now: number) => TaskRecord | undefined;
-  readonly #write: (record: TaskRecord) => void;
+  /** Write a whole record: `existed` when this transaction read it (then an UPDATE in place suffices). */
+  readonly #write: (record: TaskRecord, existed: boolean) => void;
   readonly #readLock: (key: string, now: number) => LockRow | undefined;
   readonly #writeLock: (key: string, holder: string, expiresAt: number) => void;
   readonly #releaseLock: (key: string, holder: string) => void;
   readonly #list: (state: string, now: number, limit: number) => TaskRecord[];
   readonly #sweep: (now: number) => void;
-  readonly #tx: <R>(fn: () => R) => R;
-  /** Writes waiting for the next group commit, in call order. */
-  #pending: PendingWrite[] = [];
-  #commitScheduled = false;
+  readonly #db: EmbeddedDatabase;
   #writes = 0;
 
   /** Bind to `db` (prepares the statements once). */
   constructor(db: EmbeddedDatabase, options: EmbeddedStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#db = db;
     const sqlite = db.sqlite;
-    const select = sqlite.prepare<[string, number], TaskRow>('SELECT * FROM tasks WHERE id = ? AND expires_at > ?');
+    // Positional parameters and raw rows (arrays, in TASK_COLUMNS order): no per-call objects.
+    const select = sqlite
+      .prepare<[string, number], TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ? AND expires_at > ?`)
+      .raw();
+    // Full-record writes that keep the row (and its rowid) when the id exists, expired or not: the
+    // same result as INSERT OR REPLACE, without moving the row or rewriting its `id` index entry.
+    // The UPSERT is for records that read as absent (an expired row may still be there).
     const upsert = sqlite.prepare<TaskRow>(
-      `INSERT OR REPLACE INTO tasks (id, task, state, attempt, lease_owner, lease_expires_at, next_run_at, result, error,
-         progress, cancel_requested, singleton_key, unique_key, created_at, updated_at, started_at, finished_at, expires_at)
-       VALUES (@id, @task, @state, @attempt, @lease_owner, @lease_expires_at, @next_run_at, @result, @error, @progress,
-         @cancel_requested, @singleton_key, @unique_key, @created_at, @updated_at, @started_at, @finished_at, @expires_at)`,
+      `INSERT INTO tasks (${TASK_COLUMNS}) VALUES (${TASK_COLUMNS.split(', ')
+        .map(() => '?')
+        .join(', ')})
+       ON CONFLICT (id) DO UPDATE SET ${TASK_COLUMNS.split(', ')
+         .filter((column) => column !== 'id')
+         .map((column) => `${column} = excluded.${column}`)
+         .join(', ')}`,
+    );
+    const update = sqlite.prepare<[...TaskRowFields, id: string]>(
+      `UPDATE tasks SET ${TASK_COLUMNS.split(', ')
+        .filter((column) => column !== 'id')
+        .map((column) => `${column} = ?`)
+        .join(', ')} WHERE id = ?`,
     );
     const selectLock = sqlite.prepare<[string, number], LockRow>(
       'SELECT holder, expires_at FROM locks WHERE key = ? AND expires_at > ?',
@@ -90,11 +105,14 @@ export class EmbeddedStore implements TaskStore {
       'INSERT OR REPLACE INTO locks (key, holder, expires_at) VALUES (?, ?, ?)',
     );
     const deleteLock = sqlite.prepare<[string, string]>('DELETE FROM locks WHERE key = ? AND holder = ?');
-    const list = sqlite.prepare<[string, number, number], TaskRow>(
-      'SELECT * FROM tasks WHERE state = ? AND expires_at > ? ORDER BY updated_at DESC LIMIT ?',
-    );
+    const list = sqlite
+      .prepare<[string, number, number], TaskRow>(
+        `SELECT ${TASK_COLUMNS} FROM tasks WHERE state = ? AND ${LISTABLE} AND expires_at > ?
+         ORDER BY updated_at DESC LIMIT ?`,
+      )
+      .raw();
     const sweepTasks = sqlite.prepare<[number, number]>(
-      'DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE expires_at <= ? LIMIT ?)',
+      'DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE expires_at <= ? LIMIT ?)',
     );
     const sweepLocks = sqlite.prepare<[number, number]>(
       'DELETE FROM locks WHERE key IN (SELECT key FROM locks WHERE expires_at <= ? LIMIT ?)',
@@ -103,8 +121,14 @@ export class EmbeddedStore implements TaskStore {
       const row = select.get(id, now);
       return row && fromRow(row);
     };
-    this.#write = (record) => {
-      upsert.run(toRow(record));
+    this.#write = (record, existed) => {
+      const row = toRow(record);
+      if (existed) {
+        const [id, ...fields] = row;
+        update.run(...fields, id);
+      } else {
+        upsert.run(...row);
+      }
     };
     this.#readLock = (key, now) => selectLock.get(key, now);
     this.#writeLock = (key, holder, expiresAt) => {
@@ -118,10 +142,6 @@ export class EmbeddedStore implements TaskStore {
       sweepTasks.run(now, SWEEP_LIMIT);
       sweepLocks.run(now, SWEEP_LIMIT);
     };
-    const tx = writeTransaction(sqlite, (fn: () => unknown) => fn());
-    this.#tx = <R>(fn: () => R): R => tx(fn) as R;
-    // Closing commits what is pending first, as if each write had been its own transaction.
-    db.closed.addEventListener('abort', () => this.#commit(), { once: true });
   }
 
   /** Read a record; `undefined` when absent or expired. */
@@ -163,7 +183,7 @@ export class EmbeddedStore implements TaskStore {
       delete claimed.cancelRequested;
       if (input.singletonKey !== undefined) claimed.singletonKey = input.singletonKey;
       if (input.uniqueKey !== undefined) claimed.uniqueKey = input.uniqueKey;
-      this.#write(claimed);
+      this.#write(claimed, found !== undefined);
       return { outcome: 'claimed', record: claimed };
     });
   }
@@ -178,7 +198,7 @@ export class EmbeddedStore implements TaskStore {
       if (record?.state !== 'running' || record.leaseOwner !== input.owner) return { outcome: 'lost' };
       const renewed: Mutable<TaskRecord> = { ...record, leaseExpiresAt: now + input.leaseMs, updatedAt: now };
       if (input.progress !== undefined) renewed.progress = input.progress;
-      this.#write(renewed);
+      this.#write(renewed, true);
       if (input.singletonKey !== undefined) {
         const key = `singleton#${input.singletonKey}`;
         const lock = this.#readLock(key, now);
@@ -213,7 +233,7 @@ export class EmbeddedStore implements TaskStore {
       if (input.error !== undefined) finished.error = input.error;
       if (input.nextRunAt !== undefined) finished.nextRunAt = input.nextRunAt;
       if (terminal) finished.finishedAt = now;
-      this.#write(finished);
+      this.#write(finished, true);
       if (record.singletonKey !== undefined) this.#releaseLock(`singleton#${record.singletonKey}`, input.id);
       if (terminal && record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);
       return { outcome: 'finished', record: finished };
@@ -226,7 +246,8 @@ export class EmbeddedStore implements TaskStore {
   async deadLetter(input: DeadLetterInput): Promise<DeadLetterResult> {
     return this.#writeTx(input.now, (): DeadLetterResult => {
       const { now } = input;
-      const record = this.#read(input.id, now) ?? newRecord(input.id, input.task, now, input.expiresAt);
+      const found = this.#read(input.id, now);
+      const record = found ?? newRecord(input.id, input.task, now, input.expiresAt);
       const liveLease = record.state === 'running' && (record.leaseExpiresAt ?? 0) > now;
       if (isTerminal(record.state) || liveLease) return { outcome: 'unchanged', record };
       const dead: Mutable<TaskRecord> = {
@@ -239,7 +260,7 @@ export class EmbeddedStore implements TaskStore {
       };
       delete dead.leaseOwner;
       delete dead.leaseExpiresAt;
-      this.#write(dead);
+      this.#write(dead, found !== undefined);
       if (record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);
       return { outcome: 'dead', record: dead };
     });
@@ -251,11 +272,12 @@ export class EmbeddedStore implements TaskStore {
   async cancel(input: CancelInput): Promise<CancelResult> {
     return this.#writeTx(input.now, (): CancelResult => {
       const { now } = input;
-      const record = this.#read(input.id, now) ?? newRecord(input.id, input.task ?? '?', now, input.expiresAt);
+      const found = this.#read(input.id, now);
+      const record = found ?? newRecord(input.id, input.task ?? '?', now, input.expiresAt);
       if (isTerminal(record.state)) return { outcome: 'finished', record };
       if (record.state === 'running') {
         const requested: TaskRecord = { ...record, cancelRequested: true, updatedAt: now };
-        this.#write(requested);
+        this.#write(requested, found !== undefined);
         return { outcome: 'requested', record: requested };
       }
       const cancelled: TaskRecord = {
@@ -265,7 +287,7 @@ export class EmbeddedStore implements TaskStore {
         updatedAt: now,
         expiresAt: input.expiresAt,
       };
-      this.#write(cancelled);
+      this.#write(cancelled, found !== undefined);
       if (record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);
       return { outcome: 'cancelled', record: cancelled };
     });
@@ -290,7 +312,7 @@ export class EmbeddedStore implements TaskStore {
       delete revived.leaseOwner;
       delete revived.leaseExpiresAt;
       delete revived.nextRunAt;
-      this.#write(revived);
+      this.#write(revived, true);
       return { outcome: 'revived', record: revived };
     });
   }
@@ -327,138 +349,116 @@ export class EmbeddedStore implements TaskStore {
   }
 
   /**
-   * Group commit: queue `fn` (one write: read, check, write) for the next commit, which runs the
-   * writes requested in this turn of the event loop one after another in one IMMEDIATE
-   * transaction. Each write sees the ones before it, exactly as if each had its own transaction, and
-   * resolves only after the COMMIT (a caller never sees a write that is not committed). If any
-   * write throws, the batch is rolled back and each write is run again in its own transaction, so a
-   * failing write fails alone. Sweeps expired rows every {@link SWEEP_EVERY} writes.
+   * One write (read, check, write) in the database's group commit (see {@link EmbeddedDatabase.write}):
+   * it resolves only after its COMMIT, and fails alone. Sweeps expired rows every {@link SWEEP_EVERY} writes.
    */
   #writeTx<R>(now: number, fn: () => R): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      const run = () => {
-        const result = fn();
-        this.#writes += 1;
-        if (this.#writes % SWEEP_EVERY === 0) this.#sweep(now);
-        return result;
-      };
-      this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#commitScheduled) {
-        this.#commitScheduled = true;
-        setImmediate(() => this.#commit());
-      }
+    return this.#db.write(() => {
+      const result = fn();
+      this.#writes += 1;
+      if (this.#writes % SWEEP_EVERY === 0) this.#sweep(now);
+      return result;
     });
   }
-
-  /** Run the pending writes in one transaction now, then settle their promises. */
-  #commit(): void {
-    this.#commitScheduled = false;
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    let results: unknown[];
-    try {
-      results = this.#tx(() => batch.map((write) => write.run()));
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]?.reject(error);
-        return;
-      }
-      // One write threw, or BEGIN/COMMIT failed: the whole batch was rolled back. Run each write
-      // in its own transaction, as if they had never been grouped.
-      for (const write of batch) {
-        try {
-          write.resolve(this.#tx(write.run));
-        } catch (alone) {
-          write.reject(alone);
-        }
-      }
-      return;
-    }
-    for (const [index, write] of batch.entries()) write.resolve(results[index]);
-  }
-}
-
-/** A write waiting for the next group commit. */
-interface PendingWrite {
-  readonly run: () => unknown;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
 }
 
 function newRecord(id: string, task: string, now: number, expiresAt: number): TaskRecord {
   return { id, task, state: 'queued', attempt: 0, createdAt: now, updatedAt: now, expiresAt };
 }
 
-/** A row of table `tasks`: one column per {@link TaskRecord} field, `null` for an absent one. */
-interface TaskRow {
-  readonly id: string;
-  readonly task: string;
-  readonly state: string;
-  readonly attempt: number;
-  readonly lease_owner: string | null;
-  readonly lease_expires_at: number | null;
-  readonly next_run_at: number | null;
-  readonly result: string | null;
+/**
+ * A row of table `tasks` as a raw array, in {@link TASK_COLUMNS} order: one column per
+ * {@link TaskRecord} field, `null` for an absent one.
+ */
+type TaskRow = [id: string, ...TaskRowFields];
+
+/** The columns of {@link TaskRow} after `id`. */
+type TaskRowFields = [
+  task: string,
+  state: string,
+  attempt: number,
+  lease_owner: string | null,
+  lease_expires_at: number | null,
+  next_run_at: number | null,
+  result: string | null,
   /** {@link ErrorInfo} as JSON. */
-  readonly error: string | null;
-  readonly progress: string | null;
+  error: string | null,
+  progress: string | null,
   /** 1 when set. */
-  readonly cancel_requested: number | null;
-  readonly singleton_key: string | null;
-  readonly unique_key: string | null;
-  readonly created_at: number;
-  readonly updated_at: number;
-  readonly started_at: number | null;
-  readonly finished_at: number | null;
-  readonly expires_at: number;
-}
+  cancel_requested: number | null,
+  singleton_key: string | null,
+  unique_key: string | null,
+  created_at: number,
+  updated_at: number,
+  started_at: number | null,
+  finished_at: number | null,
+  expires_at: number,
+];
 
 function toRow(record: TaskRecord): TaskRow {
-  return {
-    id: record.id,
-    task: record.task,
-    state: record.state,
-    attempt: record.attempt,
-    lease_owner: record.leaseOwner ?? null,
-    lease_expires_at: record.leaseExpiresAt ?? null,
-    next_run_at: record.nextRunAt ?? null,
-    result: record.result ?? null,
-    error:
-      record.error === undefined ? null : JSON.stringify({ name: record.error.name, message: record.error.message }),
-    progress: record.progress ?? null,
-    cancel_requested: record.cancelRequested === true ? 1 : null,
-    singleton_key: record.singletonKey ?? null,
-    unique_key: record.uniqueKey ?? null,
-    created_at: record.createdAt,
-    updated_at: record.updatedAt,
-    started_at: record.startedAt ?? null,
-    finished_at: record.finishedAt ?? null,
-    expires_at: record.expiresAt,
-  };
+  return [
+    record.id,
+    record.task,
+    record.state,
+    record.attempt,
+    record.leaseOwner ?? null,
+    record.leaseExpiresAt ?? null,
+    record.nextRunAt ?? null,
+    record.result ?? null,
+    record.error === undefined ? null : JSON.stringify({ name: record.error.name, message: record.error.message }),
+    record.progress ?? null,
+    record.cancelRequested === true ? 1 : null,
+    record.singletonKey ?? null,
+    record.uniqueKey ?? null,
+    record.createdAt,
+    record.updatedAt,
+    record.startedAt ?? null,
+    record.finishedAt ?? null,
+    record.expiresAt,
+  ];
 }
 
 /** The record of a row, with absent optional fields omitted (never `undefined`). */
 function fromRow(row: TaskRow): TaskRecord {
+  const [
+    id,
+    task,
+    state,
+    attempt,
+    leaseOwner,
+    leaseExpiresAt,
+    nextRunAt,
+    result,
+    error,
+    progress,
+    cancelRequested,
+    singletonKey,
+    uniqueKey,
+    createdAt,
+    updatedAt,
+    startedAt,
+    finishedAt,
+    expiresAt,
+  ] = row;
   const record: Mutable<TaskRecord> = {
-    id: row.id,
-    task: row.task,
-    state: row.state as TaskState,
-    attempt: row.attempt,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
+    id,
+    task,
+    state: state as TaskState,
+    attempt,
+    createdAt,
+    updatedAt,
+    expiresAt,
   };
-  if (row.lease_owner !== null) record.leaseOwner = row.lease_owner;
-  if (row.lease_expires_at !== null) record.leaseExpiresAt = row.lease_expires_at;
-  if (row.next_run_at !== null) record.nextRunAt = row.next_run_at;
-  if (row.result !== null) record.result = row.result;
-  if (row.error !== null) record.error = JSON.parse(row.error) as ErrorInfo;
-  if (row.progress !== null) record.progress = row.progress;
-  if (row.cancel_requested !== null) record.cancelRequested = true;
-  if (row.singleton_key !== null) record.singletonKey = row.singleton_key;
-  if (row.unique_key !== null) record.uniqueKey = row.unique_key;
-  if (row.started_at !== null) record.startedAt = row.started_at;
-  if (row.finished_at !== null) record.finishedAt = row.finished_at;
+  if (leaseOwner !== null) record.leaseOwner = leaseOwner;
+  if (leaseExpiresAt !== null) record.leaseExpiresAt = leaseExpiresAt;
+  if (nextRunAt !== null) record.nextRunAt = nextRunAt;
+  if (result !== null) record.result = result;
+  if (error !== null) record.error = JSON.parse(error) as ErrorInfo;
+  if (progress !== null) record.progress = progress;
+  if (cancelRequested !== null) record.cancelRequested = true;
+  if (singletonKey !== null) record.singletonKey = singletonKey;
+  if (uniqueKey !== null) record.uniqueKey = uniqueKey;
+  if (startedAt !== null) record.startedAt = startedAt;
+  if (finishedAt !== null) record.finishedAt = finishedAt;
   return record;
 }

@@ -45,35 +45,89 @@ export interface LoggerOptions {
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
-/** Create a logger. */
+/** Create a logger. At level `silent` it is a no-op whose `child()` returns itself. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const envLevel = process.env['SPOOL_LOG_LEVEL'];
   const level: LogLevel = options.level ?? (isLevel(envLevel) ? envLevel : 'info');
+  if (level === 'silent') return SILENT;
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const format = options.format ?? 'json';
-  return build({}, ORDER[level], format, write);
+  return new FieldLogger({ min: ORDER[level], format, write }, undefined, undefined);
 }
 
+/** Writes nothing, allocates nothing: `child()` returns the same logger. */
+class SilentLogger implements Logger {
+  debug(): void {}
+  info(): void {}
+  warn(): void {}
+  error(): void {}
+  child(): Logger {
+    return this;
+  }
+}
+
+const SILENT: Logger = new SilentLogger();
+
 /** A logger that writes nothing. */
-export const silentLogger: Logger = createLogger({ level: 'silent', write: () => {} });
+export const silentLogger: Logger = SILENT;
 
 function isLevel(value: string | undefined): value is LogLevel {
   return value !== undefined && value in ORDER;
 }
 
-function build(bound: LogFields, min: number, format: 'json' | 'pretty', write: (line: string) => void): Logger {
-  const emit = (level: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields) => {
-    if (ORDER[level] < min) return;
-    const all = { ...bound, ...fields };
+interface Sink {
+  readonly min: number;
+  readonly format: 'json' | 'pretty';
+  readonly write: (line: string) => void;
+}
+
+/**
+ * A logger with bound fields. A child keeps a link to its parent and its own fields; the fields
+ * are merged (root first, then each child, then the line's own) only when a line is written, so a
+ * child costs one small object and a disabled level costs one comparison.
+ */
+class FieldLogger implements Logger {
+  readonly #sink: Sink;
+  readonly #parent: FieldLogger | undefined;
+  readonly #fields: LogFields | undefined;
+
+  constructor(sink: Sink, parent: FieldLogger | undefined, fields: LogFields | undefined) {
+    this.#sink = sink;
+    this.#parent = parent;
+    this.#fields = fields;
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    if (ORDER.debug >= this.#sink.min) this.#emit('debug', message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    if (ORDER.info >= this.#sink.min) this.#emit('info', message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    if (ORDER.warn >= this.#sink.min) this.#emit('warn', message, fields);
+  }
+
+  error(message: string, fields?: LogFields): void {
+    if (ORDER.error >= this.#sink.min) this.#emit('error', message, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new FieldLogger(this.#sink, this, fields);
+  }
+
+  /** The bound fields, root first (a later child's value wins, as with nested spreads). */
+  #bound(): LogFields {
+    const parent = this.#parent === undefined ? {} : this.#parent.#bound();
+    return this.#fields === undefined ? parent : { ...parent, ...this.#fields };
+  }
+
+  #emit(level: Exclude<LogLevel, 'silent'>, message: string, fields: LogFields | undefined): void {
+    const all = { ...this.#bound(), ...fields };
+    const { format, write } = this.#sink;
     write(format === 'json' ? jsonLine(level, message, all) : prettyLine(level, message, all));
-  };
-  return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (fields) => build({ ...bound, ...fields }, min, format, write),
-  };
+  }
 }
 
 function jsonLine(level: string, message: string, fields: LogFields): string {

@@ -47,6 +47,7 @@ export interface AttemptInput {
   readonly record: TaskRecord;
   readonly rawArgs: unknown;
   readonly store: TaskStore;
+  /** The attempt's logger (it already carries `taskId`, `task` and `attempt`). */
   readonly logger: Logger;
   readonly middleware: readonly Middleware[];
   readonly now: () => number;
@@ -65,13 +66,25 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const leaseMs = task.leaseSeconds * 1000;
   /** Soft timeout this long before the runtime's deadline, so the handler can wind down, ms. */
   const SOFT_BEFORE_DEADLINE_MS = 3000;
-  const logger = input.logger.child({ taskId: record.id, task: task.name, attempt: record.attempt });
-  const controller = new AbortController();
+  const logger = input.logger;
   const context = { taskId: record.id, taskName: task.name };
   const started = Date.now();
   let aborted: AttemptAbortedError | undefined;
+  // The handler's signal, made when the handler first reads `ctx.signal` (most never do); an abort
+  // before that is remembered and the signal is born aborted with the same reason.
+  let controller: AbortController | undefined;
+  let abortReason: Error | undefined;
+  const signal = () => {
+    if (controller === undefined) {
+      controller = new AbortController();
+      if (abortReason !== undefined) controller.abort(abortReason);
+    }
+    return controller.signal;
+  };
   const abort = (reason: Error) => {
-    if (!controller.signal.aborted) controller.abort(reason);
+    if (abortReason !== undefined) return;
+    abortReason = reason;
+    controller?.abort(reason);
   };
   // Shutdown and a lost lease end the attempt at once, even when the signal was already aborted
   // (by the soft timeout) and the handler ignores it; a cancel only aborts the signal.
@@ -127,8 +140,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     );
   }
   let hardTimer: NodeJS.Timeout | undefined;
+  const hardMs = task.timeout.hardMs;
   const hard = new Promise<never>((_, reject) => {
-    const hardMs = task.timeout.hardMs;
     if (hardMs === undefined) return;
     hardTimer = setTimeout(() => {
       const error = new HardTimeoutError(
@@ -144,7 +157,9 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     taskName: task.name,
     attempt: record.attempt,
     maxAttempts: task.retry.maxAttempts,
-    signal: controller.signal,
+    get signal() {
+      return signal();
+    },
     logger,
     async progress(value) {
       pendingProgress = JSON.stringify(value ?? null);
@@ -165,7 +180,9 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       return { result, event };
     })();
     work.catch(() => {}); // an abandoned attempt may reject later: nobody listens any more
-    const { result, event } = await Promise.race([work, hard, interrupted]);
+    const { result, event } = await Promise.race(
+      hardMs === undefined ? [work, interrupted] : [work, hard, interrupted],
+    );
     const durationMs = Date.now() - started;
     await callHooks(input.middleware, logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
     // A cancel that arrives after the work is done is too late: the success stands.

@@ -113,19 +113,20 @@ async function claimAndRun(
     ...(singletonKey === undefined ? {} : { singletonKey: `${task.name}:${singletonKey}` }),
     ...(envelope.unique === undefined ? {} : { uniqueKey: envelope.unique }),
   });
-  const log = deps.logger.child({ taskId: envelope.id, task: task.name });
+  // Only the outcomes that do not run log here (a claimed run logs through its attempt's logger).
+  const log = () => deps.logger.child({ taskId: envelope.id, task: task.name });
   switch (claim.outcome) {
     case 'finished':
-      log.debug('duplicate delivery of an ended run; acknowledged without running', { state: claim.record.state });
+      log().debug('duplicate delivery of an ended run; acknowledged without running', { state: claim.record.state });
       return { kind: 'ack', note: `already ${claim.record.state}` };
     case 'leased': {
       const waitMs = (claim.record.leaseExpiresAt ?? now) - now;
-      log.debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
+      log().debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
       return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000 + 1), note: 'leased elsewhere' };
     }
     case 'singleton-busy': {
       const waitMs = claim.heldUntil - now;
-      log.debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
+      log().debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
       return {
         kind: 'retry',
         delaySeconds: Math.min(task.leaseSeconds, clampSeconds(waitMs / 1000)),
@@ -158,7 +159,7 @@ async function runClaimed(
     record,
     rawArgs: envelope.args,
     store: deps.store,
-    logger: deps.logger,
+    logger: log,
     middleware: deps.middleware,
     now: deps.now,
     stop: control.stop,

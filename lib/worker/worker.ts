@@ -172,7 +172,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, windowMs);
       const check = () => {
-        if (concurrency - active >= count || receiving.signal.aborted) {
+        if (concurrency - active - reserved >= count || receiving.signal.aborted) {
           clearTimeout(timer);
           resolve();
         } else {
@@ -187,10 +187,83 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     await Promise.allSettled(messages.map((m) => queue.changeVisibility(m.receiptHandle, 0)));
   };
 
+  /** Slots held by receives in flight (their messages are not in `active` yet). */
+  let reserved = 0;
+  /** Receives in flight. */
+  const polls = new Set<Promise<void>>();
+  /** The last receive came back full: the queue has a backlog right now. */
+  let backlog = false;
+  let failures = 0;
+
+  /** Start processing received messages (the caller counted them in `active`). */
+  const dispatch = (messages: readonly ReceivedMessage[]) => {
+    // FIFO: messages of one group run one after another, in order; after one that is not
+    // acknowledged (a retry), the rest of its group is handed back so order is kept.
+    for (const group of groupInOrder(messages)) {
+      const chain: Promise<void> = (async () => {
+        for (let index = 0; index < group.length; index++) {
+          const message = group[index] as ReceivedMessage;
+          if (receiving.signal.aborted) {
+            // Stopping: what has not started goes back at once, for another worker.
+            await release(group.slice(index));
+            break;
+          }
+          const acknowledged = await handle(message);
+          active--;
+          if (!acknowledged) {
+            await release(group.slice(index + 1));
+            break;
+          }
+        }
+      })().finally(() => {
+        inFlight.delete(chain);
+        // Nothing else in flight: no more deletes are coming soon, so send what waits now.
+        if (active === 0) void deleter.flush();
+        wakeLoop();
+      });
+      inFlight.add(chain);
+    }
+  };
+
+  const wakeLoop = () => {
+    const wake = slotFreed;
+    slotFreed = undefined;
+    wake?.();
+  };
+
+  /** One receive of up to `max` messages into slots already reserved. */
+  const poll = async (max: number, waitSeconds: number) => {
+    let messages: ReceivedMessage[] = [];
+    try {
+      messages = await queue.receive({
+        maxMessages: max,
+        visibilityTimeoutSeconds: visibility,
+        waitTimeSeconds: waitSeconds,
+        signal: receiving.signal,
+      });
+      failures = 0;
+      backlog = messages.length === max;
+    } catch (error) {
+      backlog = false;
+      if (!receiving.signal.aborted) {
+        failures++;
+        const pauseMs = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
+        logger.error('receive failed; retrying', { error, pauseMs });
+        // Still counted as a receive in flight: no other receive starts during the pause.
+        await sleep(pauseMs, receiving.signal);
+      }
+    }
+    reserved -= max;
+    active += messages.length;
+    dispatch(messages);
+  };
+
   const loop = async () => {
-    let failures = 0;
     while (!receiving.signal.aborted) {
-      if (active >= concurrency) {
+      // One receive at a time while the queue looks empty (a single long poll); while it has a
+      // backlog, one receive per free batch of slots, overlapping (their round trips, or their
+      // group commit on the embedded backend, are shared). Those extra receives do not wait.
+      if (concurrency - active - reserved <= 0 || (polls.size > 0 && !backlog)) {
         await new Promise<void>((resolve) => {
           slotFreed = resolve;
         });
@@ -198,56 +271,22 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       }
       // Receive full batches: wait (briefly) until a whole batch fits, so one receive brings ten
       // messages instead of one (on SQS each receive is a billed request).
-      if (active > 0 && concurrency - active < fullBatch) {
+      if (active + reserved > 0 && concurrency - active - reserved < fullBatch) {
         await waitForSlots(fullBatch, RECEIVE_BATCH_WINDOW_MS);
         if (receiving.signal.aborted) break;
       }
-      let messages: ReceivedMessage[];
-      try {
-        messages = await queue.receive({
-          maxMessages: Math.min(MAX_BATCH, concurrency - active),
-          visibilityTimeoutSeconds: visibility,
-          waitTimeSeconds,
-          signal: receiving.signal,
-        });
-        failures = 0;
-      } catch (error) {
-        if (receiving.signal.aborted) break;
-        failures++;
-        const pauseMs = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
-        logger.error('receive failed; retrying', { error, pauseMs });
-        await sleep(pauseMs, receiving.signal);
-        continue;
-      }
-      // FIFO: messages of one group run one after another, in order; after one that is not
-      // acknowledged (a retry), the rest of its group is handed back so order is kept.
-      for (const group of groupInOrder(messages)) {
-        active += group.length;
-        const chain: Promise<void> = (async () => {
-          for (const [index, message] of group.entries()) {
-            if (receiving.signal.aborted) {
-              // Stopping: what has not started goes back at once, for another worker.
-              await release(group.slice(index));
-              break;
-            }
-            const acknowledged = await handle(message);
-            active--;
-            if (!acknowledged) {
-              await release(group.slice(index + 1));
-              break;
-            }
-          }
-        })().finally(() => {
-          inFlight.delete(chain);
-          // Nothing else in flight: no more deletes are coming soon, so send what waits now.
-          if (active === 0) void deleter.flush();
-          const wake = slotFreed;
-          slotFreed = undefined;
-          wake?.();
-        });
-        inFlight.add(chain);
-      }
+      const free = concurrency - active - reserved;
+      if (free <= 0 || (polls.size > 0 && !backlog)) continue;
+      const max = Math.min(MAX_BATCH, free);
+      reserved += max;
+      const polling: Promise<void> = poll(max, polls.size === 0 ? waitTimeSeconds : 0).finally(() => {
+        polls.delete(polling);
+        wakeLoop();
+      });
+      polls.add(polling);
     }
+    // Receives still in flight dispatch (or hand back) their messages before the loop is done.
+    await Promise.allSettled([...polls]);
   };
 
   let loopDone: Promise<void> = Promise.resolve();
@@ -275,7 +314,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
         graceMs,
       });
       receiving.abort();
-      slotFreed?.();
+      wakeLoop();
       await loopDone;
       const grace = sleep(graceMs, undefined).then(() => 'grace-over' as const);
       const drained = Promise.allSettled([...inFlight]).then(() => 'drained' as const);

@@ -311,8 +311,10 @@ describe('EmbeddedQueue', () => {
     expect(all).toHaveLength(count);
     expect(new Set(all).size).toBe(count);
     expect(await backend.transport.tasks.stats()).toEqual({ visible: 0, inFlight: 0 });
-    // Both really drained concurrently (each polled before the first message was sent).
-    expect(perChild.every((got) => got.length > 0)).toBe(true);
+    // Both polled the same queue at the same time (each was polling before the first message was
+    // sent). How the messages split between them is up to SQLite's write lock, which is not fair:
+    // on a loaded machine one process can take nearly all of them, so the split is not asserted.
+    expect(perChild.map((got) => got.length).reduce((a, b) => a + b)).toBe(count);
   }, 60_000);
 
   it('GIVEN visible and received messages WHEN stats is read THEN it counts visible and in flight', async () => {

@@ -52,7 +52,7 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
   });
 
-  it('THEN the one acknowledged finding is the X-Ray wildcard of the worker role, with its reason', () => {
+  it('THEN the acknowledged findings are the X-Ray wildcards of the worker and HTTP API roles, with their reasons', () => {
     const acknowledged = app.node
       .findAll()
       .flatMap((c) =>
@@ -60,14 +60,14 @@ describe('GIVEN the example app with the context of cdk.json', () => {
           .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
           .map((m) => ({ path: c.node.path, rules: m.data as unknown })),
       );
-    expect(acknowledged).toEqual([
-      {
-        path: 'SpoolExampleStack/Tasks/WorkerRole',
+    expect(acknowledged).toEqual(
+      ['SpoolExampleStack/Tasks/WorkerRole', 'SpoolExampleStack/HttpApi/Role'].map((path) => ({
+        path,
         rules: {
           'AwsSolutions::AwsSolutions-IAM5[Resource::*]': expect.stringMatching(/^X-Ray active tracing: .{100,}/),
         },
-      },
-    ]);
+      })),
+    );
   });
 
   it('WHEN synthesized THEN the stack has no error or warning annotation', () => {
@@ -82,10 +82,11 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     expect(assembly.manifest.missing ?? []).toEqual([]); // no context lookups to resolve against AWS
   });
 
-  it('THEN it outputs the queue URLs, the table, both functions and the dashboard', () => {
+  it('THEN it outputs the queue URLs, the table, both functions, the dashboard and the HTTP API URL', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([
       'DashboardName',
       'DeadLetterQueueUrl',
+      'HttpApiUrl',
       'ProducerFunctionName',
       'QueueUrl',
       'TableName',

@@ -1,0 +1,244 @@
+/**
+ * The `TaskQueueHttpApi` CDK construct: an optional HTTP API in front of a {@link ITaskQueue} — a
+ * Lambda function URL with IAM auth whose function (`functions/http.ts`, `lib/aws/http-api.ts`)
+ * enqueues runs and reads their status.
+ *
+ * @module
+ */
+
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { type ITaskQueue, LAMBDA_BUNDLING } from './task-queue.js';
+import { allowedRuntimes, MIN_NODE_MAJOR } from './task-queue-props.js';
+
+/** The project root (where `functions/` and `package-lock.json` are). */
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Props of a {@link TaskQueueHttpApi}. */
+export interface TaskQueueHttpApiProps {
+  /** The task queue the API enqueues to and reads results from. */
+  readonly taskQueue: ITaskQueue;
+  /**
+   * The function's entry file: a module exporting `handler`, made with `createHttpHandler` of
+   * `lib/aws/http-api.ts` over your app. Bundled like the worker (one CommonJS file, AWS SDK inside).
+   * @default `functions/http.ts` of this project (the example app's tasks)
+   */
+  readonly entry?: string;
+  /**
+   * Code to deploy instead of bundling {@link entry} (a bundle built elsewhere, or inline code in
+   * unit tests). Its handler must be `index.handler`.
+   * @default the bundle of `entry`
+   */
+  readonly code?: lambda.Code;
+  /**
+   * The function's runtime: Node.js 22 or newer.
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+  /**
+   * The function's memory, MiB (128–10,240).
+   * @default 256
+   */
+  readonly memorySizeMiB?: number;
+  /**
+   * The function's timeout (1 second to 15 minutes). A request waits for one enqueue or one read.
+   * @default Duration.seconds(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long the function's log group keeps logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The defaults of {@link TaskQueueHttpApiProps}. */
+export const TASK_QUEUE_HTTP_API_DEFAULTS = {
+  runtime: lambda.Runtime.NODEJS_24_X,
+  memorySizeMiB: 256,
+  timeout: Duration.seconds(10),
+  logRetention: logs.RetentionDays.ONE_MONTH,
+} as const;
+
+/** Thrown by {@link TaskQueueHttpApi} with every broken rule of its props. */
+export class TaskQueueHttpApiPropsError extends Error {
+  override readonly name = 'TaskQueueHttpApiPropsError';
+  /** One message per broken rule. */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid TaskQueueHttpApi props:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/**
+ * An HTTP API for a task queue: a Lambda function URL with **IAM auth** (`AWS_IAM`, buffered) in
+ * front of a function that enqueues runs and reads their status. The function (arm64, X-Ray, its
+ * own role and log group, bundled like the worker) is bound to the queue and holds exactly
+ * `grantEnqueue` and `grantReadResults`. Callers need {@link grantInvokeUrl} and sign each request
+ * with SigV4 (service `lambda`); an unsigned or unauthorized request gets 403 from Lambda before the
+ * function runs.
+ *
+ * Routes (JSON in, JSON out, `content-type: application/json`):
+ * - `POST /tasks/{taskName}` — the body is the task's arguments; optional headers `Idempotency-Key`
+ *   and `X-Ordering-Key`. → 202 `{ "id", "task", "existing", "status": "/tasks/{id}" }`; 400 body not
+ *   JSON or bad header, 404 unknown task (with `knownTasks`), 413 message too large, 422 arguments
+ *   fail the schema (with `issues`), 500 anything else (logged).
+ * - `GET /tasks/{id}` → 200 `{ "id", "task", "state", "attempt", "result"?, "error"?, "progress"?,
+ *   "createdAt"?, "updatedAt"? }`, `state: "queued"` with a `note` while the run has no record yet;
+ *   400 invalid id.
+ *
+ * @example
+ * In the stack:
+ * ```ts
+ * const tasks = new TaskQueue(stack, 'Tasks');
+ * const api = new TaskQueueHttpApi(stack, 'Api', { taskQueue: tasks, entry: 'functions/http.ts' });
+ * api.grantInvokeUrl(callerRole);   // lambda:InvokeFunctionUrl (+ lambda:InvokeFunction via the URL)
+ * new CfnOutput(stack, 'HttpApiUrl', { value: api.url });
+ * ```
+ * The entry (`functions/http.ts`):
+ * ```ts
+ * export const handler = createHttpHandler(() => createSpool({ backend: openAwsBackend(), tasks }));
+ * ```
+ * Calling it from a shell with [awscurl](https://github.com/okigan/awscurl) (credentials of a
+ * principal granted {@link grantInvokeUrl}; `$URL` ends with `/`):
+ * ```sh
+ * awscurl --service lambda --region "$AWS_REGION" -X POST \
+ *   -H 'content-type: application/json' -H 'Idempotency-Key: order-o-1' \
+ *   -d '{"orderId":"o-1","amountCents":1200}' "${URL}tasks/orders.charge"
+ * # 202 {"id":"5c0f…","task":"orders.charge","existing":false,"status":"/tasks/5c0f…"}
+ * awscurl --service lambda --region "$AWS_REGION" "${URL}tasks/5c0f…"
+ * # 200 {"id":"5c0f…","task":"orders.charge","state":"succeeded","attempt":1,"result":{"chargeId":"ch_…"},…}
+ * ```
+ * Calling it from TypeScript with the SDK's signer (`@smithy/signature-v4`, `@aws-crypto/sha256-js`,
+ * `@aws-sdk/credential-provider-node`):
+ * ```ts
+ * const url = new URL('tasks/orders.charge', process.env.SPOOL_HTTP_API_URL);
+ * const body = JSON.stringify({ orderId: 'o-1', amountCents: 1200 });
+ * const signer = new SignatureV4({ service: 'lambda', region, credentials: defaultProvider(), sha256: Sha256 });
+ * const signed = await signer.sign({
+ *   method: 'POST', protocol: 'https:', hostname: url.hostname, path: url.pathname, body,
+ *   headers: { host: url.hostname, 'content-type': 'application/json' },
+ * });
+ * const res = await fetch(url, { method: 'POST', headers: signed.headers, body });
+ * const { id, status } = await res.json(); // then GET new URL(status.slice(1), baseUrl), signed the same way
+ * ```
+ * (`aws lambda invoke` calls the function directly, not through the URL, and does not exercise
+ * the URL's auth or its routes.)
+ */
+export class TaskQueueHttpApi extends Construct {
+  /** The function behind the URL. */
+  readonly function: lambda.Function;
+  /** The function's role: logs, X-Ray, `grantEnqueue` and `grantReadResults`, nothing else. */
+  readonly role: iam.Role;
+  /** The function's log group. */
+  readonly logGroup: logs.LogGroup;
+  /** The function URL (`AWS_IAM` auth, buffered). */
+  readonly functionUrl: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: TaskQueueHttpApiProps) {
+    super(scope, id);
+    const runtime = props.runtime ?? TASK_QUEUE_HTTP_API_DEFAULTS.runtime;
+    const memorySize = props.memorySizeMiB ?? TASK_QUEUE_HTTP_API_DEFAULTS.memorySizeMiB;
+    const timeout = props.timeout ?? TASK_QUEUE_HTTP_API_DEFAULTS.timeout;
+    validate(props, runtime, memorySize, timeout);
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `spool HTTP API of ${this.node.path}: enqueue and read results only`,
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? TASK_QUEUE_HTTP_API_DEFAULTS.logRetention,
+    });
+    this.logGroup.grantWrite(this.role);
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      ...functionCode(props.entry, props.code),
+      runtime,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize,
+      timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      description: 'spool HTTP API: POST /tasks/{taskName} enqueues, GET /tasks/{id} reads the status',
+    });
+    props.taskQueue.bindTo(this.function);
+    props.taskQueue.grantEnqueue(this.function);
+    props.taskQueue.grantReadResults(this.function);
+
+    this.functionUrl = this.function.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.AWS_IAM,
+      invokeMode: lambda.InvokeMode.BUFFERED,
+    });
+  }
+
+  /** The URL, `https://<id>.lambda-url.<region>.on.aws/` (with the trailing slash). */
+  get url(): string {
+    return this.functionUrl.url;
+  }
+
+  /**
+   * Let `grantee` call the URL: `lambda:InvokeFunctionUrl` on the function with the condition
+   * `lambda:FunctionUrlAuthType = AWS_IAM`, and `lambda:InvokeFunction` with
+   * `lambda:InvokedViaFunctionUrl = true` (function URLs made since October 2025 need both; the
+   * second still allows no direct invoke). A principal of this account gets an identity policy;
+   * another account or a service, a statement in the function's resource policy.
+   */
+  grantInvokeUrl(grantee: iam.IGrantable): iam.Grant {
+    return this.functionUrl.grantInvokeUrl(grantee);
+  }
+}
+
+/** The function's code: the given code, else the esbuild bundle of the entry (as the worker's). */
+function functionCode(
+  entry: string | undefined,
+  code: lambda.Code | undefined,
+): Pick<nodejs.NodejsFunctionProps, 'code' | 'handler' | 'entry' | 'bundling' | 'depsLockFilePath' | 'projectRoot'> {
+  if (code !== undefined) return { code, handler: 'index.handler' };
+  return {
+    ...(entry === undefined
+      ? {
+          entry: join(PROJECT_ROOT, 'functions', 'http.ts'),
+          depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+          projectRoot: PROJECT_ROOT,
+        }
+      : { entry }),
+    handler: 'handler',
+    bundling: LAMBDA_BUNDLING,
+  };
+}
+
+/** Check the props; throws a {@link TaskQueueHttpApiPropsError} listing every problem. */
+function validate(props: TaskQueueHttpApiProps, runtime: lambda.Runtime, memorySize: number, timeout: Duration) {
+  const problems: string[] = [];
+  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
+  if (major === undefined || Number(major) < MIN_NODE_MAJOR) {
+    problems.push(
+      `runtime is ${runtime.name}: the HTTP API needs Node.js ${MIN_NODE_MAJOR} or newer. ` +
+        `Allowed: ${allowedRuntimes().join(', ')}. Pass one of those, or leave runtime out for ${TASK_QUEUE_HTTP_API_DEFAULTS.runtime.name}.`,
+    );
+  }
+  if (!Token.isUnresolved(memorySize) && (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240)) {
+    problems.push(
+      `memorySizeMiB is ${memorySize}: Lambda allows whole numbers from 128 to 10240 MiB. ` +
+        `Pass a value in that range (default ${TASK_QUEUE_HTTP_API_DEFAULTS.memorySizeMiB}).`,
+    );
+  }
+  if (!timeout.isUnresolved() && (timeout.toMilliseconds() < 1000 || timeout.toMilliseconds() > 900_000)) {
+    problems.push(
+      `timeout is ${timeout.toHumanString()}: Lambda allows 1 second to 15 minutes. Pass a Duration in that range ` +
+        `(default ${TASK_QUEUE_HTTP_API_DEFAULTS.timeout.toHumanString()}).`,
+    );
+  }
+  if (props.entry !== undefined && props.code !== undefined) {
+    problems.push('both entry and code are set: code replaces the bundle of entry. Pass only one of them.');
+  }
+  if (problems.length > 0) throw new TaskQueueHttpApiPropsError(problems);
+}
