@@ -63,6 +63,10 @@ export class EmbeddedStore implements TaskStore {
   readonly #read: (id: string, now: number) => TaskRecord | undefined;
   /** Write a whole record: `existed` when this transaction read it (then an UPDATE in place suffices). */
   readonly #write: (record: TaskRecord, existed: boolean) => void;
+  /** Fast path of claim: insert a new running record; false when the id has a row (live or expired). */
+  readonly #insertClaim: (input: ClaimInput) => boolean;
+  /** Fast path of finish: the conditional update itself; the new row, or undefined when the lease is not ours. */
+  readonly #updateFinish: (input: FinishInput) => TaskRow | undefined;
   readonly #readLock: (key: string, now: number) => LockRow | undefined;
   readonly #writeLock: (key: string, holder: string, expiresAt: number) => void;
   readonly #releaseLock: (key: string, holder: string) => void;
@@ -117,6 +121,47 @@ export class EmbeddedStore implements TaskStore {
     const sweepLocks = sqlite.prepare<[number, number]>(
       'DELETE FROM locks WHERE key IN (SELECT key FROM locks WHERE expires_at <= ? LIMIT ?)',
     );
+    const insertClaim = sqlite.prepare(
+      `INSERT INTO tasks (id, task, state, attempt, lease_owner, lease_expires_at, unique_key, created_at, updated_at,
+         started_at, expires_at)
+       VALUES (?, ?, 'running', 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    );
+    const updateFinish = sqlite
+      .prepare<
+        [string, number, number, string | null, string | null, number | null, number | null, string, string, number],
+        TaskRow
+      >(
+        `UPDATE tasks SET state = ?, updated_at = ?, expires_at = ?, result = ?, error = ?, next_run_at = ?,
+           finished_at = COALESCE(?, finished_at), lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND state = 'running' AND lease_owner = ? AND expires_at > ?
+         RETURNING ${TASK_COLUMNS}`,
+      )
+      .raw();
+    this.#insertClaim = (input) =>
+      insertClaim.run(
+        input.id,
+        input.task,
+        input.owner,
+        input.now + input.leaseMs,
+        input.uniqueKey ?? null,
+        input.now,
+        input.now,
+        input.now,
+        input.expiresAt,
+      ).changes === 1;
+    this.#updateFinish = (input) =>
+      updateFinish.get(
+        input.state,
+        input.now,
+        input.expiresAt,
+        input.result ?? null,
+        input.error === undefined ? null : JSON.stringify({ name: input.error.name, message: input.error.message }),
+        input.nextRunAt ?? null,
+        isTerminal(input.state) ? input.now : null,
+        input.id,
+        input.owner,
+        input.now,
+      );
     this.#read = (id, now) => {
       const row = select.get(id, now);
       return row && fromRow(row);
@@ -156,6 +201,19 @@ export class EmbeddedStore implements TaskStore {
   async claim(input: ClaimInput): Promise<ClaimResult> {
     return this.#writeTx(input.now, (): ClaimResult => {
       const { now } = input;
+      // Fast path, the common case: no row for this id yet (and no singleton lock to take).
+      if (input.singletonKey === undefined && this.#insertClaim(input)) {
+        const claimed: Mutable<TaskRecord> = {
+          ...newRecord(input.id, input.task, now, input.expiresAt),
+          state: 'running',
+          attempt: 1,
+          leaseOwner: input.owner,
+          leaseExpiresAt: now + input.leaseMs,
+          startedAt: now,
+        };
+        if (input.uniqueKey !== undefined) claimed.uniqueKey = input.uniqueKey;
+        return { outcome: 'claimed', record: claimed };
+      }
       const found = this.#read(input.id, now);
       const record = found ?? newRecord(input.id, input.task, now, input.expiresAt);
       if (isTerminal(record.state)) return { outcome: 'finished', record };
@@ -214,28 +272,14 @@ export class EmbeddedStore implements TaskStore {
   /** End an attempt (see {@link TaskStore.finish}). */
   async finish(input: FinishInput): Promise<FinishResult> {
     return this.#writeTx(input.now, (): FinishResult => {
-      const { now } = input;
-      const record = this.#read(input.id, now);
-      if (record?.state !== 'running' || record.leaseOwner !== input.owner) return { outcome: 'lost' };
-      const terminal = isTerminal(input.state);
-      const finished: Mutable<TaskRecord> = {
-        ...record,
-        state: input.state,
-        updatedAt: now,
-        expiresAt: input.expiresAt,
-      };
-      delete finished.leaseOwner;
-      delete finished.leaseExpiresAt;
-      delete finished.result;
-      delete finished.error;
-      delete finished.nextRunAt;
-      if (input.result !== undefined) finished.result = input.result;
-      if (input.error !== undefined) finished.error = input.error;
-      if (input.nextRunAt !== undefined) finished.nextRunAt = input.nextRunAt;
-      if (terminal) finished.finishedAt = now;
-      this.#write(finished, true);
-      if (record.singletonKey !== undefined) this.#releaseLock(`singleton#${record.singletonKey}`, input.id);
-      if (terminal && record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);
+      // The condition is the UPDATE's WHERE clause: one statement, no read first.
+      const row = this.#updateFinish(input);
+      if (row === undefined) return { outcome: 'lost' };
+      const finished = fromRow(row);
+      if (finished.singletonKey !== undefined) this.#releaseLock(`singleton#${finished.singletonKey}`, input.id);
+      if (isTerminal(input.state) && finished.uniqueKey !== undefined) {
+        this.#releaseLock(`unique#${finished.uniqueKey}`, input.id);
+      }
       return { outcome: 'finished', record: finished };
     });
   }
