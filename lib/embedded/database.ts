@@ -39,7 +39,7 @@ import {
 export type SqliteConnection = Database.Database;
 
 /** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 1;
 
 /**
  * The states `list` can list, as the condition of the partial index `tasks_by_state` (a query
@@ -127,19 +127,10 @@ CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
 
 /**
  * Upgrades of an existing file, by the version they start from (`from` → `from + 1`). A new file
- * gets {@link SCHEMA} at once. Add one here when the schema changes, and bump {@link SCHEMA_VERSION}.
+ * gets {@link SCHEMA} at once. None yet (nothing has shipped with another schema): add one here when the
+ * schema changes, and bump {@link SCHEMA_VERSION}.
  */
-const MIGRATIONS: Readonly<Record<number, string>> = {
-  // 1 → 2: `tasks` was WITHOUT ROWID keyed by `id`, `tasks_by_state` covered every state.
-  1: `
-    ALTER TABLE tasks RENAME TO tasks_v1;
-    DROP INDEX tasks_by_state;
-    DROP INDEX tasks_by_expiry;
-    ${TASKS_SCHEMA}
-    INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_COLUMNS} FROM tasks_v1 ORDER BY updated_at;
-    DROP TABLE tasks_v1;
-  `,
-};
+const MIGRATIONS: Readonly<Record<number, string>> = {};
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
