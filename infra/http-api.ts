@@ -14,7 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type ITaskQueue, LAMBDA_BUNDLING } from './task-queue.js';
+import { functionCode, type ITaskQueue } from './task-queue.js';
 import { allowedRuntimes, MIN_NODE_MAJOR } from './task-queue-props.js';
 
 /** The project root (where `functions/` and `package-lock.json` are). */
@@ -158,7 +158,7 @@ export class TaskQueueHttpApi extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...functionCode(props.entry, props.code),
+      ...functionCode(props.entry, props.code, 'http.ts'),
       runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize,
@@ -194,25 +194,6 @@ export class TaskQueueHttpApi extends Construct {
   grantInvokeUrl(grantee: iam.IGrantable): iam.Grant {
     return this.functionUrl.grantInvokeUrl(grantee);
   }
-}
-
-/** The function's code: the given code, else the esbuild bundle of the entry (as the worker's). */
-function functionCode(
-  entry: string | undefined,
-  code: lambda.Code | undefined,
-): Pick<nodejs.NodejsFunctionProps, 'code' | 'handler' | 'entry' | 'bundling' | 'depsLockFilePath' | 'projectRoot'> {
-  if (code !== undefined) return { code, handler: 'index.handler' };
-  return {
-    ...(entry === undefined
-      ? {
-          entry: join(PROJECT_ROOT, 'functions', 'http.ts'),
-          depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-          projectRoot: PROJECT_ROOT,
-        }
-      : { entry }),
-    handler: 'handler',
-    bundling: LAMBDA_BUNDLING,
-  };
 }
 
 /** Check the props; throws a {@link TaskQueueHttpApiPropsError} listing every problem. */

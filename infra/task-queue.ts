@@ -236,7 +236,7 @@ export class TaskQueue extends TaskQueueBase {
     this.workerLogGroup = new logs.LogGroup(this, 'WorkerLogs', { retention: p.logRetention });
     this.workerLogGroup.grantWrite(role);
     this.worker = new nodejs.NodejsFunction(this, 'Worker', {
-      ...workerCode(p.workerEntry, p.workerCode),
+      ...functionCode(p.workerEntry, p.workerCode, 'worker.ts'),
       runtime: p.runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize: p.workerMemorySizeMiB,
@@ -330,16 +330,20 @@ class ImportedTaskQueue extends TaskQueueBase {
   }
 }
 
-/** The worker's code: the given code, else the esbuild bundle of the entry. */
-function workerCode(
+/**
+ * A function's code: the given code, else the esbuild bundle of `entry` (default: `functions/<defaultEntry>`
+ * of this project, bundled with its lockfile).
+ */
+export function functionCode(
   entry: string | undefined,
   code: lambda.Code | undefined,
+  defaultEntry: string,
 ): Pick<nodejs.NodejsFunctionProps, 'code' | 'handler' | 'entry' | 'bundling' | 'depsLockFilePath' | 'projectRoot'> {
   if (code !== undefined) return { code, handler: 'index.handler' };
   return {
     ...(entry === undefined
       ? {
-          entry: join(PROJECT_ROOT, 'functions', 'worker.ts'),
+          entry: join(PROJECT_ROOT, 'functions', defaultEntry),
           depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
           projectRoot: PROJECT_ROOT,
         }
