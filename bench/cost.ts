@@ -22,15 +22,15 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
   let started: RunningEndpoint | undefined;
-  let endpoint = process.env['AWS_ENDPOINT_URL'];
+  let endpoint = process.env.AWS_ENDPOINT_URL;
   if (endpoint === undefined) {
     started = await startMinistack({ port: await freePort() });
     endpoint = started.endpoint;
     say(`started ministack on ${endpoint} (pid ${started.pid})`);
   }
-  process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
-  process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
-  const region = process.env['AWS_REGION'] ?? 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  const region = process.env.AWS_REGION ?? 'us-east-1';
   const clients = createClients({ region, endpoint });
   const resources = await provisionResources(clients, { prefix: `spool-cost-${Date.now().toString(36)}` });
   try {

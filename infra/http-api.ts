@@ -1,13 +1,3 @@
-/**
- * The `TaskQueueHttpApi` CDK construct: an optional HTTP API in front of a {@link ITaskQueue} — a
- * Lambda function URL with IAM auth whose function (`functions/http.ts`, `lib/aws/http-api.ts`)
- * enqueues runs and reads their status.
- *
- * @module
- */
-
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -18,7 +8,6 @@ import { functionCode, type ITaskQueue } from './task-queue.js';
 import { allowedRuntimes, MIN_NODE_MAJOR } from './task-queue-props.js';
 
 /** The project root (where `functions/` and `package-lock.json` are). */
-const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Props of a {@link TaskQueueHttpApi}. */
 export interface TaskQueueHttpApiProps {

@@ -28,7 +28,7 @@ export function cdklocalEnv(port: number): NodeJS.ProcessEnv {
     AWS_DEFAULT_REGION: LOCAL_ENVIRONMENT.region,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
-    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --require ${preload}`.trim(),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim(),
     CDK_DISABLE_VERSION_CHECK: '1',
   };
 }

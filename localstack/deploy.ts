@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { deployExample, destroyExample } from './cdklocal.js';
 
-const port = Number(process.env['GATEWAY_PORT'] ?? 4566);
+const port = Number(process.env.GATEWAY_PORT ?? 4566);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {

@@ -53,8 +53,8 @@ async function main(): Promise<number> {
     endpoint = await step(`start ministack on 127.0.0.1:${port}`, () =>
       startMinistack({ port, logFile: join(dir, 'ministack.log') }),
     );
-    process.env['AWS_ACCESS_KEY_ID'] = 'test';
-    process.env['AWS_SECRET_ACCESS_KEY'] = 'test';
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
     const outputs = await step('cdklocal bootstrap + deploy SpoolExampleStack', async () => {
       const out = await deployExample(port, join(dir, 'outputs.json'), detail);
       deployed = true;

@@ -37,7 +37,7 @@ export interface RunningEndpoint {
 /** Create `.venv` with ministack in it, unless it is there already. */
 export function installMinistack(log: (line: string) => void = () => {}): void {
   if (existsSync(join(BIN, 'ministack')) && installedVersion() === MINISTACK_VERSION) return;
-  const python = process.env['PYTHON'] ?? (process.platform === 'win32' ? 'python' : 'python3');
+  const python = process.env.PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3');
   log(`installing ministack ${MINISTACK_VERSION} into ${VENV} (project-local virtualenv)`);
   try {
     if (!existsSync(BIN)) execFileSync(python, ['-m', 'venv', VENV], { stdio: 'inherit' });
@@ -159,7 +159,7 @@ async function cli(command: string | undefined): Promise<number> {
       process.stderr.write(`ministack already started (pid file ${PID_FILE}); run 'stop' first\n`);
       return 1;
     }
-    const port = Number(process.env['GATEWAY_PORT'] ?? 4566);
+    const port = Number(process.env.GATEWAY_PORT ?? 4566);
     const running = await startMinistack({ port });
     writeFileSync(PID_FILE, String(running.pid));
     process.stdout.write(`ministack ${MINISTACK_VERSION} on ${running.endpoint} (pid ${running.pid})\n`);

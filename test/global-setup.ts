@@ -20,9 +20,9 @@ declare module 'vitest' {
 let started: RunningEndpoint | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  const region = process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
-  let endpoint = process.env['AWS_ENDPOINT_URL'] ?? '';
-  if (endpoint === '' && process.env['SPOOL_TEST_REAL_AWS'] !== '1') {
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  let endpoint = process.env.AWS_ENDPOINT_URL ?? '';
+  if (endpoint === '' && process.env.SPOOL_TEST_REAL_AWS !== '1') {
     started = await startMinistack({ port: await freePort() });
     endpoint = started.endpoint;
   }

@@ -84,7 +84,7 @@ export function createOrdersApp(
   const providers = options.providers ?? { payments: new FakePayments(), mail: new FlakyMail() };
   const tasks = defineOrderTasks(providers);
   const backend =
-    options.backend ?? openEmbeddedBackend({ ...(process.env['SPOOL_DB'] ? { path: process.env['SPOOL_DB'] } : {}) });
+    options.backend ?? openEmbeddedBackend({ ...(process.env.SPOOL_DB ? { path: process.env.SPOOL_DB } : {}) });
   const spool = createSpool({
     backend,
     tasks: Object.values(tasks),

@@ -74,7 +74,7 @@ export function resolveAwsConfig(
       );
     }
   }
-  const endpoint = options.endpoint ?? (env['AWS_ENDPOINT_URL'] || undefined);
+  const endpoint = options.endpoint ?? (env.AWS_ENDPOINT_URL || undefined);
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
     problems.push(`endpoint is ${JSON.stringify(endpoint)}: expected a URL such as http://127.0.0.1:4566.`);
   }
@@ -82,10 +82,10 @@ export function resolveAwsConfig(
     throw new ConfigurationError(`AWS backend configuration: ${problems.join(' ')}`);
   }
   return {
-    queueUrl: values['queueUrl'] ?? '',
-    deadLetterQueueUrl: values['deadLetterQueueUrl'] ?? '',
-    tableName: values['tableName'] ?? '',
-    region: values['region'] ?? '',
+    queueUrl: values.queueUrl ?? '',
+    deadLetterQueueUrl: values.deadLetterQueueUrl ?? '',
+    tableName: values.tableName ?? '',
+    region: values.region ?? '',
     endpoint,
   };
 }

@@ -57,16 +57,16 @@ const RECORD_FIELDS = [
 
 /** A task item as a record (`undefined` for none or an expired one). */
 export function toRecord(item: Item | undefined, now: number): TaskRecord | undefined {
-  if (item === undefined || typeof item['id'] !== 'string') return undefined;
-  const expiresAt = Number(item['expiresAt']);
+  if (item === undefined || typeof item.id !== 'string') return undefined;
+  const expiresAt = Number(item.expiresAt);
   if (!(expiresAt > now)) return undefined;
   const record: Record<string, unknown> = {
-    id: item['id'],
-    task: item['task'],
-    state: item['state'],
-    attempt: Number(item['attempt'] ?? 0),
-    createdAt: Number(item['createdAt']),
-    updatedAt: Number(item['updatedAt']),
+    id: item.id,
+    task: item.task,
+    state: item.state,
+    attempt: Number(item.attempt ?? 0),
+    createdAt: Number(item.createdAt),
+    updatedAt: Number(item.updatedAt),
     expiresAt,
   };
   for (const field of RECORD_FIELDS) {
@@ -78,7 +78,7 @@ export function toRecord(item: Item | undefined, now: number): TaskRecord | unde
 
 /** Whether an item exists but has expired (so it must be treated as absent and replaced). */
 export function isExpired(item: Item | undefined, now: number): boolean {
-  return item !== undefined && !(Number(item['expiresAt']) > now);
+  return item !== undefined && !(Number(item.expiresAt) > now);
 }
 
 /**
@@ -97,7 +97,7 @@ export function isConditionFailure(error: unknown): boolean {
 }
 
 function looksMarshalled(item: Record<string, unknown>): boolean {
-  const pk = item['pk'];
+  const pk = item.pk;
   return typeof pk === 'object' && pk !== null && 'S' in pk;
 }
 

@@ -11,10 +11,8 @@
  */
 
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -170,8 +168,8 @@ export class DynamoStore implements TaskStore {
         }
         return {
           outcome: 'singleton-busy',
-          holderId: String(lockItem?.['holder']),
-          heldUntil: Number(lockItem?.['expiresAt']),
+          holderId: String(lockItem?.holder),
+          heldUntil: Number(lockItem?.expiresAt),
         };
       }
     }
@@ -199,7 +197,7 @@ export class DynamoStore implements TaskStore {
       );
       if (input.singletonKey !== undefined)
         await this.#w.putLock('singleton', input.singletonKey, input.id, now, now + input.leaseMs);
-      return { outcome: 'renewed', cancelRequested: out.Attributes?.['cancelRequested'] === true };
+      return { outcome: 'renewed', cancelRequested: out.Attributes?.cancelRequested === true };
     } catch (error) {
       if (isConditionFailure(error)) return { outcome: 'lost' };
       throw error;
@@ -351,7 +349,7 @@ export class DynamoStore implements TaskStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = itemOfConditionFailure(error);
-      return { outcome: 'held', holderId: String(old?.['holder']), expiresAt: Number(old?.['expiresAt']) };
+      return { outcome: 'held', holderId: String(old?.holder), expiresAt: Number(old?.expiresAt) };
     }
   }
 

@@ -47,7 +47,7 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 /** Create a logger. At level `silent` it is a no-op whose `child()` returns itself. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const envLevel = process.env['SPOOL_LOG_LEVEL'];
+  const envLevel = process.env.SPOOL_LOG_LEVEL;
   const level: LogLevel = options.level ?? (isLevel(envLevel) ? envLevel : 'info');
   if (level === 'silent') return SILENT;
   const write = options.write ?? ((line: string) => process.stderr.write(line));

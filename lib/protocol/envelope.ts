@@ -73,40 +73,40 @@ export function decodeEnvelope(body: string): DecodeResult {
     };
   }
   const record = value as Record<string, unknown>;
-  const id = typeof record['id'] === 'string' && isValidTaskId(record['id']) ? record['id'] : undefined;
-  const task = typeof record['task'] === 'string' && isValidTaskName(record['task']) ? record['task'] : undefined;
+  const id = typeof record.id === 'string' && isValidTaskId(record.id) ? record.id : undefined;
+  const task = typeof record.task === 'string' && isValidTaskName(record.task) ? record.task : undefined;
   const known = { ...(id === undefined ? {} : { id }), ...(task === undefined ? {} : { task }) };
-  if (record['spool'] !== PROTOCOL_VERSION) {
+  if (record.spool !== PROTOCOL_VERSION) {
     return {
       ok: false,
-      reason: `unsupported protocol version: "spool" is ${describe(record['spool'])}, this worker reads version ${PROTOCOL_VERSION}`,
+      reason: `unsupported protocol version: "spool" is ${describe(record.spool)}, this worker reads version ${PROTOCOL_VERSION}`,
       ...known,
     };
   }
   if (id === undefined) {
     return {
       ok: false,
-      reason: `"id" is ${describe(record['id'])}; expected 1–128 characters of [A-Za-z0-9_.:-]`,
+      reason: `"id" is ${describe(record.id)}; expected 1–128 characters of [A-Za-z0-9_.:-]`,
       ...known,
     };
   }
   if (task === undefined) {
     return {
       ok: false,
-      reason: `"task" is ${describe(record['task'])}; expected a task name of [A-Za-z0-9_.:/-]`,
+      reason: `"task" is ${describe(record.task)}; expected a task name of [A-Za-z0-9_.:/-]`,
       ...known,
     };
   }
   if (!('args' in record)) {
     return { ok: false, reason: '"args" is missing; send the task arguments (null if it takes none)', ...known };
   }
-  const unique = record['unique'];
+  const unique = record.unique;
   if (unique !== undefined && typeof unique !== 'string') {
     return { ok: false, reason: `"unique" is ${describe(unique)}; expected a string or absent`, ...known };
   }
   return {
     ok: true,
-    envelope: { spool: PROTOCOL_VERSION, id, task, args: record['args'], ...(unique === undefined ? {} : { unique }) },
+    envelope: { spool: PROTOCOL_VERSION, id, task, args: record.args, ...(unique === undefined ? {} : { unique }) },
   };
 }
 

@@ -54,8 +54,8 @@ describe('AWS backend configuration', () => {
   });
 
   it('GIVEN an endpoint nothing listens on WHEN enqueueing THEN the error says which service, where, and what to check; nothing is lost', async () => {
-    process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
-    process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
     const backend = openAwsBackend({
       queueUrl: 'http://127.0.0.1:9/000000000000/q.fifo',
       deadLetterQueueUrl: 'http://127.0.0.1:9/000000000000/q-dlq.fifo',

@@ -36,7 +36,7 @@ describe('Powertools adapters', () => {
     } as unknown as Context);
     const logger = fromPowertoolsLogger(powertools).child({ taskId: 't-1', task: 'orders.charge', attempt: 2 });
     logger.warn('attempt failed; will retry', { delaySeconds: 3, error: new Error('boom') });
-    const line = parsed().find((l) => l['message'] === 'attempt failed; will retry');
+    const line = parsed().find((l) => l.message === 'attempt failed; will retry');
     expect(line).toMatchObject({
       level: 'WARN',
       service: 'spool-worker',
@@ -63,7 +63,7 @@ describe('Powertools adapters', () => {
     await middleware.onFailure?.({ ...event, error: new Error('x'), willRetry: true, durationMs: 5 });
     const emf = parsed().filter((l) => '_aws' in l);
     const metrics = emf.map((l) => ({
-      task: l['task'],
+      task: l.task,
       ...Object.fromEntries(Object.entries(l).filter(([k]) => k.startsWith('Attempt'))),
     }));
     expect(metrics).toEqual([

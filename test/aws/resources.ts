@@ -7,8 +7,8 @@ import { deleteResources, provisionResources } from '../../lib/aws/provision.js'
 /** Credentials for a local endpoint (it accepts any); real AWS uses the ambient ones. */
 export function localCredentials(): void {
   if (inject('awsEndpoint') !== '') {
-    process.env['AWS_ACCESS_KEY_ID'] ??= 'test';
-    process.env['AWS_SECRET_ACCESS_KEY'] ??= 'test';
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   }
 }
 

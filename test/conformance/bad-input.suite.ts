@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { listDeadLetters } from '../../lib/client/dlq.js';
 import type { Spool } from '../../lib/client/spool.js';
 import { defineTask } from '../../lib/task/define.js';
 import { EnqueueError } from '../../lib/task/errors.js';
-import { type BackendFactory, queueDepth, suffix, useHarness, waitFor, waitForDeadLetters } from './harness.js';
+import { type BackendFactory, queueDepth, suffix, useHarness, waitForDeadLetters } from './harness.js';
 
 export function badInput(factory: BackendFactory) {
   const app = useHarness(factory);

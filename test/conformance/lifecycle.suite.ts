@@ -130,11 +130,11 @@ export function lifecycle(factory: BackendFactory) {
       const { spool, logs } = await app([t]);
       const h = await spool.enqueue(t, {});
       await h.result({ timeoutMs: 10_000 });
-      const inside = logs.find((l) => l['message'] === 'inside the handler');
+      const inside = logs.find((l) => l.message === 'inside the handler');
       expect(inside).toMatchObject({ level: 'info', taskId: h.id, task: t.name, attempt: 1, extra: 1 });
-      const done = logs.find((l) => l['message'] === 'attempt succeeded');
+      const done = logs.find((l) => l.message === 'attempt succeeded');
       expect(done).toMatchObject({ taskId: h.id, task: t.name, attempt: 1 });
-      expect(done?.['durationMs']).toBeTypeOf('number');
+      expect(done?.durationMs).toBeTypeOf('number');
     });
   });
 

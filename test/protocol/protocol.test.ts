@@ -74,7 +74,7 @@ describe('protocol version 1', () => {
     // …and a reader in another language: GetItem on pk = task#<id>.
     let item: Record<string, { S?: string; N?: string }> | undefined;
     const deadline = Date.now() + 15_000;
-    while (item?.['state']?.S !== 'succeeded') {
+    while (item?.state?.S !== 'succeeded') {
       if (Date.now() > deadline) throw new Error(`not succeeded: ${JSON.stringify(item)}`);
       await new Promise((r) => setTimeout(r, 100));
       const out = await fresh.backend.clients.dynamodb.send(
@@ -87,8 +87,8 @@ describe('protocol version 1', () => {
       item = out.Item as typeof item;
     }
     expect(seen).toEqual(body.args);
-    expect(JSON.parse(item?.['result']?.S ?? 'null')).toEqual({ chargeId: 'ch_order-1001' });
-    expect(Number(item?.['expiresAt']?.N)).toBeGreaterThan(Date.now());
-    expect(item?.['attempt']?.N).toBe('1');
+    expect(JSON.parse(item?.result?.S ?? 'null')).toEqual({ chargeId: 'ch_order-1001' });
+    expect(Number(item?.expiresAt?.N)).toBeGreaterThan(Date.now());
+    expect(item?.attempt?.N).toBe('1');
   });
 });
