@@ -188,7 +188,7 @@ export class DynamoStore implements TaskStore {
           TableName: this.#table,
           Key: taskKey(input.id),
           UpdateExpression: u.expression(),
-          ConditionExpression: `${u.name('state')} = ${u.value('running')} AND ${u.name('leaseOwner')} = ${u.value(input.owner)} AND ${u.name('expiresAt')} > ${u.value(now)}`,
+          ConditionExpression: leaseHeldBy(u, input.owner, now),
           ExpressionAttributeNames: u.names,
           ExpressionAttributeValues: u.values,
           ReturnValues: 'ALL_NEW',
@@ -229,7 +229,7 @@ export class DynamoStore implements TaskStore {
           TableName: this.#table,
           Key: taskKey(input.id),
           UpdateExpression: u.expression(),
-          ConditionExpression: `${u.name('state')} = ${u.value('running')} AND ${u.name('leaseOwner')} = ${u.value(input.owner)} AND ${u.name('expiresAt')} > ${u.value(now)}`,
+          ConditionExpression: leaseHeldBy(u, input.owner, now),
           ExpressionAttributeNames: u.names,
           ExpressionAttributeValues: u.values,
           ReturnValues: 'ALL_NEW',
@@ -383,4 +383,9 @@ export class DynamoStore implements TaskStore {
     } while (start !== undefined && records.length < options.limit);
     return records;
   }
+}
+
+/** The condition of heartbeat and finish: the run is running, under this owner's lease, and not expired. */
+function leaseHeldBy(u: UpdateBuilder, owner: string, now: number): string {
+  return `${u.name('state')} = ${u.value('running')} AND ${u.name('leaseOwner')} = ${u.value(owner)} AND ${u.name('expiresAt')} > ${u.value(now)}`;
 }

@@ -17,6 +17,7 @@ import { SpoolExampleStack } from '../../infra/app.js';
 import { TaskQueueHttpApi, type TaskQueueHttpApiProps, TaskQueueHttpApiPropsError } from '../../infra/http-api.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from '../../infra/nag.js';
 import { TaskQueue } from '../../infra/task-queue.js';
+import { sorted, statementsOf } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" });');
 
@@ -38,49 +39,6 @@ function setup(props: Partial<TaskQueueHttpApiProps> = {}, key?: (stack: Stack) 
 }
 
 /** A policy statement, normalized: actions and resources as sorted arrays. */
-interface Statement {
-  readonly actions: string[];
-  readonly resources: unknown[];
-  readonly condition?: unknown;
-}
-
-interface CfnPolicy {
-  readonly Type: string;
-  readonly Properties: {
-    readonly Roles?: { readonly Ref?: string }[];
-    readonly PolicyDocument: {
-      readonly Statement: { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[];
-    };
-  };
-}
-
-const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
-const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
-const sorted = (statements: Statement[]): Statement[] =>
-  statements
-    .map((s) => ({ ...s, actions: [...s.actions].sort(), resources: [...s.resources].sort(byJson) }))
-    .sort(byJson);
-
-/** Every statement of every policy attached to a role, normalized. */
-function statementsOf(stack: Stack, role: IConstruct): Statement[] {
-  const resources: Record<string, CfnPolicy> = Template.fromStack(stack).toJSON().Resources;
-  const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
-  const statements: Statement[] = [];
-  for (const resource of Object.values(resources)) {
-    if (resource.Type !== 'AWS::IAM::Policy' || !(resource.Properties.Roles ?? []).some((r) => r.Ref === roleId)) {
-      continue;
-    }
-    for (const s of resource.Properties.PolicyDocument.Statement) {
-      expect(s.Effect).toBe('Allow');
-      statements.push({
-        actions: list(s.Action),
-        resources: list(s.Resource),
-        ...(s.Condition === undefined ? {} : { condition: s.Condition }),
-      });
-    }
-  }
-  return sorted(statements);
-}
 
 const leadingKeys = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } });
 

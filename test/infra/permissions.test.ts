@@ -11,15 +11,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { TaskQueue } from '../../infra/task-queue.js';
+import { sorted, statementsOf } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({});');
 
 /** A policy statement, normalized: actions and resources as sorted arrays. */
-interface Statement {
-  readonly actions: string[];
-  readonly resources: unknown[];
-  readonly condition?: unknown;
-}
 
 function setup() {
   const stack = new Stack(new App(), 'Test');
@@ -28,44 +24,6 @@ function setup() {
   const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const arn = (construct: IConstruct) => ({ 'Fn::GetAtt': [id(construct), 'Arn'] });
   return { stack, tasks, producer, id, arn, table: tasks.node.findChild('Table') };
-}
-
-interface CfnPolicy {
-  readonly Type: string;
-  readonly Properties: {
-    readonly Roles: { readonly Ref?: string }[];
-    readonly PolicyDocument: {
-      readonly Statement: { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[];
-    };
-  };
-}
-
-const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
-const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
-
-/** Normalize statements: actions and resources sorted, then the statements. */
-const sorted = (statements: Statement[]): Statement[] =>
-  statements
-    .map((s) => ({ ...s, actions: [...s.actions].sort(), resources: [...s.resources].sort(byJson) }))
-    .sort(byJson);
-
-/** Every statement of every policy attached to a role, normalized. */
-function statementsOf(stack: Stack, role: IConstruct): Statement[] {
-  const resources: Record<string, CfnPolicy> = Template.fromStack(stack).toJSON().Resources;
-  const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
-  const statements: Statement[] = [];
-  for (const resource of Object.values(resources)) {
-    if (resource.Type !== 'AWS::IAM::Policy' || !resource.Properties.Roles.some((r) => r.Ref === roleId)) continue;
-    for (const s of resource.Properties.PolicyDocument.Statement) {
-      expect(s.Effect).toBe('Allow');
-      statements.push({
-        actions: list(s.Action),
-        resources: list(s.Resource),
-        ...(s.Condition === undefined ? {} : { condition: s.Condition }),
-      });
-    }
-  }
-  return sorted(statements);
 }
 
 const leadingKeys = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } });

@@ -1,0 +1,53 @@
+/** Reading a template's IAM policies in tests: every statement attached to a role, normalized. */
+
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { expect } from 'vitest';
+
+/** One Allow statement, with actions and resources as sorted lists. */
+export interface Statement {
+  readonly actions: string[];
+  readonly resources: unknown[];
+  readonly condition?: unknown;
+}
+
+interface CfnPolicy {
+  readonly Type: string;
+  readonly Properties: {
+    readonly Roles?: { readonly Ref?: string }[];
+    readonly PolicyDocument: {
+      readonly Statement: { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[];
+    };
+  };
+}
+
+const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+/** Normalize statements: actions and resources sorted, then the statements. */
+export const sorted = (statements: Statement[]): Statement[] =>
+  statements
+    .map((s) => ({ ...s, actions: [...s.actions].sort(), resources: [...s.resources].sort(byJson) }))
+    .sort(byJson);
+
+/** Every statement of every policy attached to a role, normalized (each must be an Allow). */
+export function statementsOf(stack: Stack, role: IConstruct): Statement[] {
+  const resources: Record<string, CfnPolicy> = Template.fromStack(stack).toJSON().Resources;
+  const roleId = stack.getLogicalId(role.node.defaultChild as CfnElement);
+  const statements: Statement[] = [];
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy' || !(resource.Properties.Roles ?? []).some((r) => r.Ref === roleId)) {
+      continue;
+    }
+    for (const s of resource.Properties.PolicyDocument.Statement) {
+      expect(s.Effect).toBe('Allow');
+      statements.push({
+        actions: list(s.Action),
+        resources: list(s.Resource),
+        ...(s.Condition === undefined ? {} : { condition: s.Condition }),
+      });
+    }
+  }
+  return sorted(statements);
+}
