@@ -6,6 +6,7 @@
  */
 
 export type { Backend } from './backend/backend.js';
+export type * from './backend/scheduler.js';
 export type * from './backend/store.js';
 export type * from './backend/transport.js';
 export { DEDUPLICATION_WINDOW_MS, MAX_BATCH, MAX_MESSAGE_BYTES } from './backend/transport.js';
@@ -30,6 +31,15 @@ export {
   silentLogger,
 } from './log/logger.js';
 export { decodeEnvelope, type Envelope, encodeEnvelope, PROTOCOL_VERSION } from './protocol/envelope.js';
+export {
+  defineSchedule,
+  type MissedRunsPolicy,
+  type OverlapPolicy,
+  type Schedule,
+  type ScheduleDefinition,
+  type ScheduleSpec,
+} from './schedule/define.js';
+export { fireId } from './schedule/fire.js';
 export {
   type AnyTask,
   defineTask,

@@ -283,6 +283,7 @@ export class DynamoStore implements TaskStore {
     const { now } = input;
     for (let round = 0; round < 4; round++) {
       const u = this.#w.terminalUpdate('cancelled', input.id, input.task ?? '?', now, input.expiresAt);
+      if (input.reason !== undefined) u.set('error', input.reason);
       const state = u.name('state');
       const condition = `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${u.value(now)} AND ${state} IN (${u.value('queued')}, ${u.value('retrying')}))`;
       try {

@@ -78,6 +78,7 @@ export async function processBatch(
     tasks: spool.tasks,
     store: spool.backend.store,
     deadLetters: spool.backend.transport.deadLetters,
+    queue: spool.backend.transport.tasks,
     middleware: spool.middleware,
     logger: spool.logger.child({ invocation: invocationId }),
     now: spool.now,

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { SchedulerPort } from './scheduler.js';
 import type { TaskStore } from './store.js';
 import type { QueueTransport } from './transport.js';
 
@@ -11,6 +12,8 @@ import type { QueueTransport } from './transport.js';
 export interface Backend {
   readonly transport: QueueTransport;
   readonly store: TaskStore;
+  /** Recurring schedules and one-time timers; absent when the backend has none configured. */
+  readonly scheduler?: SchedulerPort;
   /** Release connections (close the SQLite file, destroy SDK clients). */
   close(): void | Promise<void>;
 }

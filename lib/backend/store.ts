@@ -150,6 +150,8 @@ export interface CancelInput {
   readonly task?: string;
   readonly now: number;
   readonly expiresAt: number;
+  /** Why it was cancelled, recorded as the record's `error` (a skipped schedule fire, for example). */
+  readonly reason?: ErrorInfo;
 }
 
 /** Outcome of {@link TaskStore.cancel}. */
@@ -247,8 +249,9 @@ export interface TaskStore {
 
   /**
    * **Cancel**.
-   * - Condition A: record absent OR state ∈ {queued, retrying} → state = cancelled (creates the
-   *   record if absent, so the run is refused when its message arrives); unique lock released.
+   * - Condition A: record absent OR state ∈ {queued, retrying} → state = cancelled, error = reason
+   *   (creates the record if absent, so the run is refused when its message arrives); unique lock
+   *   released.
    * - Condition B: state = running → cancelRequested = true.
    * - Outcomes: `cancelled` (A) | `requested` (B) | `finished` (terminal, nothing written).
    */

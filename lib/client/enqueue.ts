@@ -4,12 +4,14 @@
  * @module
  */
 
+import { createHash } from 'node:crypto';
+import { MAX_TIMER_MESSAGE_CHARS, type OneTimeTimer, type SchedulerPort } from '../backend/scheduler.js';
 import type { TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queue } from '../backend/transport.js';
 import { canonicalJson, deriveTaskId, randomTaskId } from '../protocol/canonical.js';
 import { encodeEnvelope } from '../protocol/envelope.js';
 import type { AnyTask } from '../task/define.js';
-import { EnqueueError } from '../task/errors.js';
+import { ConfigurationError, EnqueueError } from '../task/errors.js';
 import { validateArgs } from '../task/schema.js';
 import { isTerminal } from '../task/states.js';
 import type { Middleware } from './middleware.js';
@@ -28,6 +30,17 @@ export interface EnqueueOptions {
    * @default the task id
    */
   readonly orderingKey?: string;
+  /**
+   * Start the run this many seconds from now (0 to 31,536,000: one year; fractions allowed).
+   * Up to 15 minutes the message waits in the queue (hidden by its visibility timeout); longer
+   * delays are one-time schedules (EventBridge Scheduler on AWS). Give this or `runAt`.
+   */
+  readonly delaySeconds?: number;
+  /**
+   * Start the run at this time (a `Date` or epoch ms), at most one year ahead. A time in the past
+   * runs at once. Give this or `delaySeconds`.
+   */
+  readonly runAt?: Date | number;
 }
 
 /** A run ready to send: its id, message and (for unique tasks) lock key. */
@@ -36,12 +49,25 @@ export interface PreparedRun {
   readonly message: OutgoingMessage;
   readonly uniqueKey: string | undefined;
   readonly args: unknown;
+  /** For a delay longer than {@link MAX_QUEUED_DELAY_MS}: the one-time timer that sends `message`. */
+  readonly timer?: OneTimeTimer;
 }
+
+/** Longest delay a message waits out in the queue itself, ms (15 minutes); longer ones use a timer. */
+export const MAX_QUEUED_DELAY_MS = 900_000;
+/** Longest delay, ms (365 days). */
+export const MAX_DELAY_MS = 31_536_000_000;
 
 const KEY_PATTERN = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
 /** Validate arguments and build the message of one run (nothing is sent). */
-export async function prepareRun(task: AnyTask, args: unknown, options: EnqueueOptions = {}): Promise<PreparedRun> {
+export async function prepareRun(
+  task: AnyTask,
+  args: unknown,
+  options: EnqueueOptions = {},
+  now: number = Date.now(),
+): Promise<PreparedRun> {
+  const notBefore = startTime(task, options, now);
   // Validate what the worker will see: the JSON round trip of the arguments.
   const argsJson = canonicalJson(args, task.name);
   const travelled: unknown = JSON.parse(argsJson);
@@ -51,7 +77,7 @@ export async function prepareRun(task: AnyTask, args: unknown, options: EnqueueO
     (task.idempotencyKey === false ? undefined : (task.idempotencyKey?.(travelled) ?? argsJson));
   const id = key === undefined ? randomTaskId() : deriveTaskId(task.name, key);
   const uniqueKey = task.unique === undefined ? undefined : `${task.name}:${task.unique.key?.(travelled) ?? key ?? id}`;
-  const body = encodeEnvelope(id, task.name, argsJson, uniqueKey);
+  const body = encodeEnvelope(id, task.name, argsJson, { unique: uniqueKey, notBefore });
   const bytes = Buffer.byteLength(body, 'utf8');
   if (bytes > MAX_MESSAGE_BYTES) {
     throw new EnqueueError(
@@ -67,7 +93,63 @@ export async function prepareRun(task: AnyTask, args: unknown, options: EnqueueO
       { taskName: task.name, taskId: id },
     );
   }
-  return { id, message: { body, deduplicationId: id, groupId }, uniqueKey, args: travelled };
+  if (notBefore === undefined)
+    return { id, message: { body, deduplicationId: id, groupId }, uniqueKey, args: travelled };
+  // The body names its start time, and a deduplication id must always carry the same body.
+  const message = { body, deduplicationId: delayedDeduplicationId(id, notBefore), groupId };
+  if (notBefore - now <= MAX_QUEUED_DELAY_MS) return { id, message, uniqueKey, args: travelled };
+  if (body.length > MAX_TIMER_MESSAGE_CHARS) {
+    throw new EnqueueError(
+      `Task '${task.name}': a run delayed by more than 15 minutes waits in a one-time schedule, whose message may be at most ${MAX_TIMER_MESSAGE_CHARS} characters (EventBridge Scheduler's limit); this one is ${body.length}. ` +
+        'Nothing was enqueued. Pass smaller arguments (store large data elsewhere and pass its key), or delay by 15 minutes or less.',
+      { taskName: task.name, taskId: id },
+    );
+  }
+  return { id, message, uniqueKey, args: travelled, timer: { name: timerName(id), at: notBefore, message } };
+}
+
+/** When the run may start (epoch ms), from `delaySeconds` or `runAt`; `undefined` for at once. */
+function startTime(task: AnyTask, options: EnqueueOptions, now: number): number | undefined {
+  const fail = (what: string): never => {
+    throw new EnqueueError(`Task '${task.name}': ${what}. Nothing was enqueued.`, { taskName: task.name });
+  };
+  const { delaySeconds, runAt } = options;
+  if (delaySeconds !== undefined && runAt !== undefined) fail('give delaySeconds or runAt, not both');
+  if (delaySeconds !== undefined) {
+    if (
+      typeof delaySeconds !== 'number' ||
+      !Number.isFinite(delaySeconds) ||
+      delaySeconds < 0 ||
+      delaySeconds * 1000 > MAX_DELAY_MS
+    ) {
+      fail(`delaySeconds is ${String(delaySeconds)}; allowed: a number of seconds from 0 to 31536000 (one year)`);
+    }
+    return delaySeconds === 0 ? undefined : now + Math.round(delaySeconds * 1000);
+  }
+  if (runAt === undefined) return undefined;
+  const at = runAt instanceof Date ? runAt.getTime() : runAt;
+  if (typeof at !== 'number' || !Number.isFinite(at)) {
+    fail(`runAt is ${String(runAt)}; allowed: a valid Date or epoch milliseconds`);
+  }
+  if (at - now > MAX_DELAY_MS) {
+    fail(
+      `runAt is ${new Date(at).toISOString()}, more than one year ahead (now ${new Date(now).toISOString()}); allowed: up to one year ahead`,
+    );
+  }
+  return at <= now ? undefined : at;
+}
+
+/** The deduplication id of a delayed run's message: its id and start time (each body has its own id). */
+function delayedDeduplicationId(id: string, notBefore: number): string {
+  const plain = `${id}@${notBefore}`;
+  return plain.length <= 128 ? plain : createHash('sha256').update(plain).digest('hex');
+}
+
+/** The name of a delayed run's one-time timer (EventBridge Scheduler: 1–64 of `[0-9A-Za-z_.-]`). */
+export function timerName(id: string): string {
+  return /^[0-9A-Za-z_.-]{1,58}$/.test(id)
+    ? `delay.${id}`
+    : `delay.${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 }
 
 /** Run the `onEnqueue` hooks of every middleware, in order. */
@@ -109,10 +191,25 @@ export async function acquireUniqueLock(
   );
 }
 
-/** Send prepared runs; a failed send releases the unique locks the runs took. */
-export async function sendRuns(queue: Queue, store: TaskStore, runs: readonly PreparedRun[]): Promise<void> {
+/** Send prepared runs (delayed ones to their timers); a failed send releases the unique locks the runs took. */
+export async function sendRuns(
+  queue: Queue,
+  store: TaskStore,
+  runs: readonly PreparedRun[],
+  scheduler: SchedulerPort | undefined,
+): Promise<void> {
   try {
-    await queue.send(runs.map((r) => r.message));
+    const timed = runs.filter((r) => r.timer !== undefined);
+    if (timed.length > 0 && scheduler === undefined) {
+      throw new ConfigurationError(
+        'A run delayed by more than 15 minutes needs a scheduler, and this backend has none. ' +
+          'On AWS set SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN (the TaskQueue construct creates both and sets them on its functions), or delay by 15 minutes or less. Nothing was enqueued.',
+      );
+    }
+    await Promise.all([
+      queue.send(runs.filter((r) => r.timer === undefined).map((r) => r.message)),
+      ...timed.map((r) => scheduler?.scheduleOnce(r.timer as OneTimeTimer)),
+    ]);
   } catch (error) {
     await Promise.allSettled(
       runs.flatMap((r) => (r.uniqueKey === undefined ? [] : [store.releaseUnique(r.uniqueKey, r.id)])),

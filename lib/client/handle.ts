@@ -4,8 +4,9 @@
  * @module
  */
 
+import type { SchedulerPort } from '../backend/scheduler.js';
 import type { TaskRecord, TaskStore } from '../backend/store.js';
-import { TaskFailedError, TimeoutError } from '../task/errors.js';
+import { SpoolError, TaskFailedError, TimeoutError } from '../task/errors.js';
 import type { TaskState } from '../task/states.js';
 
 /** Options of {@link TaskHandle.result}. */
@@ -41,8 +42,9 @@ export interface TaskHandle<R = unknown> {
    */
   result(options?: ResultOptions): Promise<R>;
   /**
-   * Cancel the run. `cancelled`: it will not run. `requested`: it is running; its handler's
-   * `ctx.signal` aborts at the worker's next heartbeat. `finished`: too late, it already ended.
+   * Cancel the run. `cancelled`: it will not run (a delayed run's one-time schedule is deleted
+   * too). `requested`: it is running; its handler's `ctx.signal` aborts at the worker's next
+   * heartbeat. `finished`: too late, it already ended.
    */
   cancel(): Promise<'cancelled' | 'requested' | 'finished'>;
 }
@@ -53,6 +55,8 @@ export const RESULT_DEFAULTS = { timeoutMs: 30_000, maxPollIntervalMs: 500 } as 
 /** Build a handle over a store. */
 export function createHandle<R>(
   store: TaskStore,
+  scheduler: SchedulerPort | undefined,
+  timerName: string,
   now: () => number,
   id: string,
   task: string,
@@ -99,6 +103,16 @@ export function createHandle<R>(
         now: at,
         expiresAt: at + retentionMs,
       });
+      if (outcome.outcome === 'cancelled' && scheduler !== undefined) {
+        try {
+          await scheduler.cancelOnce(timerName);
+        } catch (error) {
+          throw new SpoolError(
+            `Run ${id} is cancelled and will not run, but deleting its one-time schedule ${timerName} failed (it will fire and be dropped): ${(error as Error).message}`,
+            { taskId: id, cause: error },
+          );
+        }
+      }
       return outcome.outcome;
     },
   };

@@ -6,6 +6,7 @@
 
 import type { Backend } from '../backend/backend.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { indexSchedules, type Schedule } from '../schedule/define.js';
 import { type AnyTask, TASK_DEFAULTS, type TaskArgs, type TaskResult } from '../task/define.js';
 import { ConfigurationError, EnqueueError, ValidationError } from '../task/errors.js';
 import { createWorker, type Worker, type WorkerOptions } from '../worker/worker.js';
@@ -16,6 +17,7 @@ import {
   prepareRun,
   runEnqueueHooks,
   sendRuns,
+  timerName,
 } from './enqueue.js';
 import { createHandle, type TaskHandle } from './handle.js';
 import type { Middleware } from './middleware.js';
@@ -26,6 +28,12 @@ export interface SpoolOptions {
   readonly backend: Backend;
   /** The tasks this app can run. Producers may enqueue tasks not listed here; workers refuse them. */
   readonly tasks: readonly AnyTask[];
+  /**
+   * Recurring schedules declared in code. The embedded runtime's workers run them; on AWS,
+   * EventBridge Scheduler does (deployed by the TaskQueue construct or `spool schedules sync`).
+   * @default []
+   */
+  readonly schedules?: readonly Schedule[];
   /** @default [] */
   readonly middleware?: readonly Middleware[];
   /** @default a JSON-lines logger on stderr at SPOOL_LOG_LEVEL (else info) */
@@ -39,6 +47,8 @@ export interface Spool {
   readonly backend: Backend;
   /** Registered tasks by name. */
   readonly tasks: ReadonlyMap<string, AnyTask>;
+  /** Schedules declared in code, by name. */
+  readonly schedules: ReadonlyMap<string, Schedule>;
   readonly middleware: readonly Middleware[];
   readonly logger: Logger;
   readonly now: () => number;
@@ -86,22 +96,24 @@ export function createSpool(options: SpoolOptions): Spool {
     }
     tasks.set(task.name, task);
   }
+  const schedules = indexSchedules(options.schedules ?? []);
   const { backend } = options;
   const middleware = options.middleware ?? [];
   const logger = options.logger ?? createLogger();
   const now = options.now ?? Date.now;
   const retentionOf = (name: string) => (tasks.get(name)?.resultTtlSeconds ?? TASK_DEFAULTS.resultTtlSeconds) * 1000;
   const handleFor = <R>(id: string, task: string, existing: boolean) =>
-    createHandle<R>(backend.store, now, id, task, existing, retentionOf(task));
+    createHandle<R>(backend.store, backend.scheduler, timerName(id), now, id, task, existing, retentionOf(task));
 
   const spool: Spool = {
     backend,
     tasks,
+    schedules,
     middleware,
     logger,
     now,
     async enqueue(task, args, enqueueOptions) {
-      const run = await prepareRun(task, args, enqueueOptions);
+      const run = await prepareRun(task, args, enqueueOptions, now());
       await runEnqueueHooks(middleware, task, run);
       if (run.uniqueKey !== undefined) {
         const holder = await acquireUniqueLock(backend.store, task, { ...run, uniqueKey: run.uniqueKey }, now());
@@ -110,7 +122,7 @@ export function createSpool(options: SpoolOptions): Spool {
           return handleFor(holder, task.name, true);
         }
       }
-      await sendRuns(backend.transport.tasks, backend.store, [run]);
+      await sendRuns(backend.transport.tasks, backend.store, [run], backend.scheduler);
       logger.debug('enqueued', { task: task.name, taskId: run.id });
       return handleFor(run.id, task.name, false);
     },
@@ -118,7 +130,7 @@ export function createSpool(options: SpoolOptions): Spool {
       const runs: PreparedRun[] = [];
       for (const [index, args] of argsList.entries()) {
         try {
-          runs.push(await prepareRun(task, args, enqueueOptions));
+          runs.push(await prepareRun(task, args, enqueueOptions, now()));
         } catch (error) {
           throw rewordBulkError(error, index, argsList.length);
         }
@@ -138,7 +150,7 @@ export function createSpool(options: SpoolOptions): Spool {
         toSend.push(run);
         handles.set(run.id, handleFor(run.id, task.name, false));
       }
-      await sendRuns(backend.transport.tasks, backend.store, toSend);
+      await sendRuns(backend.transport.tasks, backend.store, toSend, backend.scheduler);
       logger.debug('enqueued many', { task: task.name, count: toSend.length });
       return runs.map((run) => handles.get(run.id) ?? handleFor(run.id, task.name, false));
     },

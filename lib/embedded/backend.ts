@@ -13,11 +13,13 @@
  * @module
  */
 
+import type { SchedulerPort } from '../backend/scheduler.js';
 import type { TaskStore } from '../backend/store.js';
 import type { QueueTransport } from '../backend/transport.js';
 import { ConfigurationError } from '../task/errors.js';
 import { openDatabase } from './database.js';
 import { EmbeddedQueue } from './queue.js';
+import { EmbeddedScheduler } from './scheduler.js';
 import { EmbeddedStore } from './store.js';
 
 /** Where the database file goes by default, relative to `process.cwd()`. */
@@ -51,6 +53,8 @@ export interface EmbeddedBackend {
   readonly transport: QueueTransport;
   /** The task store. */
   readonly store: TaskStore;
+  /** Recurring schedules and one-time timers, fired by the workers (`firing: 'in-process'`). */
+  readonly scheduler: SchedulerPort;
   /** Absolute path of the database file (or `:memory:`). */
   readonly path: string;
   /** Close the connection; pending long polls return empty. Idempotent. */
@@ -86,6 +90,7 @@ export function openEmbeddedBackend(options: EmbeddedBackendOptions = {}): Embed
     return {
       transport: { tasks, deadLetters },
       store: new EmbeddedStore(db, { now }),
+      scheduler: new EmbeddedScheduler(db, tasks, now),
       path: db.path,
       close: () => db.close(),
     };

@@ -39,7 +39,7 @@ import {
 export type SqliteConnection = Database.Database;
 
 /** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * The states `list` can list, as the condition of the partial index `tasks_by_state` (a query
@@ -84,6 +84,31 @@ CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, updated_at) WHERE ${L
 CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks (expires_at);
 `;
 
+/**
+ * Tables of the scheduler port (./scheduler.ts): recurring schedules (`spec` is the schedule's
+ * JSON, `state` ENABLED or DISABLED) and one-time timers (`message` is the message's JSON), each
+ * per queue. Added in schema version 2.
+ */
+const SCHEDULER_SCHEMA = `
+CREATE TABLE IF NOT EXISTS schedules (
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL,
+  last_fire_at INTEGER,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timers (
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  PRIMARY KEY (queue, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timers_by_due ON timers (queue, due_at);
+`;
+
 /** How long a connection waits for another process's write lock before failing, ms. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
@@ -123,14 +148,13 @@ CREATE TABLE IF NOT EXISTS locks (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
-`;
+${SCHEDULER_SCHEMA}`;
 
 /**
  * Upgrades of an existing file, by the version they start from (`from` → `from + 1`). A new file
- * gets {@link SCHEMA} at once. None yet (nothing has shipped with another schema): add one here when the
- * schema changes, and bump {@link SCHEMA_VERSION}.
+ * gets {@link SCHEMA} at once. Add one here when the schema changes, and bump {@link SCHEMA_VERSION}.
  */
-const MIGRATIONS: Readonly<Record<number, string>> = {};
+const MIGRATIONS: Readonly<Record<number, string>> = { 1: SCHEDULER_SCHEMA };
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {

@@ -329,6 +329,7 @@ export class EmbeddedStore implements TaskStore {
         finishedAt: now,
         updatedAt: now,
         expiresAt: input.expiresAt,
+        ...(input.reason === undefined ? {} : { error: input.reason }),
       };
       this.#write(cancelled, found !== undefined);
       if (record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);

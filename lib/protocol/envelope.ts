@@ -12,6 +12,10 @@
  * - `task` — the registered task name.
  * - `args` — the task's arguments, validated by the task's schema when the run starts.
  * - `unique` — optional: the unique lock the run holds (released when it ends).
+ * - `notBefore` — optional: an ISO 8601 UTC time; the run does not start before it (a delay or
+ *   ETA). A worker that receives the message earlier hides it until then.
+ * - `schedule` — optional, on runs a schedule fired: `{ "name", "at" (the scheduled time, ISO
+ *   8601), "cron" + "timezone" or "every", "overlap", "missedRuns" }` (see docs/protocol.md).
  *
  * Producers in any language can build this by hand; unknown fields are ignored.
  *
@@ -28,6 +32,30 @@ export interface Envelope {
   readonly task: string;
   readonly args: unknown;
   readonly unique?: string;
+  /** Epoch ms before which the run must not start. */
+  readonly notBefore?: number;
+  /** Set on runs fired by a schedule. */
+  readonly schedule?: FireInfo;
+}
+
+/** What a run fired by a schedule carries: which schedule, which fire, and the schedule's rules. */
+export interface FireInfo {
+  /** The schedule's name. */
+  readonly name: string;
+  /** The fire's scheduled time, ISO 8601 UTC. */
+  readonly at: string;
+  readonly cron?: string;
+  readonly timezone?: string;
+  readonly every?: string;
+  readonly overlap?: 'skip' | 'allow';
+  readonly missedRuns?: 'latest' | 'all';
+}
+
+/** Optional envelope fields, as {@link encodeEnvelope} takes them. */
+export interface EnvelopeExtras {
+  readonly unique?: string | undefined;
+  readonly notBefore?: number | undefined;
+  readonly schedule?: FireInfo | undefined;
 }
 
 /** What {@link decodeEnvelope} gives: an envelope, or why the body is not one (with what could be read). */
@@ -49,9 +77,21 @@ export function isValidTaskName(name: string): boolean {
 }
 
 /** Encode an envelope as a message body; `argsJson` is the arguments' canonical JSON text. */
-export function encodeEnvelope(id: string, task: string, argsJson: string, unique?: string): string {
-  const uniquePart = unique === undefined ? '' : `,"unique":${JSON.stringify(unique)}`;
-  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},"args":${argsJson}${uniquePart}}`;
+export function encodeEnvelope(id: string, task: string, argsJson: string, extras: EnvelopeExtras = {}): string {
+  const uniquePart = extras.unique === undefined ? '' : `,"unique":${JSON.stringify(extras.unique)}`;
+  const notBeforePart =
+    extras.notBefore === undefined ? '' : `,"notBefore":${JSON.stringify(new Date(extras.notBefore).toISOString())}`;
+  const schedulePart = extras.schedule === undefined ? '' : `,"schedule":${JSON.stringify(extras.schedule)}`;
+  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},"args":${argsJson}${uniquePart}${notBeforePart}${schedulePart}}`;
+}
+
+/** Parse an ISO 8601 time with a zone (`Z` or an offset); `undefined` when it is not one. */
+export function parseIsoTime(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+    return undefined;
+  }
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** Decode a message body without throwing: a malformed body gives a reason a person can act on. */
@@ -104,10 +144,47 @@ export function decodeEnvelope(body: string): DecodeResult {
   if (unique !== undefined && typeof unique !== 'string') {
     return { ok: false, reason: `"unique" is ${describe(unique)}; expected a string or absent`, ...known };
   }
+  const notBefore = record.notBefore === undefined ? undefined : parseIsoTime(record.notBefore);
+  if (record.notBefore !== undefined && notBefore === undefined) {
+    return {
+      ok: false,
+      reason: `"notBefore" is ${describe(record.notBefore)}; expected an ISO 8601 time with a zone, such as "2026-11-22T09:30:00Z"`,
+      ...known,
+    };
+  }
+  const schedule = record.schedule === undefined ? undefined : decodeFireInfo(record.schedule);
+  if (typeof schedule === 'string') return { ok: false, reason: schedule, ...known };
   return {
     ok: true,
-    envelope: { spool: PROTOCOL_VERSION, id, task, args: record.args, ...(unique === undefined ? {} : { unique }) },
+    envelope: {
+      spool: PROTOCOL_VERSION,
+      id,
+      task,
+      args: record.args,
+      ...(unique === undefined ? {} : { unique }),
+      ...(notBefore === undefined ? {} : { notBefore }),
+      ...(schedule === undefined ? {} : { schedule }),
+    },
   };
+}
+
+/** Read a `schedule` field: the fire info, or why it is not one. */
+function decodeFireInfo(value: unknown): FireInfo | string {
+  const v = value as Record<string, unknown>;
+  const problem =
+    typeof value !== 'object' || value === null || Array.isArray(value)
+      ? 'is not an object'
+      : typeof v.name !== 'string'
+        ? '"name" is not a string'
+        : parseIsoTime(v.at) === undefined
+          ? '"at" is not an ISO 8601 time'
+          : v.overlap !== undefined && v.overlap !== 'skip' && v.overlap !== 'allow'
+            ? '"overlap" is neither "skip" nor "allow"'
+            : v.missedRuns !== undefined && v.missedRuns !== 'latest' && v.missedRuns !== 'all'
+              ? '"missedRuns" is neither "latest" nor "all"'
+              : undefined;
+  if (problem !== undefined) return `"schedule" ${problem} (got ${describe(value)}); see docs/protocol.md`;
+  return value as FireInfo;
 }
 
 function describe(value: unknown): string {

@@ -2,10 +2,14 @@
  * The processor: what happens to one received message. Shared by the long-running worker and
  * the Lambda handler; it decides, the runtime applies the decision to the queue.
  *
- * 1. Read the message (size, JSON, protocol, known task) — anything else is dead-lettered.
+ * 1. Read the message (size, JSON, protocol, known task) — anything else is dead-lettered. A
+ *    schedule's fire message becomes its fire's run (./fires.ts). A run whose `notBefore` has not
+ *    come is hidden until then.
  * 2. **Claim** the run in the store (conditional write + lease). Outcomes: run it; acknowledge a
  *    finished duplicate; hide a duplicate of a leased run until the lease ends; dead-letter a run
  *    whose lease expired with no attempts left; wait for a busy singleton.
+ *    A fire that was missed (`missedRuns: 'latest'`) or overlaps its schedule's running fire
+ *    (`overlap: 'skip'`) ends cancelled, with the reason.
  * 3. Run the attempt (validation, middleware, timeouts, heartbeat).
  * 4. **Finish** it in the store: succeeded / failed / retrying (with backoff) / dead / cancelled.
  *
@@ -22,6 +26,7 @@ import type { AnyTask } from '../task/define.js';
 import { type ErrorInfo, NonRetriableError, RetryAfterError, toErrorInfo, ValidationError } from '../task/errors.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
+import { fireSingletonKey, handleFireMessage, missedFire, waitForStart } from './fires.js';
 import { leaseLength } from './lease.js';
 
 /** What the runtime should do with the message. */
@@ -36,6 +41,8 @@ export interface ProcessorDeps {
   readonly tasks: ReadonlyMap<string, AnyTask>;
   readonly store: TaskStore;
   readonly deadLetters: Queue;
+  /** The task queue (a fire message's run is sent to it). */
+  readonly queue: Queue;
   readonly middleware: readonly Middleware[];
   readonly logger: Logger;
   readonly now: () => number;
@@ -69,6 +76,10 @@ export async function processMessage(
     const reason = `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} (SQS's 1 MiB)`;
     return deadLetterMessage(deps, message, { name: 'OversizeMessage', message: reason }, undefined, undefined);
   }
+  const fire = await handleFireMessage(deps, message);
+  if (fire !== undefined) {
+    return fire.kind === 'ack' ? fire : deadLetterMessage(deps, message, fire.error, undefined, undefined);
+  }
   const decoded = decodeEnvelope(message.body);
   if (!decoded.ok) {
     return deadLetterMessage(
@@ -88,6 +99,10 @@ export async function processMessage(
       'Register the task in createSpool({ tasks }) and deploy it, then `spool dlq redrive`.';
     return deadLetterMessage(deps, message, { name: 'UnknownTask', message: reason }, envelope.id, envelope.task);
   }
+  if (envelope.notBefore !== undefined) {
+    const parked = await waitForStart(envelope.notBefore, deps.now, control.stop);
+    if (parked !== undefined) return parked;
+  }
   return claimAndRun(deps, message, control, task, envelope);
 }
 
@@ -101,7 +116,8 @@ async function claimAndRun(
   const now = deps.now();
   const retentionMs = task.resultTtlSeconds * 1000;
   const leaseMs = leaseLength(task, now, control.deadline);
-  const singletonKey = singletonKeyOf(task, envelope.args);
+  const singletonKey = envelope.schedule?.overlap === 'skip' ? undefined : singletonKeyOf(task, envelope.args);
+  const fireLock = envelope.schedule === undefined ? undefined : fireSingletonKey(envelope.schedule);
   const claim = await deps.store.claim({
     id: envelope.id,
     task: task.name,
@@ -110,7 +126,11 @@ async function claimAndRun(
     leaseMs,
     maxAttempts: task.retry.maxAttempts,
     expiresAt: now + leaseMs + retentionMs,
-    ...(singletonKey === undefined ? {} : { singletonKey: `${task.name}:${singletonKey}` }),
+    ...(fireLock !== undefined
+      ? { singletonKey: fireLock }
+      : singletonKey === undefined
+        ? {}
+        : { singletonKey: `${task.name}:${singletonKey}` }),
     ...(envelope.unique === undefined ? {} : { uniqueKey: envelope.unique }),
   });
   // Only the outcomes that do not run log here (a claimed run logs through its attempt's logger).
@@ -125,6 +145,18 @@ async function claimAndRun(
       return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000 + 1), note: 'leased elsewhere' };
     }
     case 'singleton-busy': {
+      if (fireLock !== undefined) {
+        const reason = `skipped: the schedule's run ${claim.holderId} is still running (overlap: 'skip')`;
+        await deps.store.cancel({
+          id: envelope.id,
+          task: task.name,
+          now,
+          expiresAt: now + retentionMs,
+          reason: { name: 'OverlapSkipped', message: reason },
+        });
+        log().info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
+        return { kind: 'ack', note: 'skipped (overlap)' };
+      }
       const waitMs = claim.heldUntil - now;
       log().debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
       return {
@@ -139,8 +171,22 @@ async function claimAndRun(
         '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left';
       return deadLetterMessage(deps, message, { name: 'LeaseExpired', message: reason }, envelope.id, task.name);
     }
-    case 'claimed':
+    case 'claimed': {
+      const missed = claim.record.attempt === 1 ? missedFire(envelope.schedule, now) : undefined;
+      if (missed !== undefined) {
+        await deps.store.finish({
+          id: envelope.id,
+          owner: claim.record.leaseOwner ?? '',
+          now,
+          state: 'cancelled',
+          error: { name: 'MissedRun', message: missed },
+          expiresAt: now + retentionMs,
+        });
+        log().info('schedule fire skipped: a later fire is already due', { reason: missed });
+        return { kind: 'ack', note: 'skipped (missed)' };
+      }
       return runClaimed(deps, message, control, task, envelope, claim.record);
+    }
   }
 }
 

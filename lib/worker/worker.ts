@@ -11,6 +11,7 @@ import type { Queue, ReceivedMessage } from '../backend/transport.js';
 import { MAX_BATCH, MAX_WAIT_SECONDS } from '../backend/transport.js';
 import type { Spool } from '../client/spool.js';
 import type { Logger } from '../log/logger.js';
+import { type ScheduleRunner, startScheduleRunner } from '../schedule/runner.js';
 import { ConfigurationError } from '../task/errors.js';
 import { BatchDeleter } from './deleter.js';
 import { type Disposition, processMessage } from './processor.js';
@@ -51,6 +52,14 @@ export interface WorkerOptions {
    * @default the app's logger
    */
   readonly logger?: Logger;
+  /**
+   * Fire the app's schedules and delayed runs from this worker, on backends where spool does the
+   * firing (the embedded runtime; on AWS, EventBridge Scheduler fires). Any number of workers
+   * may do it at once: each fire runs once. At start the worker deploys the app's schedules
+   * (creates or updates them, keeping a paused one paused; `spool schedules sync` also deletes).
+   * @default true
+   */
+  readonly runSchedules?: boolean;
 }
 
 /** How long the worker waits for a whole batch of free slots before receiving fewer, ms. */
@@ -131,6 +140,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     tasks: spool.tasks,
     store: spool.backend.store,
     deadLetters: spool.backend.transport.deadLetters,
+    queue,
     middleware: spool.middleware,
     logger,
     now: spool.now,
@@ -290,6 +300,13 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   };
 
   let loopDone: Promise<void> = Promise.resolve();
+  let runner: ScheduleRunner | undefined;
+  const scheduler = spool.backend.scheduler;
+  const startRunner = async () => {
+    if (options.runSchedules === false || scheduler?.firing !== 'in-process') return;
+    for (const schedule of spool.schedules.values()) await scheduler.put(schedule.spec);
+    runner = startScheduleRunner({ scheduler, queue, logger, now: spool.now });
+  };
   const worker: Worker = {
     id: workerId,
     stopped,
@@ -300,7 +317,12 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
     async start() {
       if (started) return;
       started = true;
-      logger.info('worker started', { concurrency, tasks: [...spool.tasks.keys()] });
+      await startRunner();
+      logger.info('worker started', {
+        concurrency,
+        tasks: [...spool.tasks.keys()],
+        ...(runner === undefined ? {} : { schedules: [...spool.schedules.keys()] }),
+      });
       loopDone = loop().catch((error: unknown) => {
         // Never leave a worker that looks alive but receives nothing: drain and stop.
         logger.error('worker loop crashed; stopping', { error });
@@ -315,6 +337,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       });
       receiving.abort();
       wakeLoop();
+      await runner?.stop();
       await loopDone;
       const grace = sleep(graceMs, undefined).then(() => 'grace-over' as const);
       const drained = Promise.allSettled([...inFlight]).then(() => 'drained' as const);

@@ -27,9 +27,9 @@ afterEach(async () => {
 describe('protocol version 1', () => {
   it('GIVEN the JSON Schema THEN what the library encodes conforms, and malformed bodies do not', () => {
     expect(validate(JSON.parse(encodeEnvelope('abc123', 'orders.charge', '{"orderId":"o-1"}')))).toBe(true);
-    expect(validate(JSON.parse(encodeEnvelope('abc123', 'reports.monthly', '{}', 'reports.monthly:2026-10')))).toBe(
-      true,
-    );
+    expect(
+      validate(JSON.parse(encodeEnvelope('abc123', 'reports.monthly', '{}', { unique: 'reports.monthly:2026-10' }))),
+    ).toBe(true);
     expect(validate({ spool: 2, id: 'a', task: 't', args: {} })).toBe(false);
     expect(validate({ spool: 1, id: 'has space', task: 't', args: {} })).toBe(false);
     expect(validate({ spool: 1, id: 'a', task: 't' })).toBe(false);

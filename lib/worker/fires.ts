@@ -1,0 +1,124 @@
+/**
+ * The processor's part in scheduling: delayed runs, fire messages, missed and overlapping fires.
+ *
+ * @module
+ */
+
+import type { Queue, ReceivedMessage } from '../backend/transport.js';
+import type { Logger } from '../log/logger.js';
+import type { FireInfo } from '../protocol/envelope.js';
+import { triggerOf } from '../schedule/define.js';
+import { decodeFireMessage, fireRun, isFireMessage } from '../schedule/fire.js';
+import { followingFire, latestFire } from '../schedule/trigger.js';
+import type { ErrorInfo } from '../task/errors.js';
+
+/** A run due within this long is held by the worker until it is due, instead of hidden again, ms. */
+const HOLD_MS = 1000;
+
+/**
+ * Wait for a delayed run's start. Returns a retry that hides the message until (just before) the
+ * start when it is more than a second away; otherwise sleeps until the start and returns
+ * `undefined` (run it now). Visibility timeouts are whole seconds, so the message comes back up
+ * to a second early and the last part is waited out here: a delayed run starts on time.
+ */
+export async function waitForStart(
+  notBefore: number,
+  now: () => number,
+  stop: AbortSignal,
+): Promise<{ kind: 'retry'; delaySeconds: number; note: string } | undefined> {
+  const waitMs = notBefore - now();
+  if (waitMs > HOLD_MS) {
+    return { kind: 'retry', delaySeconds: Math.min(43_200, Math.floor(waitMs / 1000)), note: 'delayed' };
+  }
+  if (waitMs > 0) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, waitMs);
+      function done() {
+        clearTimeout(timer);
+        stop.removeEventListener('abort', done);
+        resolve();
+      }
+      stop.addEventListener('abort', done, { once: true });
+    });
+    if (stop.aborted) return { kind: 'retry', delaySeconds: 0, note: 'released on shutdown' };
+  }
+  return undefined;
+}
+
+/** The singleton lock a fire holds while it runs (`overlap: 'skip'`); `#` keeps it apart from task singletons. */
+export function fireSingletonKey(fire: FireInfo): string | undefined {
+  return fire.overlap === 'skip' ? `#schedule/${fire.name}` : undefined;
+}
+
+/**
+ * Why a fire is skipped as missed, or `undefined` to run it. With `missedRuns: 'latest'` (the
+ * default), a fire that starts after the schedule's next fire was already due is skipped: that
+ * later fire runs instead, so of a backlog of fires only the latest runs.
+ */
+export function missedFire(fire: FireInfo | undefined, now: number): string | undefined {
+  if (fire === undefined || fire.missedRuns === 'all') return undefined;
+  const at = Date.parse(fire.at);
+  let next: number | undefined;
+  try {
+    next = followingFire(triggerOf(fire), at);
+  } catch {
+    return undefined; // an unreadable trigger cannot be judged: run it
+  }
+  if (next === undefined || next > now) return undefined;
+  return (
+    `missed: the fire at ${fire.at} started at ${new Date(now).toISOString()}, after the next fire (${new Date(next).toISOString()}) was due; ` +
+    "with missedRuns: 'latest' only the latest due fire runs"
+  );
+}
+
+/** What the processor needs to turn fire messages into runs. */
+export interface FireDeps {
+  readonly queue: Queue;
+  readonly logger: Logger;
+}
+
+/**
+ * If the message is a schedule's fire message (EventBridge Scheduler's target input), send the
+ * fire's run and resolve `ack`, or resolve the error that makes it undeliverable. Resolves
+ * `undefined` for any other message.
+ *
+ * The fire time is the one Scheduler filled in; if it was not filled in (some emulators leave the
+ * placeholder), the schedule's latest fire at or before the message's send time.
+ */
+export async function handleFireMessage(
+  deps: FireDeps,
+  message: ReceivedMessage,
+): Promise<{ kind: 'ack'; note: string } | { kind: 'invalid'; error: ErrorInfo } | undefined> {
+  if (!message.body.includes('"fire"')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(message.body);
+  } catch {
+    return undefined; // not JSON: the envelope decoder explains
+  }
+  if (typeof value !== 'object' || value === null || !isFireMessage(value as Record<string, unknown>)) return undefined;
+  const fire = decodeFireMessage(value as Record<string, unknown>);
+  if (typeof fire === 'string') return { kind: 'invalid', error: { name: 'MalformedMessage', message: fire } };
+  let at = fire.scheduledTime;
+  try {
+    at ??= latestFire(triggerOf(fire.spec), message.sentAt);
+  } catch (error) {
+    return {
+      kind: 'invalid',
+      error: { name: 'MalformedMessage', message: `fire message: ${(error as Error).message}` },
+    };
+  }
+  if (at === undefined) {
+    const reason = `fire message for schedule '${fire.spec.name}': its cron never fired before the message was sent`;
+    return { kind: 'invalid', error: { name: 'MalformedMessage', message: reason } };
+  }
+  const run = fireRun(fire.spec, at);
+  await deps.queue.send([run]);
+  deps.logger.debug('schedule fired', {
+    schedule: fire.spec.name,
+    at: new Date(at).toISOString(),
+    taskId: run.deduplicationId,
+    timeFromMessage: fire.scheduledTime !== undefined,
+  });
+  return { kind: 'ack', note: 'fired' };
+}
