@@ -12,26 +12,35 @@
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Backend } from '../backend/backend.js';
 import { SpoolError } from '../task/errors.js';
-import { type AwsBackendConfig, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
+import { type AwsBackendConfig, queueArnOf, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
 import { DynamoStore } from './dynamo-store.js';
+import { EventBridgeScheduler } from './scheduler.js';
 import { SqsQueue } from './sqs-queue.js';
 
 /** Options of {@link openAwsBackend}: where the resources are, plus clients and clock. */
 export interface AwsBackendOptions extends AwsBackendConfig {
   /** Use these clients instead of creating them (their region and endpoint win). */
-  readonly clients?: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient };
+  readonly clients?: AwsClients;
   /** Clock for reads, epoch ms. @default Date.now */
   readonly now?: () => number;
+}
+
+/** The SDK clients the AWS backend uses. */
+export interface AwsClients {
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly scheduler: SchedulerClient;
 }
 
 /** An open AWS backend. */
 export interface AwsBackend extends Backend {
   readonly config: ResolvedAwsConfig;
-  readonly clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient };
+  readonly clients: AwsClients;
 }
 
 /** Open the AWS backend. Throws a `ConfigurationError` naming every missing setting. */
@@ -50,10 +59,19 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
       deadLetters: new SqsQueue(clients.sqs, config.deadLetterQueueUrl),
     },
     store: new DynamoStore(documents, config.tableName, options.now),
+    ...(config.scheduler === undefined
+      ? {}
+      : {
+          scheduler: new EventBridgeScheduler(clients.scheduler, config.scheduler.group, {
+            queueArn: queueArnOf(config.queueUrl, config.region),
+            roleArn: config.scheduler.roleArn,
+          }),
+        }),
     close() {
       if (owned) {
         clients.sqs.destroy();
         clients.dynamodb.destroy();
+        clients.scheduler.destroy();
       }
     },
   };
@@ -64,18 +82,23 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
  * sends to the queue URL's host, ignoring AWS_ENDPOINT_URL. Network failures (after the SDK's own
  * retries) become a {@link SpoolError} naming the service, the endpoint and what to check.
  */
-export function createClients(config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>) {
+export function createClients(config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>): AwsClients {
   const common = { region: config.region, ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }) };
-  const clients = { sqs: new SQSClient(common), dynamodb: new DynamoDBClient(common) };
+  const clients = {
+    sqs: new SQSClient(common),
+    dynamodb: new DynamoDBClient(common),
+    scheduler: new SchedulerClient(common),
+  };
   explainNetworkErrors(clients.sqs, 'SQS', config);
   explainNetworkErrors(clients.dynamodb, 'DynamoDB', config);
+  explainNetworkErrors(clients.scheduler, 'EventBridge Scheduler', config);
   return clients;
 }
 
 const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|TimeoutError/;
 
 function explainNetworkErrors(
-  client: SQSClient | DynamoDBClient,
+  client: SQSClient | DynamoDBClient | SchedulerClient,
   service: string,
   config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>,
 ): void {

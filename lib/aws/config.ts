@@ -9,6 +9,11 @@
  * | DynamoDB table | `tableName` | `SPOOL_TABLE` |
  * | region | `region` | `AWS_REGION`, `AWS_DEFAULT_REGION` |
  * | endpoint (LocalStack, ministack) | `endpoint` | `AWS_ENDPOINT_URL` |
+ * | EventBridge Scheduler schedule group (optional) | `scheduleGroup` | `SPOOL_SCHEDULE_GROUP` |
+ * | role Scheduler assumes to send to the queue (optional) | `schedulerRoleArn` | `SPOOL_SCHEDULER_ROLE_ARN` |
+ *
+ * The scheduler settings go together: without them the backend has no scheduler (no delays over
+ * 15 minutes, no `spool schedules`).
  *
  * @module
  */
@@ -27,6 +32,10 @@ export interface AwsBackendConfig {
   readonly region?: string;
   /** A local endpoint such as `http://127.0.0.1:4566`. @default env AWS_ENDPOINT_URL, else AWS's own */
   readonly endpoint?: string;
+  /** The EventBridge Scheduler schedule group spool owns. @default env SPOOL_SCHEDULE_GROUP */
+  readonly scheduleGroup?: string;
+  /** ARN of the role Scheduler assumes to send to the task queue. @default env SPOOL_SCHEDULER_ROLE_ARN */
+  readonly schedulerRoleArn?: string;
 }
 
 /** The resolved configuration: every setting present and checked. */
@@ -36,6 +45,8 @@ export interface ResolvedAwsConfig {
   readonly tableName: string;
   readonly region: string;
   readonly endpoint: string | undefined;
+  /** Both scheduler settings, or `undefined` when neither is set. */
+  readonly scheduler: { readonly group: string; readonly roleArn: string } | undefined;
 }
 
 const SETTINGS = [
@@ -78,6 +89,20 @@ export function resolveAwsConfig(
   if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
     problems.push(`endpoint is ${JSON.stringify(endpoint)}: expected a URL such as http://127.0.0.1:4566.`);
   }
+  const group = options.scheduleGroup ?? (env.SPOOL_SCHEDULE_GROUP || undefined);
+  const roleArn = options.schedulerRoleArn ?? (env.SPOOL_SCHEDULER_ROLE_ARN || undefined);
+  if ((group === undefined) !== (roleArn === undefined)) {
+    problems.push(
+      `${group === undefined ? 'scheduleGroup (SPOOL_SCHEDULE_GROUP)' : 'schedulerRoleArn (SPOOL_SCHEDULER_ROLE_ARN)'} is missing: the scheduler settings go together ` +
+        '(the schedule group, and the role EventBridge Scheduler assumes to send to the queue). Set both, or neither to run without schedules and long delays.',
+    );
+  }
+  if (group !== undefined && !/^[0-9A-Za-z_.-]{1,64}$/.test(group)) {
+    problems.push(`scheduleGroup is ${JSON.stringify(group)}: a schedule group name is 1–64 of [0-9A-Za-z_.-].`);
+  }
+  if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(roleArn)) {
+    problems.push(`schedulerRoleArn is ${JSON.stringify(roleArn)}: expected an IAM role ARN (arn:aws:iam::<account>:role/<name>).`);
+  }
   if (problems.length > 0) {
     throw new ConfigurationError(`AWS backend configuration: ${problems.join(' ')}`);
   }
@@ -87,5 +112,13 @@ export function resolveAwsConfig(
     tableName: values.tableName ?? '',
     region: values.region ?? '',
     endpoint,
+    scheduler: group === undefined || roleArn === undefined ? undefined : { group, roleArn },
   };
+}
+
+/** The ARN of an SQS queue from its URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`). */
+export function queueArnOf(queueUrl: string, region: string): string {
+  const [account, name] = new URL(queueUrl).pathname.split('/').filter(Boolean);
+  const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+  return `arn:${partition}:sqs:${region}:${account}:${name}`;
 }

@@ -5,7 +5,9 @@
  * Queues: FIFO, high-throughput mode (`DeduplicationScope=messageGroup`,
  * `FifoThroughputLimit=perMessageGroupId`), SSE with SQS-managed keys, the task queue redriving to
  * the dead-letter queue after `maxReceiveCount` receives. Table: on-demand, `pk` string key, TTL on
- * `ttl`, sparse index `byState` (`gsiState`, `updatedAt`).
+ * `ttl`, sparse index `byState` (`gsiState`, `updatedAt`). The task queue has content-based
+ * deduplication (EventBridge Scheduler's FIFO targets need it; spool's own sends carry explicit
+ * ids). With `scheduler`, also an EventBridge Scheduler schedule group named `<prefix>`.
  *
  * @module
  */
@@ -17,6 +19,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { CreateScheduleGroupCommand, DeleteScheduleGroupCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { STATE_INDEX } from './dynamo-item.js';
 
@@ -26,13 +29,31 @@ export interface ResourceNames {
   readonly prefix: string;
   /** @default 100 */
   readonly maxReceiveCount?: number;
+  /** Also create the schedule group `<prefix>`; `roleArn` is the role Scheduler will assume. */
+  readonly scheduler?: { readonly roleArn: string };
+}
+
+/** What {@link provisionResources} created. */
+export interface ProvisionedResources {
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly tableName: string;
+  readonly scheduleGroup?: string;
+  readonly schedulerRoleArn?: string;
+}
+
+/** The clients provisioning uses (`scheduler` only with `names.scheduler`). */
+export interface ProvisionClients {
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly scheduler?: SchedulerClient;
 }
 
 /** Create the queues and the table (idempotent for queues with the same attributes). */
 export async function provisionResources(
-  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient },
+  clients: ProvisionClients,
   names: ResourceNames,
-): Promise<{ queueUrl: string; deadLetterQueueUrl: string; tableName: string }> {
+): Promise<ProvisionedResources> {
   const fifo = {
     FifoQueue: 'true',
     DeduplicationScope: 'messageGroup',
@@ -53,6 +74,7 @@ export async function provisionResources(
       QueueName: `${names.prefix}.fifo`,
       Attributes: {
         ...fifo,
+        ContentBasedDeduplication: 'true',
         VisibilityTimeout: '30',
         RedrivePolicy: JSON.stringify({
           deadLetterTargetArn: dlqArn.Attributes?.QueueArn,
@@ -101,15 +123,20 @@ export async function provisionResources(
       // Enabling TTL twice is refused; that is fine.
       if (!(error instanceof Error && /already enabled/i.test(error.message))) throw error;
     });
-  return { queueUrl: queue.QueueUrl ?? '', deadLetterQueueUrl: dlq.QueueUrl ?? '', tableName };
+  const made = { queueUrl: queue.QueueUrl ?? '', deadLetterQueueUrl: dlq.QueueUrl ?? '', tableName };
+  if (names.scheduler === undefined || clients.scheduler === undefined) return made;
+  await clients.scheduler.send(new CreateScheduleGroupCommand({ Name: names.prefix })).catch((error: unknown) => {
+    if (!(error instanceof Error && error.name === 'ConflictException')) throw error;
+  });
+  return { ...made, scheduleGroup: names.prefix, schedulerRoleArn: names.scheduler.roleArn };
 }
 
 /** Delete what {@link provisionResources} created. */
-export async function deleteResources(
-  clients: { readonly sqs: SQSClient; readonly dynamodb: DynamoDBClient },
-  resources: { readonly queueUrl: string; readonly deadLetterQueueUrl: string; readonly tableName: string },
-): Promise<void> {
+export async function deleteResources(clients: ProvisionClients, resources: ProvisionedResources): Promise<void> {
   await Promise.allSettled([
+    ...(resources.scheduleGroup === undefined || clients.scheduler === undefined
+      ? []
+      : [clients.scheduler.send(new DeleteScheduleGroupCommand({ Name: resources.scheduleGroup }))]),
     clients.sqs.send(new DeleteQueueCommand({ QueueUrl: resources.queueUrl })),
     clients.sqs.send(new DeleteQueueCommand({ QueueUrl: resources.deadLetterQueueUrl })),
     clients.dynamodb.send(new DeleteTableCommand({ TableName: resources.tableName })),

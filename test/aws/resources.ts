@@ -23,6 +23,9 @@ export async function freshAwsBackend(options: { now?: () => number; maxReceiveC
   const resources = await provisionResources(clients, {
     prefix,
     ...(options.maxReceiveCount === undefined ? {} : { maxReceiveCount: options.maxReceiveCount }),
+    // A local endpoint takes any role; on real AWS set SPOOL_TEST_SCHEDULER_ROLE_ARN to a role
+    // EventBridge Scheduler may assume that can send to spool-test-* queues.
+    ...(schedulerRoleArn() === undefined ? {} : { scheduler: { roleArn: schedulerRoleArn() as string } }),
   });
   const backend: AwsBackend = openAwsBackend({
     ...config,
@@ -37,11 +40,18 @@ export async function freshAwsBackend(options: { now?: () => number; maxReceiveC
         await deleteResources(clients, resources);
         clients.sqs.destroy();
         clients.dynamodb.destroy();
+        clients.scheduler.destroy();
       },
     } satisfies AwsBackend,
     resources,
     config,
   };
+}
+
+/** The role test schedules send as: any on a local endpoint; on real AWS, SPOOL_TEST_SCHEDULER_ROLE_ARN (else no scheduler). */
+function schedulerRoleArn(): string | undefined {
+  if (inject('awsEndpoint') !== '') return 'arn:aws:iam::000000000000:role/spool-test-scheduler';
+  return process.env.SPOOL_TEST_SCHEDULER_ROLE_ARN || undefined;
 }
 
 /** The environment a process needs to open this backend with `openAwsBackend()`. */
@@ -50,6 +60,12 @@ export function awsEnv(fresh: Awaited<ReturnType<typeof freshAwsBackend>>): Reco
     SPOOL_QUEUE_URL: fresh.resources.queueUrl,
     SPOOL_DLQ_URL: fresh.resources.deadLetterQueueUrl,
     SPOOL_TABLE: fresh.resources.tableName,
+    ...(fresh.resources.scheduleGroup === undefined
+      ? {}
+      : {
+          SPOOL_SCHEDULE_GROUP: fresh.resources.scheduleGroup,
+          SPOOL_SCHEDULER_ROLE_ARN: fresh.resources.schedulerRoleArn ?? '',
+        }),
     AWS_REGION: fresh.config.region,
     ...(fresh.config.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: fresh.config.endpoint }),
   };
