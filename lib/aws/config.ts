@@ -101,7 +101,9 @@ export function resolveAwsConfig(
     problems.push(`scheduleGroup is ${JSON.stringify(group)}: a schedule group name is 1–64 of [0-9A-Za-z_.-].`);
   }
   if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(roleArn)) {
-    problems.push(`schedulerRoleArn is ${JSON.stringify(roleArn)}: expected an IAM role ARN (arn:aws:iam::<account>:role/<name>).`);
+    problems.push(
+      `schedulerRoleArn is ${JSON.stringify(roleArn)}: expected an IAM role ARN (arn:aws:iam::<account>:role/<name>).`,
+    );
   }
   if (problems.length > 0) {
     throw new ConfigurationError(`AWS backend configuration: ${problems.join(' ')}`);

@@ -19,7 +19,11 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { CreateScheduleGroupCommand, DeleteScheduleGroupCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  CreateScheduleGroupCommand,
+  DeleteScheduleGroupCommand,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { STATE_INDEX } from './dynamo-item.js';
 

@@ -22,8 +22,8 @@ import type { ScheduleSpec } from '../schedule/define.js';
 import { isFireMessage } from '../schedule/fire.js';
 import {
   recurringScheduleParams,
-  type ScheduleTargetConfig,
   type SchedulerScheduleParams,
+  type ScheduleTargetConfig,
   TIMER_PREFIX,
   timerScheduleParams,
 } from './schedule-params.js';
@@ -39,6 +39,10 @@ export class EventBridgeScheduler implements SchedulerPort {
     this.#client = client;
     this.#group = group;
     this.#target = target;
+  }
+
+  check(spec: ScheduleSpec): void {
+    recurringScheduleParams(spec, this.#target);
   }
 
   /** Spool's recurring schedules in the group (timers and schedules spool did not make are left out). */
@@ -110,7 +114,11 @@ export class EventBridgeScheduler implements SchedulerPort {
   async scheduleOnce(timer: OneTimeTimer): Promise<'created' | 'exists'> {
     try {
       await this.#client.send(
-        new CreateScheduleCommand({ ...timerScheduleParams(timer, this.#target), GroupName: this.#group, State: 'ENABLED' }),
+        new CreateScheduleCommand({
+          ...timerScheduleParams(timer, this.#target),
+          GroupName: this.#group,
+          State: 'ENABLED',
+        }),
       );
       return 'created';
     } catch (error) {

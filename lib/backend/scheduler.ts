@@ -47,6 +47,8 @@ export const MAX_TIMER_MESSAGE_CHARS = 8192;
 export interface SchedulerPort {
   /** Who fires schedules and timers: the backend's service, or spool's in-process runner. */
   readonly firing: 'service' | 'in-process';
+  /** Throw a `ConfigurationError` saying why, if this backend cannot run `spec` (EventBridge: a sub-minute rate). */
+  check?(spec: ScheduleSpec): void;
   /** Deployed recurring schedules, by name. */
   list(): Promise<DeployedSchedule[]>;
   /**

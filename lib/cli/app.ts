@@ -21,7 +21,12 @@ const FACTORY = 'export default ({ backend }) => createSpool({ backend: backend 
  * Import the app module at `module` (relative to `cwd`) and return its spool: the default export
  * (or a named export `spool`), either a `Spool` or a function, sync or async, returning one.
  */
-export async function loadApp(module: string | undefined, cwd: string, backendKind?: BackendKind): Promise<Spool> {
+export async function loadApp(
+  module: string | undefined,
+  cwd: string,
+  backendKind?: BackendKind,
+  db?: string,
+): Promise<Spool> {
   if (module === undefined || module === '') {
     throw new CliError(
       'this command needs your app: pass --app <module> (or set SPOOL_APP), the path of a module with ' +
@@ -56,7 +61,7 @@ export async function loadApp(module: string | undefined, cwd: string, backendKi
   if (typeof candidate === 'function') {
     let made: unknown;
     try {
-      const backend = backendKind === undefined ? undefined : await openBackend(backendKind, undefined, cwd);
+      const backend = backendKind === undefined ? undefined : await openBackend(backendKind, db, cwd);
       made = await (candidate as (options: { backend?: Backend }) => unknown)(backend === undefined ? {} : { backend });
     } catch (error) {
       throw loadFailure(path, 'calling its exported function', error);
@@ -92,7 +97,7 @@ export async function openReader(
   cwd: string,
 ): Promise<Reader> {
   if (flags.app !== undefined && flags.app !== '') {
-    const spool = await loadApp(flags.app, cwd, flags.backend);
+    const spool = await loadApp(flags.app, cwd, flags.backend, flags.db);
     return { backend: spool.backend, description: describeBackend(spool.backend), close: () => spool.close() };
   }
   if (flags.backend === 'aws') {

@@ -10,6 +10,7 @@ import { registerDlq } from './dlq.js';
 import { registerEnqueue } from './enqueue.js';
 import { registerInspect } from './inspect.js';
 import { type CliContext, type CliIo, EXIT, reportError } from './output.js';
+import { registerSchedules } from './schedules.js';
 import { registerStatus } from './status.js';
 import { registerWorkers } from './worker.js';
 
@@ -33,7 +34,8 @@ Examples:
   $ spool dev --app src/spool.ts
   $ spool enqueue greet '{"name":"Ada"}' --app src/spool.ts --wait
   $ spool status
-  $ spool dlq list`;
+  $ spool dlq list
+  $ spool schedules sync --app src/spool.ts --dry-run`;
 
 /**
  * Run the CLI. `argv` is `process.argv`-shaped (node, script, then the arguments). Resolves the
@@ -79,5 +81,6 @@ export function buildProgram(ctx: CliContext): Command {
   registerStatus(program, ctx);
   registerInspect(program, ctx);
   registerDlq(program, ctx);
+  registerSchedules(program, ctx);
   return program;
 }
