@@ -300,6 +300,7 @@ export class DynamoStore implements TaskStore {
         const record = toRecord(old, now);
         if (record === undefined) continue;
         if (isTerminal(record.state)) return { outcome: 'finished', record };
+        if (input.onlyIfNotStarted === true) return { outcome: 'running', record };
         const b = new UpdateBuilder().set('cancelRequested', true).set('updatedAt', now);
         try {
           const requested = await this.#w.update(input.id, b, `${b.name('state')} = ${b.value('running')}`, now);

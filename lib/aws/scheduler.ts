@@ -174,7 +174,7 @@ function sameParams(current: GetScheduleCommandOutput, params: SchedulerSchedule
   return (
     current.ScheduleExpression === params.ScheduleExpression &&
     (current.ScheduleExpressionTimezone ?? 'UTC') === params.ScheduleExpressionTimezone &&
-    (current.Description ?? undefined) === params.Description &&
+    (current.Description || undefined) === params.Description &&
     t?.Arn === params.Target.Arn &&
     t?.RoleArn === params.Target.RoleArn &&
     t?.Input === params.Target.Input &&

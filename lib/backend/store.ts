@@ -152,6 +152,8 @@ export interface CancelInput {
   readonly expiresAt: number;
   /** Why it was cancelled, recorded as the record's `error` (a skipped schedule fire, for example). */
   readonly reason?: ErrorInfo;
+  /** Leave a running run alone (outcome `running`) instead of requesting its cancellation. */
+  readonly onlyIfNotStarted?: boolean;
 }
 
 /** Outcome of {@link TaskStore.cancel}. */
@@ -161,7 +163,9 @@ export type CancelResult =
   /** It is running: `cancelRequested` is set and the worker's next heartbeat aborts its signal. */
   | { readonly outcome: 'requested'; readonly record: TaskRecord }
   /** Too late: the run is terminal. */
-  | { readonly outcome: 'finished'; readonly record: TaskRecord };
+  | { readonly outcome: 'finished'; readonly record: TaskRecord }
+  /** It is running and `onlyIfNotStarted` was set: nothing was written. */
+  | { readonly outcome: 'running'; readonly record: TaskRecord };
 
 /** Input of {@link TaskStore.revive}. */
 export interface ReviveInput {
@@ -252,8 +256,9 @@ export interface TaskStore {
    * - Condition A: record absent OR state ∈ {queued, retrying} → state = cancelled, error = reason
    *   (creates the record if absent, so the run is refused when its message arrives); unique lock
    *   released.
-   * - Condition B: state = running → cancelRequested = true.
-   * - Outcomes: `cancelled` (A) | `requested` (B) | `finished` (terminal, nothing written).
+   * - Condition B: state = running → cancelRequested = true; with `onlyIfNotStarted`, nothing.
+   * - Outcomes: `cancelled` (A) | `requested` (B) | `running` (B with `onlyIfNotStarted`) |
+   *   `finished` (terminal, nothing written).
    */
   cancel(input: CancelInput): Promise<CancelResult>;
 

@@ -113,7 +113,8 @@ export function createHandle<R>(
           );
         }
       }
-      return outcome.outcome;
+      // `running` is only reported to callers that pass onlyIfNotStarted, which this one does not.
+      return outcome.outcome === 'running' ? 'requested' : outcome.outcome;
     },
   };
 }

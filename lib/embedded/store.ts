@@ -310,7 +310,8 @@ export class EmbeddedStore implements TaskStore {
   }
 
   // cancel — A: absent | queued | retrying → cancelled (record created if absent), unique lock released;
-  // B: running → cancelRequested = true. Outcomes: cancelled (A) | requested (B) | finished (terminal).
+  // B: running → cancelRequested = true (unless onlyIfNotStarted). Outcomes: cancelled (A) | requested (B) |
+  // running (onlyIfNotStarted, nothing written) | finished (terminal).
   /** Cancel a run (see {@link TaskStore.cancel}). */
   async cancel(input: CancelInput): Promise<CancelResult> {
     return this.#writeTx(input.now, (): CancelResult => {
@@ -319,6 +320,7 @@ export class EmbeddedStore implements TaskStore {
       const record = found ?? newRecord(input.id, input.task ?? '?', now, input.expiresAt);
       if (isTerminal(record.state)) return { outcome: 'finished', record };
       if (record.state === 'running') {
+        if (input.onlyIfNotStarted === true) return { outcome: 'running', record };
         const requested: TaskRecord = { ...record, cancelRequested: true, updatedAt: now };
         this.#write(requested, found !== undefined);
         return { outcome: 'requested', record: requested };

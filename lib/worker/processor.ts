@@ -118,6 +118,24 @@ async function claimAndRun(
   const leaseMs = leaseLength(task, now, control.deadline);
   const singletonKey = envelope.schedule?.overlap === 'skip' ? undefined : singletonKeyOf(task, envelope.args);
   const fireLock = envelope.schedule === undefined ? undefined : fireSingletonKey(envelope.schedule);
+  // A missed fire is skipped before the claim, so it never holds its schedule's overlap lock.
+  const missed = missedFire(envelope.schedule, now);
+  if (missed !== undefined) {
+    const skipped = await deps.store.cancel({
+      id: envelope.id,
+      task: task.name,
+      now,
+      expiresAt: now + retentionMs,
+      reason: { name: 'MissedRun', message: missed },
+      onlyIfNotStarted: true,
+    });
+    if (skipped.outcome === 'cancelled') {
+      deps.logger
+        .child({ taskId: envelope.id, task: task.name })
+        .info('schedule fire skipped: a later fire is already due');
+      return { kind: 'ack', note: 'skipped (missed)' };
+    }
+  }
   const claim = await deps.store.claim({
     id: envelope.id,
     task: task.name,
@@ -171,22 +189,8 @@ async function claimAndRun(
         '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left';
       return deadLetterMessage(deps, message, { name: 'LeaseExpired', message: reason }, envelope.id, task.name);
     }
-    case 'claimed': {
-      const missed = claim.record.attempt === 1 ? missedFire(envelope.schedule, now) : undefined;
-      if (missed !== undefined) {
-        await deps.store.finish({
-          id: envelope.id,
-          owner: claim.record.leaseOwner ?? '',
-          now,
-          state: 'cancelled',
-          error: { name: 'MissedRun', message: missed },
-          expiresAt: now + retentionMs,
-        });
-        log().info('schedule fire skipped: a later fire is already due', { reason: missed });
-        return { kind: 'ack', note: 'skipped (missed)' };
-      }
+    case 'claimed':
       return runClaimed(deps, message, control, task, envelope, claim.record);
-    }
   }
 }
 

@@ -12,6 +12,7 @@ import type { BackendFactory } from './harness.js';
 import { lifecycle } from './lifecycle.suite.js';
 import { locks } from './locks.suite.js';
 import { retries } from './retries.suite.js';
+import { scheduling } from './scheduling.suite.js';
 
 export type { BackendFactory } from './harness.js';
 
@@ -24,5 +25,6 @@ export function describeConformance(factory: BackendFactory): void {
     locks(factory);
     badInput(factory);
     lifecycle(factory);
+    scheduling(factory);
   });
 }

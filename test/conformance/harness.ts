@@ -9,6 +9,7 @@ import { type DeadLetter, listDeadLetters } from '../../lib/client/dlq.js';
 import type { Middleware } from '../../lib/client/middleware.js';
 import { createSpool, type Spool } from '../../lib/client/spool.js';
 import { createLogger, type Logger } from '../../lib/log/logger.js';
+import type { Schedule } from '../../lib/schedule/define.js';
 import type { AnyTask } from '../../lib/task/define.js';
 import type { Worker, WorkerOptions } from '../../lib/worker/worker.js';
 
@@ -29,6 +30,7 @@ export interface App {
   readonly spool: Spool;
   readonly clock: TestClock;
   readonly logs: Record<string, unknown>[];
+  readonly backend: Backend;
   /** Start (and track) a worker on this app. */
   startWorker(options?: WorkerOptions): Promise<Worker>;
 }
@@ -38,6 +40,7 @@ export interface AppOptions {
   /** Start one worker at once with these options (false: none). @default {} */
   readonly worker?: WorkerOptions | false;
   readonly logger?: Logger;
+  readonly schedules?: readonly Schedule[];
 }
 
 /** Create apps on fresh backends of `factory`; everything is stopped after each test. */
@@ -69,6 +72,7 @@ export function useHarness(factory: BackendFactory) {
       logger,
       now: clock.now,
       ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
+      ...(options.schedules === undefined ? {} : { schedules: options.schedules }),
     });
     const workers: Worker[] = [];
     cleanups.push(async () => {
@@ -82,7 +86,7 @@ export function useHarness(factory: BackendFactory) {
       return worker;
     };
     if (options.worker !== false) await startWorker(options.worker ?? {});
-    return { spool, clock, logs, startWorker };
+    return { spool, clock, logs, startWorker, backend };
   };
 }
 
