@@ -21,11 +21,16 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { defineOrderSchedules, defineOrderTasks } from '../examples/orders/app.js';
+import { FakePayments, FlakyMail } from '../examples/orders/providers.js';
 import { TaskQueueHttpApi } from './http-api.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from './nag.js';
 import { LAMBDA_BUNDLING, TaskQueue, type TaskQueueProps } from './task-queue.js';
 
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Providers for defining the example's tasks at synthesis (their handlers never run here). */
+const exampleProviders = () => ({ payments: new FakePayments(), mail: new FlakyMail() });
 
 /** Props of {@link SpoolExampleStack}. */
 export interface SpoolExampleStackProps extends StackProps {
@@ -56,7 +61,11 @@ export class SpoolExampleStack extends Stack {
       description: 'spool example: an SQS FIFO task queue, its DynamoDB table, the worker and a producer Lambda',
       ...props,
     });
-    this.tasks = new TaskQueue(this, 'Tasks', { ...props.taskQueue });
+    // The example's schedules (the same definitions its workers use); pass your app's own.
+    this.tasks = new TaskQueue(this, 'Tasks', {
+      schedules: defineOrderSchedules(defineOrderTasks(exampleProviders())),
+      ...props.taskQueue,
+    });
 
     // The producer's own role and log group: no managed policy, only what it is granted below.
     const role = new iam.Role(this, 'ProducerRole', {

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type App, Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { SpoolExampleStack } from './app.js';
 import type { TaskQueueHttpApi } from './http-api.js';
@@ -47,8 +48,28 @@ export function acknowledgeTaskQueueHttpApiFindings(httpApi: TaskQueueHttpApi): 
   });
 }
 
+/**
+ * Acknowledge the one wildcard {@link TaskQueue.grantEnqueue} gives `principal` (a role or
+ * function granted with it): create and delete the one-time schedules `delay.*` of runs delayed
+ * by more than 15 minutes, whose names are task ids, known only at enqueue.
+ */
+export function acknowledgeEnqueueGrantFindings(principal: IConstruct, taskQueue: TaskQueue): void {
+  const group = Stack.of(taskQueue).getLogicalId(taskQueue.scheduling.group);
+  Validations.of(principal).acknowledge({
+    id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`,
+    reason:
+      "Delayed runs: a run delayed by more than 15 minutes is a one-time schedule named delay.<task id> in the task queue's " +
+      'schedule group, created at enqueue and deleted on cancel. The ids are only known then, so the grant covers delay.* ' +
+      'in that one group (not its recurring schedules, not other groups).',
+  });
+}
+
 /** Acknowledge the findings of the example stack that cannot be fixed. */
 export function acknowledgeExampleFindings(stack: SpoolExampleStack): void {
   acknowledgeTaskQueueFindings(stack.tasks);
-  if (stack.httpApi !== undefined) acknowledgeTaskQueueHttpApiFindings(stack.httpApi);
+  acknowledgeEnqueueGrantFindings(stack.producer.role ?? stack.producer, stack.tasks);
+  if (stack.httpApi !== undefined) {
+    acknowledgeTaskQueueHttpApiFindings(stack.httpApi);
+    acknowledgeEnqueueGrantFindings(stack.httpApi.role, stack.tasks);
+  }
 }

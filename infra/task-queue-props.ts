@@ -11,6 +11,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Schedule } from '../lib/schedule/define.js';
 
 /** Props of a {@link TaskQueue}. All are optional. */
 export interface TaskQueueProps {
@@ -122,6 +123,13 @@ export interface TaskQueueProps {
    * @default 'spool-worker'
    */
   readonly metricsService?: string;
+  /**
+   * Recurring schedules declared in code (`defineSchedule`), deployed as EventBridge Scheduler
+   * schedules in the task queue's schedule group. Rates must be whole minutes (Scheduler's
+   * smallest); the construct refuses others at synthesis.
+   * @default []
+   */
+  readonly schedules?: readonly Schedule[];
 }
 
 /** The defaults of {@link TaskQueueProps}: the only place they are written. */
@@ -145,7 +153,13 @@ export const TASK_QUEUE_DEFAULTS = {
 export const MIN_NODE_MAJOR = 22;
 
 /** Environment variables the construct sets itself (see `lib/aws/config.ts`). */
-export const SPOOL_ENVIRONMENT_KEYS = ['SPOOL_QUEUE_URL', 'SPOOL_DLQ_URL', 'SPOOL_TABLE'] as const;
+export const SPOOL_ENVIRONMENT_KEYS = [
+  'SPOOL_QUEUE_URL',
+  'SPOOL_DLQ_URL',
+  'SPOOL_TABLE',
+  'SPOOL_SCHEDULE_GROUP',
+  'SPOOL_SCHEDULER_ROLE_ARN',
+] as const;
 
 /** {@link TaskQueueProps} with every default applied. */
 export interface ResolvedTaskQueueProps
@@ -167,6 +181,8 @@ export interface ResolvedTaskQueueProps
       | 'metricsService'
     >
   > {
+  /** {@link TaskQueueProps.schedules}. */
+  readonly schedules: readonly Schedule[];
   /** {@link TaskQueueProps.workerEntry}; undefined: the project's `functions/worker.ts`. */
   readonly workerEntry: string | undefined;
   /** {@link TaskQueueProps.workerCode}; undefined: bundle the entry. */
@@ -336,6 +352,7 @@ export function resolveTaskQueueProps(props: TaskQueueProps = {}): ResolvedTaskQ
     dashboardName: props.dashboardName,
     metricsNamespace: props.metricsNamespace ?? d.metricsNamespace,
     metricsService: props.metricsService ?? d.metricsService,
+    schedules: props.schedules ?? [],
   };
   const problems = TASK_QUEUE_RULES.filter((rule) => rule.broken(resolved)).map((rule) => rule.message(resolved));
   if (problems.length > 0) throw new TaskQueuePropsError(problems);

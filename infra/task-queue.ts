@@ -9,7 +9,7 @@
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,6 +23,7 @@ import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/dynamo-item.js';
 import { MAX_MESSAGE_BYTES } from '../lib/backend/transport.js';
 import { TaskQueueMonitoring } from './task-queue-monitoring.js';
 import { resolveTaskQueueProps, type TaskQueueProps } from './task-queue-props.js';
+import { TaskQueueSchedules } from './task-queue-schedules.js';
 
 export { TASK_QUEUE_DEFAULTS, type TaskQueueProps, TaskQueuePropsError } from './task-queue-props.js';
 
@@ -49,13 +50,16 @@ export interface ITaskQueue extends IConstruct {
   /** The customer managed key of the queues and the table, if there is one. */
   readonly encryptionKey?: kms.IKey | undefined;
   /**
-   * The environment `openAwsBackend()` reads: `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`
-   * (`AWS_REGION` is set by Lambda, ECS and the SDK's usual sources).
+   * The environment `openAwsBackend()` reads: `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`,
+   * and with a scheduler `SPOOL_SCHEDULE_GROUP` and `SPOOL_SCHEDULER_ROLE_ARN` (`AWS_REGION` is set
+   * by Lambda, ECS and the SDK's usual sources).
    */
   readonly environment: Readonly<Record<string, string>>;
   /**
-   * Let `grantee` enqueue runs: send to the task queue, and take and give back the lock of a
-   * `unique` task. Nothing else: it cannot receive, delete or read other items.
+   * Let `grantee` enqueue runs: send to the task queue, take and give back the lock of a
+   * `unique` task, and (with a scheduler) create and delete the one-time schedules of runs
+   * delayed by more than 15 minutes, passing the Scheduler role. Nothing else: it cannot
+   * receive, delete or read other items, or touch recurring schedules.
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant;
   /** Let `grantee` read task records (a handle's `state()`, `info()` and `result()`). */
@@ -77,6 +81,12 @@ export interface TaskQueueAttributes {
    * @default none (SQS-managed SSE and the AWS managed DynamoDB key need no key permissions)
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * The schedule group and the Scheduler role's ARN (the TaskQueue's `schedules.groupName` and
+   * `schedules.role.roleArn`), for producers that delay runs by more than 15 minutes.
+   * @default none: such producers get a clear error
+   */
+  readonly scheduler?: { readonly groupName: string; readonly roleArn: string };
 }
 
 /** The grants, shared by a {@link TaskQueue} and a referenced one. */
@@ -85,12 +95,17 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
   abstract readonly deadLetterQueue: sqs.IQueue;
   abstract readonly table: dynamodb.ITable;
   abstract readonly encryptionKey: kms.IKey | undefined;
+  /** The schedule group's name and the Scheduler role's ARN, when there is a scheduler. */
+  protected abstract readonly schedulerRef: { readonly groupName: string; readonly roleArn: string } | undefined;
 
   get environment(): Readonly<Record<string, string>> {
     return {
       SPOOL_QUEUE_URL: this.queue.queueUrl,
       SPOOL_DLQ_URL: this.deadLetterQueue.queueUrl,
       SPOOL_TABLE: this.table.tableName,
+      ...(this.schedulerRef === undefined
+        ? {}
+        : { SPOOL_SCHEDULE_GROUP: this.schedulerRef.groupName, SPOOL_SCHEDULER_ROLE_ARN: this.schedulerRef.roleArn }),
     };
   }
 
@@ -114,6 +129,27 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
     // When the lock is held, enqueue reads the holder's record (GetItem on task#<id>) to decide
     // whether the holder has ended and the lock can be taken over. Only task# items.
     grant = grant.combine(this.#grantGetTaskItems(grantee));
+    // A run delayed by more than 15 minutes is a one-time schedule `delay.<id>` in spool's group
+    // (CreateSchedule, passing the Scheduler role); cancelling it deletes that schedule.
+    const ref = this.schedulerRef;
+    if (ref !== undefined) {
+      const { partition, region, account } = Stack.of(this);
+      grant = grant.combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
+          resourceArns: [`arn:${partition}:scheduler:${region}:${account}:schedule/${ref.groupName}/delay.*`],
+        }),
+      );
+      grant = grant.combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['iam:PassRole'],
+          resourceArns: [ref.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+        }),
+      );
+    }
     // With a customer managed key: SQS needs GenerateDataKey + Decrypt to send, DynamoDB
     // Encrypt/Decrypt for the lock writes (as aws-cdk-lib's own table grants do).
     if (this.encryptionKey !== undefined)
@@ -178,6 +214,9 @@ export class TaskQueue extends TaskQueueBase {
   readonly workerLogGroup: logs.LogGroup;
   /** The alarms and the dashboard. */
   readonly monitoring: TaskQueueMonitoring;
+  /** The schedule group, the Scheduler role and the recurring schedules (`props.schedules`). */
+  readonly scheduling: TaskQueueSchedules;
+  protected readonly schedulerRef: { readonly groupName: string; readonly roleArn: string };
 
   constructor(scope: Construct, id: string, props: TaskQueueProps = {}) {
     super(scope, id);
@@ -201,6 +240,8 @@ export class TaskQueue extends TaskQueueBase {
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       ...queueBase,
+      // EventBridge Scheduler's FIFO targets carry no deduplication id; spool's own sends do.
+      contentBasedDeduplication: true,
       visibilityTimeout: p.visibilityTimeout,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
     });
@@ -226,6 +267,13 @@ export class TaskQueue extends TaskQueueBase {
     // aws-cdk-lib declares Table#tableStreamArn as `string | undefined` and ITable's as optional:
     // the same at run time, but not assignable under exactOptionalPropertyTypes.
     this.table = table as unknown as dynamodb.ITable;
+
+    this.scheduling = new TaskQueueSchedules(this, 'Scheduling', {
+      queue: this.queue,
+      encryptionKey: p.encryptionKey,
+      schedules: p.schedules,
+    });
+    this.schedulerRef = { groupName: this.scheduling.groupName, roleArn: this.scheduling.role.roleArn };
 
     // The worker: its own role (no managed policies), its own log group.
     const role = new iam.Role(this, 'WorkerRole', {
@@ -308,9 +356,11 @@ class ImportedTaskQueue extends TaskQueueBase {
   readonly deadLetterQueue: sqs.IQueue;
   readonly table: dynamodb.ITable;
   readonly encryptionKey: kms.IKey | undefined;
+  protected readonly schedulerRef: { readonly groupName: string; readonly roleArn: string } | undefined;
 
   constructor(scope: Construct, id: string, attrs: TaskQueueAttributes) {
     super(scope, id);
+    this.schedulerRef = attrs.scheduler;
     const key = attrs.encryptionKey;
     this.encryptionKey = key;
     this.queue = sqs.Queue.fromQueueAttributes(this, 'Queue', {

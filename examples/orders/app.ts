@@ -14,6 +14,7 @@ import type { Middleware } from '../../lib/client/middleware.js';
 import { createSpool, type Spool } from '../../lib/client/spool.js';
 import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import type { Logger } from '../../lib/log/logger.js';
+import { defineSchedule } from '../../lib/schedule/define.js';
 import { defineTask } from '../../lib/task/define.js';
 import { FakePayments, FlakyMail } from './providers.js';
 
@@ -64,7 +65,30 @@ export function defineOrderTasks(providers: Providers) {
     },
   });
 
-  return { chargeOrder, sendReceipt, monthlyReport };
+  const reconcileOrders = defineTask({
+    name: 'orders.reconcile',
+    schema: z.object({ window: z.enum(['daily', 'weekly']) }),
+    async handler({ window }, ctx) {
+      ctx.logger.info('reconciling charges with the payment provider', { window });
+      return { window, reconciledAt: new Date().toISOString() };
+    },
+  });
+
+  return { chargeOrder, sendReceipt, monthlyReport, reconcileOrders };
+}
+
+/** The example's recurring schedules: reconcile orders every night at 03:15 Berlin time. */
+export function defineOrderSchedules(tasks: ReturnType<typeof defineOrderTasks>) {
+  return [
+    defineSchedule({
+      name: 'reconcile-orders',
+      task: tasks.reconcileOrders,
+      args: { window: 'daily' },
+      cron: '15 3 * * *',
+      timezone: 'Europe/Berlin',
+      description: 'Reconcile the day’s charges with the payment provider',
+    }),
+  ];
 }
 
 /** Options of {@link createOrdersApp}. */
@@ -88,6 +112,7 @@ export function createOrdersApp(
   const spool = createSpool({
     backend,
     tasks: Object.values(tasks),
+    schedules: defineOrderSchedules(tasks),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
   });

@@ -26,6 +26,18 @@
  * - **unique** — at most one queued-or-running run per unique key (celery-once). A second enqueue
  *   returns the existing handle.
  * - **singleton** — at most one *running* run per singleton key; others wait their turn.
+ * - **delay** / **ETA** — a run that must not start before a time (`delaySeconds`, `runAt`). Up to
+ *   15 minutes it waits in the queue (a worker that receives it early hides it again until then);
+ *   longer, in a **timer**.
+ * - **timer** — a one-time schedule that sends one message at a time, then deletes itself
+ *   (EventBridge Scheduler `at()` on AWS; a row of the embedded `timers` table locally).
+ * - **schedule** — a recurring trigger declared in code (`defineSchedule`: cron in a time zone, or
+ *   a rate) that runs a task with fixed arguments.
+ * - **fire** — one scheduled time of a schedule. Its run's task id is `sched:<schedule>:<time>`,
+ *   the same whoever fires it, so each fire runs once. A **fire message** is what EventBridge
+ *   Scheduler sends for a fire; the worker turns it into the fire's run.
+ * - **missed fire** — a fire that had not started when the schedule's next fire was due; with
+ *   `missedRuns: 'latest'` it is skipped (cancelled, with the reason) and only the latest runs.
  *
  * @module
  */

@@ -13,7 +13,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createSpool } from '../../lib/client/spool.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import { encodeEnvelope } from '../../lib/protocol/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../../lib/protocol/envelope.js';
+import { defineSchedule } from '../../lib/schedule/define.js';
+import { fireRun } from '../../lib/schedule/fire.js';
 import { defineTask } from '../../lib/task/define.js';
 import { freshAwsBackend } from '../aws/resources.js';
 
@@ -33,6 +35,34 @@ describe('protocol version 1', () => {
     expect(validate({ spool: 2, id: 'a', task: 't', args: {} })).toBe(false);
     expect(validate({ spool: 1, id: 'has space', task: 't', args: {} })).toBe(false);
     expect(validate({ spool: 1, id: 'a', task: 't' })).toBe(false);
+  });
+
+  it('GIVEN a delayed run and a fire THEN their envelopes conform, decode back, and a bad notBefore or schedule is explained', () => {
+    const delayed = encodeEnvelope('abc', 't', '{}', { notBefore: Date.parse('2026-11-22T09:30:00Z') });
+    expect(validate(JSON.parse(delayed))).toBe(true);
+    expect(decodeEnvelope(delayed)).toMatchObject({
+      ok: true,
+      envelope: { notBefore: Date.parse('2026-11-22T09:30:00Z') },
+    });
+    const task = defineTask({ name: 'ping', schema: z.object({}), handler: () => {} });
+    const beat = defineSchedule({ name: 'beat', task, args: {}, cron: '0 * * * *', timezone: 'Europe/Berlin' });
+    const fire = fireRun(beat.spec, Date.parse('2026-11-22T10:00:00Z'));
+    expect(fire.deduplicationId).toBe('sched:beat:2026-11-22T10:00:00.000Z');
+    expect(validate(JSON.parse(fire.body))).toBe(true);
+    expect(decodeEnvelope(fire.body)).toMatchObject({
+      ok: true,
+      envelope: { id: 'sched:beat:2026-11-22T10:00:00.000Z', schedule: { name: 'beat', overlap: 'skip' } },
+    });
+    expect(decodeEnvelope('{"spool":1,"id":"a","task":"t","args":{},"notBefore":"tomorrow"}')).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/"notBefore" is "tomorrow"; expected an ISO 8601 time with a zone/),
+    });
+    expect(
+      decodeEnvelope('{"spool":1,"id":"a","task":"t","args":{},"schedule":{"name":"x","at":"now"}}'),
+    ).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/"schedule" "at" is not an ISO 8601 time/),
+    });
   });
 
   it('GIVEN a message built from the protocol document alone WHEN sent with the plain SQS API THEN a worker runs it and its result reads back with a plain GetItem', async () => {
