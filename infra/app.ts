@@ -102,6 +102,12 @@ export class SpoolExampleStack extends Stack {
     output('TableName', this.tasks.table.tableName, 'SPOOL_TABLE: the DynamoDB table of task records');
     output('WorkerFunctionName', this.tasks.worker.functionName, 'The worker Lambda');
     output('ProducerFunctionName', this.producer.functionName, 'The example producer Lambda');
+    output('ScheduleGroup', this.tasks.scheduling.groupName, 'SPOOL_SCHEDULE_GROUP: the EventBridge Scheduler group');
+    output(
+      'SchedulerRoleArn',
+      this.tasks.scheduling.role.roleArn,
+      'SPOOL_SCHEDULER_ROLE_ARN: the role Scheduler assumes',
+    );
     output('DashboardName', this.tasks.monitoring.dashboard.dashboardName, 'The CloudWatch dashboard');
     if (this.httpApi !== undefined) {
       output(

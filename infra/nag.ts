@@ -8,8 +8,8 @@
  */
 
 import { type App, Stack, Validations } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
 import type { SpoolExampleStack } from './app.js';
 import type { TaskQueueHttpApi } from './http-api.js';
 import type { TaskQueue } from './task-queue.js';

@@ -55,7 +55,9 @@ export class TaskQueueSchedules extends Construct {
     const byName = new Map<string, scheduler.CfnSchedule>();
     for (const schedule of props.schedules) {
       if (byName.has(schedule.name)) {
-        throw new Error(`TaskQueue: two schedules are named '${schedule.name}'. Schedule names must be unique; rename one.`);
+        throw new Error(
+          `TaskQueue: two schedules are named '${schedule.name}'. Schedule names must be unique; rename one.`,
+        );
       }
       const p = recurringScheduleParams(schedule.spec, { queueArn: props.queue.queueArn, roleArn: this.role.roleArn });
       const cfn = new scheduler.CfnSchedule(this, `Schedule-${schedule.name}`, {

@@ -64,6 +64,8 @@ export interface ExampleOutputs {
   readonly WorkerFunctionName: string;
   readonly ProducerFunctionName: string;
   readonly DashboardName: string;
+  readonly ScheduleGroup: string;
+  readonly SchedulerRoleArn: string;
 }
 
 /** Bootstrap the local account and deploy the example stack; resolves its outputs. */

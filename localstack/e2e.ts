@@ -16,12 +16,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { defineOrderTasks } from '../examples/orders/app.js';
+import { defineOrderSchedules, defineOrderTasks } from '../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../examples/orders/providers.js';
 import { openAwsBackend } from '../lib/aws/backend.js';
 import { listDeadLetters } from '../lib/client/dlq.js';
 import { createSpool } from '../lib/client/spool.js';
 import { silentLogger } from '../lib/log/logger.js';
+import { fireGroup, fireId, fireTemplate } from '../lib/schedule/fire.js';
+import { planIsEmpty, planSync } from '../lib/schedule/sync.js';
 import { deployExample, destroyExample, LOCAL_ENVIRONMENT } from './cdklocal.js';
 import { freePort, type RunningEndpoint, startMinistack } from './ministack.js';
 
@@ -65,6 +67,8 @@ async function main(): Promise<number> {
       queueUrl: outputs.QueueUrl,
       deadLetterQueueUrl: outputs.DeadLetterQueueUrl,
       tableName: outputs.TableName,
+      scheduleGroup: outputs.ScheduleGroup,
+      schedulerRoleArn: outputs.SchedulerRoleArn,
       region,
       endpoint: endpoint.endpoint,
     });
@@ -114,6 +118,48 @@ async function main(): Promise<number> {
         await new Promise((r) => setTimeout(r, 500));
       }
     });
+    const tasks = defineOrderTasks({ payments: new FakePayments(), mail: new FlakyMail() });
+    const scheduler = backend.scheduler;
+    if (scheduler === undefined) throw new Error('the backend has no scheduler: the stack outputs lack ScheduleGroup');
+
+    await step(
+      "the stack's schedule is deployed as the code declares it: `schedules sync` finds nothing to change",
+      async () => {
+        const plan = planSync(defineOrderSchedules(tasks), await scheduler.list(), scheduler);
+        if (!planIsEmpty(plan) || plan.unchanged.join() !== 'reconcile-orders') {
+          throw new Error(`CDK and sync disagree: ${JSON.stringify(plan)}`);
+        }
+      },
+    );
+
+    await step('a fire message, as EventBridge Scheduler sends it, runs once in the worker Lambda', async () => {
+      const [reconcile] = defineOrderSchedules(tasks);
+      if (reconcile === undefined) throw new Error('no example schedule');
+      const at = Date.parse('2026-11-22T02:15:00Z');
+      const body = fireTemplate(reconcile.spec).replace('<aws.scheduler.scheduled-time>', '2026-11-22T02:15:00Z');
+      const message = { body, groupId: fireGroup(reconcile.name) };
+      await backend.transport.tasks.send([
+        { ...message, deduplicationId: 'e2e-fire-1' },
+        { ...message, deduplicationId: 'e2e-fire-2' }, // Scheduler's retry, or a second scheduler
+      ]);
+      const result = await spool.handle<{ window: string }>(fireId(reconcile.name, at)).result({ timeoutMs: 60_000 });
+      if (result.window !== 'daily') throw new Error(`unexpected result ${JSON.stringify(result)}`);
+    });
+
+    await step(
+      'a run delayed past 15 minutes waits in an EventBridge Scheduler at() schedule, then runs in the worker Lambda',
+      async () => {
+        // A producer whose clock is 20 minutes behind: 5 s from now is a long delay to it.
+        const producer = createSpool({ backend, tasks: [], logger: silentLogger, now: () => Date.now() - 1_200_000 });
+        const runAt = Date.now() + 5000;
+        const handle = await producer.enqueue(tasks.reconcileOrders, { window: 'weekly' }, { runAt });
+        await handle.result({ timeoutMs: 90_000 });
+        const started = (await handle.info())?.startedAt ?? 0;
+        detail(`delayed run started ${started - runAt} ms after its time`);
+        if (started < runAt) throw new Error(`the delayed run started ${runAt - started} ms early`);
+      },
+    );
+
     await spool.close();
     lambda.destroy();
     ok = true;
