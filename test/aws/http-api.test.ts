@@ -184,8 +184,8 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
     const response = await handler(post('orders.refund', { orderId: 'o-7' }));
     expect(response.statusCode).toBe(404);
     const body = json(response);
-    expect(body.knownTasks).toEqual(['orders.charge', 'receipts.send', 'reports.monthly']);
-    expect(body.message).toMatch(/^Unknown task "orders.refund".*Enqueue one of: orders.charge, receipts.send/);
+    expect(body.knownTasks).toEqual(['orders.charge', 'orders.reconcile', 'receipts.send', 'reports.monthly']);
+    expect(body.message).toMatch(/^Unknown task "orders.refund".*Enqueue one of: orders.charge, orders.reconcile, receipts.send/);
   });
 
   it('WHEN the message would exceed the queue limit THEN 413', async () => {
