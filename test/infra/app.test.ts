@@ -52,7 +52,7 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
   });
 
-  it('THEN the acknowledged findings are the X-Ray wildcards of the worker and HTTP API roles, with their reasons', () => {
+  it("THEN the acknowledged findings are the X-Ray wildcards of the worker and HTTP API roles and grantEnqueue's delay.* timers of the producer and HTTP API roles, with their reasons", () => {
     const acknowledged = app.node
       .findAll()
       .flatMap((c) =>
@@ -60,14 +60,20 @@ describe('GIVEN the example app with the context of cdk.json', () => {
           .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
           .map((m) => ({ path: c.node.path, rules: m.data as unknown })),
       );
-    expect(acknowledged).toEqual(
-      ['SpoolExampleStack/Tasks/WorkerRole', 'SpoolExampleStack/HttpApi/Role'].map((path) => ({
-        path,
-        rules: {
-          'AwsSolutions::AwsSolutions-IAM5[Resource::*]': expect.stringMatching(/^X-Ray active tracing: .{100,}/),
-        },
-      })),
-    );
+    const xray = {
+      'AwsSolutions::AwsSolutions-IAM5[Resource::*]': expect.stringMatching(/^X-Ray active tracing: .{100,}/),
+    };
+    const group = stack.getLogicalId(stack.tasks.scheduling.group);
+    const delayedRuns = {
+      [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`]:
+        expect.stringMatching(/^Delayed runs: .*delay\.<task id>.*delay\.\* in that one group/),
+    };
+    expect(acknowledged).toEqual([
+      { path: 'SpoolExampleStack/Tasks/WorkerRole', rules: xray },
+      { path: 'SpoolExampleStack/ProducerRole', rules: delayedRuns },
+      { path: 'SpoolExampleStack/HttpApi/Role', rules: xray },
+      { path: 'SpoolExampleStack/HttpApi/Role', rules: delayedRuns },
+    ]);
   });
 
   it('WHEN synthesized THEN the stack has no error or warning annotation', () => {
@@ -82,18 +88,27 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     expect(assembly.manifest.missing ?? []).toEqual([]); // no context lookups to resolve against AWS
   });
 
-  it('THEN it outputs the queue URLs, the table, both functions, the dashboard and the HTTP API URL', () => {
+  it('THEN it outputs the queue URLs, the table, both functions, the schedule group, the Scheduler role, the dashboard and the HTTP API URL', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([
       'DashboardName',
       'DeadLetterQueueUrl',
       'HttpApiUrl',
       'ProducerFunctionName',
       'QueueUrl',
+      'ScheduleGroup',
+      'SchedulerRoleArn',
       'TableName',
       'WorkerFunctionName',
     ]);
     template.hasOutput('ProducerFunctionName', {
       Value: { Ref: stack.getLogicalId(stack.producer.node.defaultChild as CfnElement) },
+    });
+    // SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN, for `spool schedules` and producers elsewhere.
+    template.hasOutput('ScheduleGroup', { Value: { Ref: stack.getLogicalId(stack.tasks.scheduling.group) } });
+    template.hasOutput('SchedulerRoleArn', {
+      Value: {
+        'Fn::GetAtt': [stack.getLogicalId(stack.tasks.scheduling.role.node.defaultChild as CfnElement), 'Arn'],
+      },
     });
   });
 
@@ -105,6 +120,8 @@ describe('GIVEN the example app with the context of cdk.json', () => {
       'NODE_OPTIONS',
       'SPOOL_DLQ_URL',
       'SPOOL_QUEUE_URL',
+      'SPOOL_SCHEDULER_ROLE_ARN',
+      'SPOOL_SCHEDULE_GROUP',
       'SPOOL_TABLE',
     ]);
     const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
@@ -117,8 +134,11 @@ describe('GIVEN the example app with the context of cdk.json', () => {
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
+      'iam:PassRole',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
       'sqs:SendMessage',
     ]);
   });

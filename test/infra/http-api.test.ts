@@ -17,7 +17,7 @@ import { SpoolExampleStack } from '../../infra/app.js';
 import { TaskQueueHttpApi, type TaskQueueHttpApiProps, TaskQueueHttpApiPropsError } from '../../infra/http-api.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from '../../infra/nag.js';
 import { TaskQueue } from '../../infra/task-queue.js';
-import { sorted, statementsOf } from './iam.js';
+import { sorted, statementsOf, timerStatements } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" });');
 
@@ -74,6 +74,8 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
       SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
       SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
       SPOOL_TABLE: { Ref: id(table) },
+      SPOOL_SCHEDULE_GROUP: { Ref: stack.getLogicalId(tasks.scheduling.group) },
+      SPOOL_SCHEDULER_ROLE_ARN: arn(tasks.scheduling.role),
     });
     expect(template.toJSON().Resources[id(api.logGroup)].Properties).toEqual({ RetentionInDays: 30 });
   });
@@ -86,6 +88,8 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
         { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
         // grantEnqueue: send to the task queue (not the dead-letter queue), unique locks.
         { actions: ['sqs:SendMessage'], resources: [arn(tasks.queue)] },
+        // grantEnqueue: delay.* timers of runs delayed by more than 15 minutes, passing the Scheduler role.
+        ...timerStatements({ Ref: stack.getLogicalId(tasks.scheduling.group) }, arn(tasks.scheduling.role)),
         {
           actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'],
           resources: [arn(table)],
@@ -225,7 +229,7 @@ describe('GIVEN the example stack', () => {
     expect(Object.keys(template.toJSON().Outputs)).not.toContain('HttpApiUrl');
   });
 
-  it('WHEN synthesized with cdk-nag THEN no finding is left, and the HTTP API acknowledges only its X-Ray wildcard', () => {
+  it("WHEN synthesized with cdk-nag THEN no finding is left, and the HTTP API acknowledges only its X-Ray wildcard and grantEnqueue's delay.* timers", () => {
     const { app, stack } = build();
     checkWithCdkNag(app);
     acknowledgeExampleFindings(stack);
@@ -237,8 +241,13 @@ describe('GIVEN the example stack', () => {
     const acknowledged = stack.httpApi?.role.node.metadata.filter(
       (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
     );
+    const group = stack.getLogicalId(stack.tasks.scheduling.group);
     expect(acknowledged?.map((m) => m.data)).toEqual([
       { 'AwsSolutions::AwsSolutions-IAM5[Resource::*]': expect.stringMatching(/^X-Ray active tracing: .{100,}/) },
+      {
+        [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`]:
+          expect.stringMatching(/^Delayed runs: .*delay\.<task id>.*delay\.\* in that one group/),
+      },
     ]);
   }, 60_000);
 });

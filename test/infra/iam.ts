@@ -51,3 +51,46 @@ export function statementsOf(stack: Stack, role: IConstruct): Statement[] {
   }
   return sorted(statements);
 }
+
+/** An environment-agnostic stack's partition, region and account, as they appear in a template. */
+const AGNOSTIC = {
+  partition: { Ref: 'AWS::Partition' },
+  region: { Ref: 'AWS::Region' },
+  account: { Ref: 'AWS::AccountId' },
+} as const;
+
+/** `Fn::Join` of `parts` as CloudFormation synthesis writes it: adjacent strings merged. */
+function join(parts: unknown[]): unknown {
+  const merged: unknown[] = [];
+  for (const part of parts) {
+    const last = merged.length - 1;
+    if (typeof part === 'string' && typeof merged[last] === 'string') merged[last] = `${merged[last]}${part}`;
+    else merged.push(part);
+  }
+  return merged.length === 1 && typeof merged[0] === 'string' ? merged[0] : { 'Fn::Join': ['', merged] };
+}
+
+/**
+ * The statements `grantEnqueue` adds for runs delayed by more than 15 minutes: create and delete
+ * the one-time schedules `delay.*` of `group` (a group name, or its `{ Ref }`) in the stack's
+ * partition, region and account (tokens unless given), and pass `schedulerRole` (an ARN, or its
+ * `Fn::GetAtt`) to EventBridge Scheduler only.
+ */
+export function timerStatements(
+  group: unknown,
+  schedulerRole: unknown,
+  env: { partition?: unknown; region?: unknown; account?: unknown } = {},
+): Statement[] {
+  const { partition, region, account } = { ...AGNOSTIC, ...env };
+  return [
+    {
+      actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
+      resources: [join(['arn:', partition, ':scheduler:', region, ':', account, ':schedule/', group, '/delay.*'])],
+    },
+    {
+      actions: ['iam:PassRole'],
+      resources: [schedulerRole],
+      condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    },
+  ];
+}

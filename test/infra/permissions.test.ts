@@ -11,7 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { TaskQueue } from '../../infra/task-queue.js';
-import { sorted, statementsOf } from './iam.js';
+import { sorted, statementsOf, timerStatements } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({});');
 
@@ -62,7 +62,7 @@ describe('GIVEN a TaskQueue', () => {
     );
   });
 
-  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue and touch unique locks and task records only', () => {
+  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue, touch unique locks and task records, and create and delete delay.* timers passing the Scheduler role, only', () => {
     const { stack, tasks, producer, arn, table } = setup();
     tasks.grantEnqueue(producer);
     expect(statementsOf(stack, producer)).toEqual(
@@ -74,6 +74,8 @@ describe('GIVEN a TaskQueue', () => {
           condition: leadingKeys('lock#unique#*'),
         },
         { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+        // Runs delayed by more than 15 minutes: delay.* timers in the task queue's group, the Scheduler role.
+        ...timerStatements({ Ref: stack.getLogicalId(tasks.scheduling.group) }, arn(tasks.scheduling.role)),
       ]),
     );
   });
@@ -86,8 +88,8 @@ describe('GIVEN a TaskQueue', () => {
     ]);
   });
 
-  it('WHEN a function is bound THEN it gets SPOOL_QUEUE_URL, SPOOL_DLQ_URL and SPOOL_TABLE', () => {
-    const { stack, tasks, id, table } = setup();
+  it('WHEN a function is bound THEN it gets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN', () => {
+    const { stack, tasks, id, arn, table } = setup();
     const fn = new lambda.Function(stack, 'Api', {
       code: INLINE,
       handler: 'index.handler',
@@ -99,6 +101,8 @@ describe('GIVEN a TaskQueue', () => {
       SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
       SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
       SPOOL_TABLE: { Ref: id(table) },
+      SPOOL_SCHEDULE_GROUP: { Ref: stack.getLogicalId(tasks.scheduling.group) },
+      SPOOL_SCHEDULER_ROLE_ARN: arn(tasks.scheduling.role),
     });
   });
 });

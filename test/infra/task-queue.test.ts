@@ -41,9 +41,10 @@ function dashboardBody(template: Template): { widgets: Widget[] } {
 describe('GIVEN a TaskQueue with default props', () => {
   const { tasks, template, id } = synth();
 
-  it('THEN the task queue is FIFO in high-throughput mode, SQS-encrypted, with 1 MiB messages', () => {
+  it('THEN the task queue is FIFO in high-throughput mode with content-based deduplication, SQS-encrypted, with 1 MiB messages', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       FifoQueue: true,
+      ContentBasedDeduplication: true,
       DeduplicationScope: 'messageGroup',
       FifoThroughputLimit: 'perMessageGroupId',
       SqsManagedSseEnabled: true,
@@ -136,16 +137,16 @@ describe('GIVEN a TaskQueue with default props', () => {
       MemorySize: 512,
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogGroup: { Ref: id(tasks.workerLogGroup) } },
-      Environment: {
-        Variables: {
-          SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
-          SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
-          SPOOL_TABLE: { Ref: id(tasks.node.findChild('Table')) },
-          NODE_OPTIONS: '--enable-source-maps',
-        },
-      },
     });
     const fn = template.toJSON().Resources[id(tasks.worker)].Properties;
+    expect(fn.Environment.Variables).toEqual({
+      SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
+      SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
+      SPOOL_TABLE: { Ref: id(tasks.node.findChild('Table')) },
+      SPOOL_SCHEDULE_GROUP: { Ref: Stack.of(tasks).getLogicalId(tasks.scheduling.group) },
+      SPOOL_SCHEDULER_ROLE_ARN: arnOf(id(tasks.scheduling.role)),
+      NODE_OPTIONS: '--enable-source-maps',
+    });
     expect(fn.ReservedConcurrentExecutions).toBeUndefined();
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });

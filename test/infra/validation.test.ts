@@ -45,6 +45,13 @@ describe('GIVEN TaskQueue props that break a rule', () => {
       { workerEnvironment: { SPOOL_TABLE: 'other', NODE_OPTIONS: '' } },
       ['workerEnvironment sets SPOOL_TABLE, NODE_OPTIONS', 'Remove those keys'],
     ],
+    [
+      { workerEnvironment: { SPOOL_SCHEDULE_GROUP: 'other', SPOOL_SCHEDULER_ROLE_ARN: 'arn:aws:iam::1:role/x' } },
+      [
+        'workerEnvironment sets SPOOL_SCHEDULE_GROUP, SPOOL_SCHEDULER_ROLE_ARN',
+        'the construct sets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP, SPOOL_SCHEDULER_ROLE_ARN and NODE_OPTIONS itself',
+      ],
+    ],
     [{ workerEntry: 'functions/worker.ts', workerCode: INLINE }, ['both workerEntry and workerCode', 'only one']],
   ] satisfies [TaskQueueProps, string[]][])('WHEN %o THEN one problem explains it', (props, fragments) => {
     const problems = problemsOf(props);
