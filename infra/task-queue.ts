@@ -182,7 +182,9 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
  * dead-letter queue (both encrypted, TLS-only), the DynamoDB table of task records (on-demand,
  * point-in-time recovery, TTL, the sparse `byState` index), the worker Lambda (Node.js 22+, arm64,
  * one CommonJS bundle, X-Ray) on an SQS event source with partial batch responses, alarms and a
- * dashboard. The worker's role holds exactly the SQS and DynamoDB actions the worker makes.
+ * dashboard, and an EventBridge Scheduler group with the app's recurring schedules (`schedules`)
+ * and room for the one-time schedules of long delays. The worker's role holds exactly the SQS and
+ * DynamoDB actions the worker makes.
  *
  * @example
  * ```ts

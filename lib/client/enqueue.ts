@@ -33,7 +33,8 @@ export interface EnqueueOptions {
   /**
    * Start the run this many seconds from now (0 to 31,536,000: one year; fractions allowed).
    * Up to 15 minutes the message waits in the queue (hidden by its visibility timeout); longer
-   * delays are one-time schedules (EventBridge Scheduler on AWS). Give this or `runAt`.
+   * delays are one-time schedules (EventBridge Scheduler on AWS). Give this or `runAt`. With an
+   * `orderingKey`, the runs after a delayed one in that group wait for it (FIFO order holds).
    */
   readonly delaySeconds?: number;
   /**
