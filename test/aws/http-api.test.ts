@@ -185,7 +185,9 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
     expect(response.statusCode).toBe(404);
     const body = json(response);
     expect(body.knownTasks).toEqual(['orders.charge', 'orders.reconcile', 'receipts.send', 'reports.monthly']);
-    expect(body.message).toMatch(/^Unknown task "orders.refund".*Enqueue one of: orders.charge, orders.reconcile, receipts.send/);
+    expect(body.message).toMatch(
+      /^Unknown task "orders.refund".*Enqueue one of: orders.charge, orders.reconcile, receipts.send/,
+    );
   });
 
   it('WHEN the message would exceed the queue limit THEN 413', async () => {
