@@ -171,6 +171,7 @@ async function claimAndRun(
           now,
           expiresAt: now + retentionMs,
           reason: { name: 'OverlapSkipped', message: reason },
+          onlyIfNotStarted: true,
         });
         log().info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
         return { kind: 'ack', note: 'skipped (overlap)' };
