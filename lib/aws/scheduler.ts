@@ -59,9 +59,9 @@ export class EventBridgeScheduler implements SchedulerPort {
       NextToken = page.NextToken;
     } while (NextToken !== undefined);
     const found = await Promise.all(names.map((name) => this.#get(name)));
-    return found
-      .flatMap((out) => (out === undefined ? [] : [toDeployed(out)]))
-      .flatMap((d) => (d === undefined ? [] : [d]))
+    const deployed = found.map((out) => (out === undefined ? undefined : toDeployed(out)));
+    return deployed
+      .filter((d): d is DeployedSchedule => d !== undefined)
       .sort((a, b) => a.spec.name.localeCompare(b.spec.name));
   }
 

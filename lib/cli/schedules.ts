@@ -7,12 +7,13 @@
  */
 
 import type { Command } from 'commander';
+import type { Backend } from '../backend/backend.js';
 import type { DeployedSchedule, SchedulerPort } from '../backend/scheduler.js';
 import { describeSpec, type ScheduleSpec, triggerOf } from '../schedule/define.js';
 import { fireRun } from '../schedule/fire.js';
 import { applySync, planIsEmpty, planSync, type SyncPlan } from '../schedule/sync.js';
 import { describeTrigger, nextFire } from '../schedule/trigger.js';
-import { loadApp, openReader, type Reader } from './app.js';
+import { describeBackend, loadApp, openReader, type Reader } from './app.js';
 import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags } from './options.js';
 import { type CliContext, CliError, EXIT, iso, line, printJson, table } from './output.js';
 
@@ -100,17 +101,17 @@ async function withScheduler(
 ): Promise<number> {
   const reader = await openReader(flags, ctx.cwd);
   try {
-    return await run(reader, schedulerOf(reader));
+    return await run(reader, schedulerOf(reader.backend, reader.description));
   } finally {
     await reader.close();
   }
 }
 
-function schedulerOf(reader: Reader): SchedulerPort {
-  const { scheduler } = reader.backend;
+function schedulerOf(backend: Backend, description: string): SchedulerPort {
+  const { scheduler } = backend;
   if (scheduler === undefined) {
     throw new CliError(
-      `${reader.description} has no scheduler configured. On AWS set SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN (the TaskQueue construct's outputs).`,
+      `${description} has no scheduler configured. On AWS set SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN (the TaskQueue construct's outputs).`,
       EXIT.usage,
     );
   }
@@ -172,7 +173,7 @@ async function sync(ctx: CliContext, flags: Flags): Promise<number> {
   }
   const spool = await loadApp(flags.app, ctx.cwd, flags.backend, flags.db);
   try {
-    const scheduler = schedulerOf({ backend: spool.backend, description: 'this backend', close: async () => {} });
+    const scheduler = schedulerOf(spool.backend, describeBackend(spool.backend));
     let plan: SyncPlan;
     try {
       plan = planSync(spool.schedules.values(), await scheduler.list(), scheduler);

@@ -17,6 +17,7 @@
 import type { DeployedSchedule, SchedulerPort } from '../backend/scheduler.js';
 import type { Queue } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
+import { sleep } from '../worker/sleep.js';
 import { triggerOf } from './define.js';
 import { fireRun } from './fire.js';
 import { latestFire, nextFire, type Trigger } from './trigger.js';
@@ -89,37 +90,29 @@ export async function runScheduleTick(options: ScheduleRunnerOptions, broken: Se
 export function startScheduleRunner(options: ScheduleRunnerOptions): ScheduleRunner {
   const maxSleepMs = options.maxSleepMs ?? 1000;
   const broken = new Set<string>();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
+  const stopping = new AbortController();
   let current: Promise<number> = Promise.resolve(Number.POSITIVE_INFINITY);
   const tick = () => {
     current = runScheduleTick(options, broken);
     return current;
   };
   const loop = async () => {
-    while (!stopped) {
+    while (!stopping.signal.aborted) {
       let nextDue = Number.POSITIVE_INFINITY;
       try {
         nextDue = await tick();
       } catch (error) {
         options.logger.error('schedule runner tick failed; trying again', { error });
       }
-      if (stopped) break;
-      const sleepMs = Math.max(5, Math.min(maxSleepMs, nextDue - options.now()));
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        timer = setTimeout(resolve, sleepMs);
-      });
+      if (stopping.signal.aborted) break;
+      await sleep(Math.max(5, Math.min(maxSleepMs, nextDue - options.now())), stopping.signal);
     }
   };
   const done = loop();
   return {
     tick,
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      wake?.();
+      stopping.abort();
       await done;
       await current.catch(() => undefined);
     },

@@ -11,6 +11,7 @@ import { triggerOf } from '../schedule/define.js';
 import { decodeFireMessage, fireRun, isFireMessage } from '../schedule/fire.js';
 import { followingFire, latestFire } from '../schedule/trigger.js';
 import type { ErrorInfo } from '../task/errors.js';
+import { sleep } from './sleep.js';
 
 /** A run due within this long is held by the worker until it is due, instead of hidden again, ms. */
 const HOLD_MS = 1000;
@@ -31,15 +32,7 @@ export async function waitForStart(
     return { kind: 'retry', delaySeconds: Math.min(43_200, Math.floor(waitMs / 1000)), note: 'delayed' };
   }
   if (waitMs > 0) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, waitMs);
-      function done() {
-        clearTimeout(timer);
-        stop.removeEventListener('abort', done);
-        resolve();
-      }
-      stop.addEventListener('abort', done, { once: true });
-    });
+    await sleep(waitMs, stop);
     if (stop.aborted) return { kind: 'retry', delaySeconds: 0, note: 'released on shutdown' };
   }
   return undefined;

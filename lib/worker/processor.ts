@@ -121,14 +121,7 @@ async function claimAndRun(
   // A missed fire is skipped before the claim, so it never holds its schedule's overlap lock.
   const missed = missedFire(envelope.schedule, now);
   if (missed !== undefined) {
-    const skipped = await deps.store.cancel({
-      id: envelope.id,
-      task: task.name,
-      now,
-      expiresAt: now + retentionMs,
-      reason: { name: 'MissedRun', message: missed },
-      onlyIfNotStarted: true,
-    });
+    const skipped = await skipFire(deps.store, envelope, task, now, { name: 'MissedRun', message: missed });
     if (skipped.outcome === 'cancelled') {
       deps.logger
         .child({ taskId: envelope.id, task: task.name })
@@ -165,14 +158,7 @@ async function claimAndRun(
     case 'singleton-busy': {
       if (fireLock !== undefined) {
         const reason = `skipped: the schedule's run ${claim.holderId} is still running (overlap: 'skip')`;
-        await deps.store.cancel({
-          id: envelope.id,
-          task: task.name,
-          now,
-          expiresAt: now + retentionMs,
-          reason: { name: 'OverlapSkipped', message: reason },
-          onlyIfNotStarted: true,
-        });
+        await skipFire(deps.store, envelope, task, now, { name: 'OverlapSkipped', message: reason });
         log().info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
         return { kind: 'ack', note: 'skipped (overlap)' };
       }
@@ -363,6 +349,18 @@ async function sendToDeadLetters(
       },
     },
   ]);
+}
+
+/** End a fire that will not run as `cancelled` with `reason`; a copy already running is left alone. */
+function skipFire(store: TaskStore, envelope: Envelope, task: AnyTask, now: number, reason: ErrorInfo) {
+  return store.cancel({
+    id: envelope.id,
+    task: task.name,
+    now,
+    expiresAt: now + task.resultTtlSeconds * 1000,
+    reason,
+    onlyIfNotStarted: true,
+  });
 }
 
 function singletonKeyOf(task: AnyTask, args: unknown): string | undefined {

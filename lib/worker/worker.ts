@@ -15,6 +15,7 @@ import { type ScheduleRunner, startScheduleRunner } from '../schedule/runner.js'
 import { ConfigurationError } from '../task/errors.js';
 import { BatchDeleter } from './deleter.js';
 import { type Disposition, processMessage } from './processor.js';
+import { sleep } from './sleep.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -260,7 +261,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
         const pauseMs = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
         logger.error('receive failed; retrying', { error, pauseMs });
         // Still counted as a receive in flight: no other receive starts during the pause.
-        await sleep(pauseMs, receiving.signal);
+        await sleep(pauseMs, receiving.signal, { unref: true });
       }
     }
     reserved -= max;
@@ -339,7 +340,7 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       wakeLoop();
       await runner?.stop();
       await loopDone;
-      const grace = sleep(graceMs, undefined).then(() => 'grace-over' as const);
+      const grace = sleep(graceMs, undefined, { unref: true }).then(() => 'grace-over' as const);
       const drained = Promise.allSettled([...inFlight]).then(() => 'drained' as const);
       if ((await Promise.race([grace, drained])) === 'grace-over' && active > 0) {
         logger.warn('grace period over; interrupting and releasing in-flight attempts', { inFlight: active });
@@ -370,19 +371,4 @@ function check(ok: boolean, name: string, value: unknown, allowed: string): void
   if (!ok) {
     throw new ConfigurationError(`Worker option ${name} is ${String(value)}; allowed: ${allowed}.`);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref?.();
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
