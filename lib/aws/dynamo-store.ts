@@ -206,8 +206,8 @@ export class DynamoStore implements TaskStore {
 
   // finish — UpdateItem task#id SET state, result, error, nextRunAt, expiresAt (absent ones
   // removed), finishedAt when terminal; REMOVE lease. Condition: state = running AND leaseOwner =
-  // owner. Outcomes: finished | lost. Then releases the singleton lock, and the unique lock when
-  // terminal (DeleteItem, condition: holder = id).
+  // owner. Outcomes: finished | lost. Then releases the singleton lock input.singletonKey, and the
+  // unique lock input.uniqueKey when terminal (DeleteItem, condition: holder = id).
   async finish(input: FinishInput): Promise<FinishResult> {
     const { now } = input;
     const terminal = isTerminal(input.state);
@@ -224,7 +224,7 @@ export class DynamoStore implements TaskStore {
       .remove('leaseExpiresAt');
     if (terminal) u.set('finishedAt', now);
     try {
-      const out = await this.#db.send(
+      await this.#db.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: taskKey(input.id),
@@ -232,14 +232,12 @@ export class DynamoStore implements TaskStore {
           ConditionExpression: leaseHeldBy(u, input.owner, now),
           ExpressionAttributeNames: u.names,
           ExpressionAttributeValues: u.values,
-          ReturnValues: 'ALL_NEW',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      const record = this.#w.must(out.Attributes, now);
-      if (record.singletonKey !== undefined) await this.#w.releaseLock('singleton', record.singletonKey, input.id);
-      if (terminal && record.uniqueKey !== undefined) await this.#w.releaseLock('unique', record.uniqueKey, input.id);
-      return { outcome: 'finished', record };
+      if (input.singletonKey !== undefined) await this.#w.releaseLock('singleton', input.singletonKey, input.id);
+      if (terminal && input.uniqueKey !== undefined) await this.#w.releaseLock('unique', input.uniqueKey, input.id);
+      return { outcome: 'finished' };
     } catch (error) {
       if (isConditionFailure(error)) return { outcome: 'lost' };
       throw error;

@@ -120,11 +120,18 @@ export interface FinishInput {
   readonly nextRunAt?: number;
   /** New TTL, epoch ms. */
   readonly expiresAt: number;
+  /** The singleton key the run holds (its claimed record's `singletonKey`): that lock is released. */
+  readonly singletonKey?: string;
+  /** The unique key the run holds (its claimed record's `uniqueKey`): that lock is released when `state` is terminal. */
+  readonly uniqueKey?: string;
 }
 
-/** Outcome of {@link TaskStore.finish}. */
+/**
+ * Outcome of {@link TaskStore.finish}. It carries no record: the caller has the claimed one and
+ * knows what it wrote, and not reading the record back keeps the write cheap (`get` reads it).
+ */
 export type FinishResult =
-  | { readonly outcome: 'finished'; readonly record: TaskRecord }
+  | { readonly outcome: 'finished' }
   /** The lease was lost before the attempt ended: nothing was written. */
   | { readonly outcome: 'lost' };
 
@@ -235,8 +242,9 @@ export interface TaskStore {
    * **Finish** — end an attempt.
    * - Condition: state = running AND leaseOwner = owner.
    * - Update: state, result, error, nextRunAt, expiresAt; lease removed; finishedAt = now when
-   *   terminal. Releases the run's singleton lock (if held by this id) and, when terminal, its
-   *   unique lock (if held by this id).
+   *   terminal. Releases the singleton lock `input.singletonKey` (if held by this id) and, when
+   *   terminal, the unique lock `input.uniqueKey` (if held by this id): the caller passes the keys
+   *   of the record its claim returned.
    * - Outcomes: `finished` | `lost` (nothing written).
    */
   finish(input: FinishInput): Promise<FinishResult>;

@@ -7,8 +7,10 @@
  * of the event loop: they share one transaction (see {@link EmbeddedDatabase.write}), and each
  * resolves only after that COMMIT. Table `tasks`
  * holds the records (one column per field), table `locks` the `unique#…` and `singleton#…` locks.
- * A record or lock with `expires_at ≤ now` reads as absent; expired rows are swept opportunistically
- * (a bounded delete every {@link SWEEP_EVERY} writes).
+ * A record or lock with `expires_at ≤ now` reads as absent; expired rows are swept opportunistically:
+ * every {@link SWEEP_EVERY} writes, the next {@link SWEEP_LIMIT} records in rowid order (a cursor
+ * that wraps around, so the whole table is visited in turn) lose their expired ones, and up to
+ * {@link SWEEP_LIMIT} expired locks go (their table is small and indexed by expiry).
  *
  * @module
  */
@@ -46,8 +48,8 @@ export interface EmbeddedStoreOptions {
 
 /** Sweep expired records and locks every this many writes. */
 export const SWEEP_EVERY = 100;
-/** Most rows of each table one sweep deletes. */
-const SWEEP_LIMIT = 500;
+/** Records one sweep looks at, and most locks it deletes. */
+export const SWEEP_LIMIT = 500;
 
 interface LockRow {
   readonly holder: string;
@@ -64,8 +66,8 @@ export class EmbeddedStore implements TaskStore {
   readonly #write: (record: TaskRecord, existed: boolean) => void;
   /** Fast path of claim: insert a new running record; false when the id has a row (live or expired). */
   readonly #insertClaim: (input: ClaimInput) => boolean;
-  /** Fast path of finish: the conditional update itself; the new row, or undefined when the lease is not ours. */
-  readonly #updateFinish: (input: FinishInput) => TaskRow | undefined;
+  /** Finish's conditional update itself: whether the lease was ours (then the row was updated). */
+  readonly #updateFinish: (input: FinishInput) => boolean;
   readonly #readLock: (key: string, now: number) => LockRow | undefined;
   readonly #writeLock: (key: string, holder: string, expiresAt: number) => void;
   readonly #releaseLock: (key: string, holder: string) => void;
@@ -73,6 +75,8 @@ export class EmbeddedStore implements TaskStore {
   readonly #sweep: (now: number) => void;
   readonly #db: EmbeddedDatabase;
   #writes = 0;
+  /** The sweep has looked at records up to this rowid (0: start over). */
+  #sweptTo = 0;
 
   /** Bind to `db` (prepares the statements once). */
   constructor(db: EmbeddedDatabase, options: EmbeddedStoreOptions = {}) {
@@ -114,8 +118,13 @@ export class EmbeddedStore implements TaskStore {
          ORDER BY updated_at DESC LIMIT ?`,
       )
       .raw();
-    const sweepTasks = sqlite.prepare<[number, number]>(
-      'DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE expires_at <= ? LIMIT ?)',
+    const sweepRange = sqlite
+      .prepare<[number, number], [end: number | null, count: number]>(
+        'SELECT max(seq), count(*) FROM (SELECT seq FROM tasks WHERE seq > ? ORDER BY seq LIMIT ?)',
+      )
+      .raw();
+    const sweepTasks = sqlite.prepare<[number, number, number]>(
+      'DELETE FROM tasks WHERE seq > ? AND seq <= ? AND expires_at <= ?',
     );
     const sweepLocks = sqlite.prepare<[number, number]>(
       'DELETE FROM locks WHERE key IN (SELECT key FROM locks WHERE expires_at <= ? LIMIT ?)',
@@ -125,17 +134,14 @@ export class EmbeddedStore implements TaskStore {
          started_at, expires_at)
        VALUES (?, ?, 'running', 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
-    const updateFinish = sqlite
-      .prepare<
-        [string, number, number, string | null, string | null, number | null, number | null, string, string, number],
-        TaskRow
-      >(
-        `UPDATE tasks SET state = ?, updated_at = ?, expires_at = ?, result = ?, error = ?, next_run_at = ?,
-           finished_at = COALESCE(?, finished_at), lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ? AND state = 'running' AND lease_owner = ? AND expires_at > ?
-         RETURNING ${TASK_COLUMNS}`,
-      )
-      .raw();
+    // No RETURNING: SQLite buffers returned rows, which cost more than the update (measured).
+    const updateFinish = sqlite.prepare<
+      [string, number, number, string | null, string | null, number | null, number | null, string, string, number]
+    >(
+      `UPDATE tasks SET state = ?, updated_at = ?, expires_at = ?, result = ?, error = ?, next_run_at = ?,
+         finished_at = COALESCE(?, finished_at), lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ? AND state = 'running' AND lease_owner = ? AND expires_at > ?`,
+    );
     this.#insertClaim = (input) =>
       insertClaim.run(
         input.id,
@@ -149,7 +155,7 @@ export class EmbeddedStore implements TaskStore {
         input.expiresAt,
       ).changes === 1;
     this.#updateFinish = (input) =>
-      updateFinish.get(
+      updateFinish.run(
         input.state,
         input.now,
         input.expiresAt,
@@ -160,7 +166,7 @@ export class EmbeddedStore implements TaskStore {
         input.id,
         input.owner,
         input.now,
-      );
+      ).changes === 1;
     this.#read = (id, now) => {
       const row = select.get(id, now);
       return row && fromRow(row);
@@ -183,7 +189,11 @@ export class EmbeddedStore implements TaskStore {
     };
     this.#list = (state, now, limit) => list.all(state, now, limit).map(fromRow);
     this.#sweep = (now) => {
-      sweepTasks.run(now, SWEEP_LIMIT);
+      const [end, count] = sweepRange.get(this.#sweptTo, SWEEP_LIMIT) ?? [null, 0];
+      if (end !== null) sweepTasks.run(this.#sweptTo, end, now);
+      // Reached the end of the table: start over next time (not after the rows written since, or
+      // a steady stream of new records would keep the cursor from ever coming back to old ones).
+      this.#sweptTo = end === null || count < SWEEP_LIMIT ? 0 : end;
       sweepLocks.run(now, SWEEP_LIMIT);
     };
   }
@@ -266,20 +276,19 @@ export class EmbeddedStore implements TaskStore {
   }
 
   // finish — condition: state = running AND leaseOwner = owner. Update: state, result, error, nextRunAt,
-  // expiresAt; lease removed; finishedAt when terminal; releases singleton lock, and unique lock when
-  // terminal (each only if held by this id). Outcomes: finished | lost (nothing written).
+  // expiresAt; lease removed; finishedAt when terminal; releases the singleton lock input.singletonKey,
+  // and the unique lock input.uniqueKey when terminal (each only if held by this id). Outcomes:
+  // finished | lost (nothing written).
   /** End an attempt (see {@link TaskStore.finish}). */
   async finish(input: FinishInput): Promise<FinishResult> {
     return this.#writeTx(input.now, (): FinishResult => {
       // The condition is the UPDATE's WHERE clause: one statement, no read first.
-      const row = this.#updateFinish(input);
-      if (row === undefined) return { outcome: 'lost' };
-      const finished = fromRow(row);
-      if (finished.singletonKey !== undefined) this.#releaseLock(`singleton#${finished.singletonKey}`, input.id);
-      if (isTerminal(input.state) && finished.uniqueKey !== undefined) {
-        this.#releaseLock(`unique#${finished.uniqueKey}`, input.id);
+      if (!this.#updateFinish(input)) return { outcome: 'lost' };
+      if (input.singletonKey !== undefined) this.#releaseLock(`singleton#${input.singletonKey}`, input.id);
+      if (isTerminal(input.state) && input.uniqueKey !== undefined) {
+        this.#releaseLock(`unique#${input.uniqueKey}`, input.id);
       }
-      return { outcome: 'finished', record: finished };
+      return { outcome: 'finished' };
     });
   }
 

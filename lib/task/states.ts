@@ -7,7 +7,8 @@
  *   A task id has exactly one **task record** in the store.
  * - **idempotency key** — what makes two enqueues "the same run". Explicit
  *   (`enqueue(t, args, { idempotencyKey })`), or derived from the task name and the canonical JSON
- *   of its arguments. The task id is a hash of task name + idempotency key.
+ *   of its arguments. The task id is a hash of task name + idempotency key; a task that opts out
+ *   (`idempotencyKey: false`) gets a fresh UUIDv7 per enqueue (time-ordered).
  * - **message** — what travels on the queue: the protocol envelope (see `lib/protocol`). Its
  *   deduplication id is the task id, so the same run sent twice inside the 5-minute window is one
  *   message, and outside it the store makes the second copy a no-op.

@@ -210,7 +210,16 @@ async function runClaimed(
     state: 'succeeded' | 'failed' | 'retrying' | 'dead' | 'cancelled',
     extra: { result?: string; error?: ErrorInfo; nextRunAt?: number },
   ) => {
-    const done = await deps.store.finish({ id: record.id, owner, now, state, expiresAt: now + retentionMs, ...extra });
+    const done = await deps.store.finish({
+      id: record.id,
+      owner,
+      now,
+      state,
+      expiresAt: now + retentionMs,
+      ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
+      ...(record.uniqueKey === undefined ? {} : { uniqueKey: record.uniqueKey }),
+      ...extra,
+    });
     if (done.outcome === 'lost') {
       log.error('lease lost before the attempt ended; its outcome was not recorded (another worker owns the run)', {
         state,

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClaimInput, TaskRecord, TaskStore } from '../../lib/backend/store.js';
+import { LISTABLE } from '../../lib/embedded/database.js';
 import type { EmbeddedBackend } from '../../lib/embedded/index.js';
-import { openEmbeddedBackend, SWEEP_EVERY } from '../../lib/embedded/index.js';
+import { openEmbeddedBackend, SCHEMA_VERSION, SWEEP_EVERY, SWEEP_LIMIT } from '../../lib/embedded/index.js';
 
 const T0 = 1_700_000_000_000;
 const LEASE = 30_000;
@@ -131,7 +132,15 @@ describe('EmbeddedStore.claim', () => {
       heldUntil: T0 + 10_000 + LEASE,
     });
     // Finishing (even non-terminally) releases it.
-    await store.finish({ id: 'a', owner: 'wa', now: T0 + 11_000, state: 'retrying', nextRunAt: T0, expiresAt: TTL });
+    const finishA = {
+      id: 'a',
+      owner: 'wa',
+      now: T0 + 11_000,
+      state: 'retrying',
+      nextRunAt: T0,
+      expiresAt: TTL,
+    } as const;
+    await store.finish({ ...finishA, singletonKey: 'k' });
     expect(await store.claim(claimInput('b', 'wb', T0 + 11_000, { singletonKey: 'k' }))).toMatchObject({
       outcome: 'claimed',
       record: { singletonKey: 'k' },
@@ -143,6 +152,13 @@ describe('EmbeddedStore.claim', () => {
     expect(await store.claim(claimInput('a', 'wa3', T0 + 11_000 + 2 * LEASE, { singletonKey: 'k' }))).toMatchObject({
       outcome: 'claimed',
       record: { attempt: 3 },
+    });
+    // Finish releases only the lock it is told the run holds.
+    await store.claim(claimInput('c', 'wc', T0, { singletonKey: 'k2' }));
+    await store.finish({ id: 'c', owner: 'wc', now: T0 + 1, state: 'succeeded', expiresAt: TTL, singletonKey: 'k3' });
+    expect(await store.claim(claimInput('d', 'wd', T0 + 2, { singletonKey: 'k2' }))).toMatchObject({
+      outcome: 'singleton-busy',
+      holderId: 'c',
     });
   });
 });
@@ -177,6 +193,7 @@ describe('EmbeddedStore.finish', () => {
       error: boom,
       nextRunAt: T0 + 9,
       expiresAt: TTL,
+      uniqueKey: 'u',
     });
     const retrying = await store.get('t1');
     expect(retrying).toMatchObject({ state: 'retrying', error: boom, nextRunAt: T0 + 9 });
@@ -195,6 +212,7 @@ describe('EmbeddedStore.finish', () => {
       state: 'succeeded',
       result: '"ok"',
       expiresAt: TTL + 1,
+      uniqueKey: 'u',
     });
     const expected: TaskRecord = {
       id: 't1',
@@ -209,7 +227,7 @@ describe('EmbeddedStore.finish', () => {
       finishedAt: T0 + 20,
       expiresAt: TTL + 1,
     };
-    expect(done).toEqual({ outcome: 'finished', record: expected });
+    expect(done).toEqual({ outcome: 'finished' });
     expect(await store.get('t1')).toEqual(expected);
     expect(await store.acquireUnique({ key: 'u', id: 'other', now: T0 + 21, ttlMs: 1 })).toEqual({
       outcome: 'acquired',
@@ -361,6 +379,67 @@ describe('EmbeddedStore TTL and list', () => {
       expect(raw.prepare('SELECT count(*) FROM locks').pluck().get()).toBe(0);
     } finally {
       raw.close();
+    }
+  });
+
+  it('GIVEN more records than one sweep looks at WHEN writes go on THEN expired ones anywhere in the table go', async () => {
+    const { store, backend } = openStore();
+    const live = 2 * SWEEP_LIMIT;
+    const writes = (count: number, prefix: string, expiresAt: number, now = T0) =>
+      Promise.all(Array.from({ length: count }, (_, i) => store.cancel({ id: `${prefix}${i}`, now, expiresAt })));
+    await writes(10, 'early', T0 + 1);
+    await writes(live, 'live', TTL);
+    await writes(10, 'late', T0 + 1);
+    const expired = () => {
+      const raw = new Database(backend.path, { readonly: true });
+      try {
+        return raw
+          .prepare('SELECT count(*) FROM tasks WHERE expires_at <= ?')
+          .pluck()
+          .get(T0 + 10);
+      } finally {
+        raw.close();
+      }
+    };
+    expect(expired()).toBeGreaterThan(0);
+    // The cursor goes round the table: one sweep per SWEEP_EVERY writes, SWEEP_LIMIT records each.
+    const sweepsForOneRound = Math.ceil((live + 20) / SWEEP_LIMIT) + 1;
+    await writes(sweepsForOneRound * SWEEP_EVERY, 'more', TTL, T0 + 10);
+    expect(expired()).toBe(0);
+    expect(await store.get('live0')).toMatchObject({ state: 'cancelled' });
+  });
+
+  it('GIVEN a file of schema version 2 WHEN opened THEN migrated: the list index is rebuilt and the expiry index dropped', async () => {
+    const { backend } = openStore();
+    const path = backend.path;
+    await backend.store.cancel({ id: 'kept', now: T0, expiresAt: TTL });
+    backend.close();
+    const raw = new Database(path);
+    raw.exec(`DROP INDEX tasks_by_state;
+      CREATE INDEX tasks_by_state ON tasks (state, updated_at) WHERE state IN ('retrying', 'failed', 'dead', 'cancelled');
+      CREATE INDEX tasks_by_expiry ON tasks (expires_at);
+      PRAGMA user_version = 2;`);
+    raw.close();
+    const reopened = openEmbeddedBackend({ path, now: () => clock });
+    opened.push(reopened);
+    expect((await reopened.store.list('cancelled', { limit: 5 })).map((r) => r.id)).toEqual(['kept']);
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      const indexes = check
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tasks' AND sql IS NOT NULL")
+        .all() as { name: string; sql: string }[];
+      expect(indexes.map((i) => i.name)).toEqual(['tasks_by_state']);
+      expect(indexes[0]?.sql).not.toMatch(/ IN \(/);
+      // list reads through the partial index, not the whole table.
+      const plan = check
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE state = ? AND ${LISTABLE} AND expires_at > ? ORDER BY updated_at DESC LIMIT 5`,
+        )
+        .all('dead', T0) as { detail: string }[];
+      expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING INDEX tasks_by_state/);
+    } finally {
+      check.close();
     }
   });
 
