@@ -10,7 +10,7 @@
  *
  * Tables and indexes (each index exists for one query; every write touches as few B-trees as it can):
  * - `queues (id, name)`: each queue owns the rowid range `[id·2⁴⁰, (id+1)·2⁴⁰)` of `messages`.
- * - `messages (seq = rowid, queue, …, visible_at, receive_count, receipt)`: receive scans the
+ * - `messages (seq = rowid, queue, …, visible_at, receive_count)`: receive scans the
  *   queue's rowid range in send order; `messages_received (queue, group_id, visible_at) WHERE
  *   receive_count > 0` answers "is a message of this group in flight?" with one seek.
  * - `dedup (queue, dedup_id) → expires_at` (5-minute window, kept after delete); `dedup_by_expiry`
@@ -135,8 +135,7 @@ CREATE TABLE IF NOT EXISTS messages (
   attributes TEXT,
   sent_at INTEGER NOT NULL,
   visible_at INTEGER NOT NULL,
-  receive_count INTEGER NOT NULL DEFAULT 0,
-  receipt TEXT
+  receive_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_received ON messages (queue, group_id, visible_at) WHERE receive_count > 0;
 CREATE TABLE IF NOT EXISTS dedup (

@@ -23,4 +23,4 @@ export {
 export type { EmbeddedQueueOptions, RedrivePolicy } from './queue.js';
 export { EmbeddedQueue } from './queue.js';
 export type { EmbeddedStoreOptions } from './store.js';
-export { EmbeddedStore, SWEEP_EVERY, SWEEP_LIMIT } from './store.js';
+export { EmbeddedStore, SWEEP_EVERY, SWEEP_SPAN } from './store.js';

@@ -6,11 +6,13 @@
  * - A message is **deliverable** when `visible_at ≤ now` and no message of its group is in flight
  *   (received at least once and `visible_at > now`). Deliverable messages go out in send order
  *   (`seq`); one receive may return several consecutive messages of one group.
- * - Selecting and marking (new `visible_at`, `receive_count + 1`, new receipt) is one write of one
+ * - Selecting and marking (new `visible_at`, `receive_count + 1`) is one write of one
  *   `BEGIN IMMEDIATE` transaction, so two connections never receive the same message. Every write
  *   (send, receive, delete, changeVisibility) goes through the database's group commit and
  *   resolves after its COMMIT.
- * - A receipt handle is `<seq>.<random>` and changes on every receive; a stale one matches no row.
+ * - A receipt handle is `<seq>.<receive count>`: every receive changes it (the count only grows),
+ *   so a stale one matches no row. (Schema versions before 3 kept a random receipt in column
+ *   `receipt`, unused since.)
  * - Long polling polls the file with an adaptive sleep (5 → 50 ms) and wakes at once when this
  *   process sends to the queue (the database's event channel).
  *
@@ -102,7 +104,7 @@ export class EmbeddedQueue implements Queue {
   readonly #sendTx: (messages: readonly OutgoingMessage[]) => void;
   readonly #receiveTx: (max: number, visibilityMs: number) => ReceivedMessage[];
   readonly #deleteTx: (handles: readonly string[]) => void;
-  readonly #changeVisibility: (seq: number, handle: string, visibleAt: number) => number;
+  readonly #changeVisibility: (receipt: Receipt, visibleAt: number) => number;
   readonly #peek: (now: number) => unknown;
   readonly #stats: (now: number) => StatsRow;
   #sends = 0;
@@ -154,19 +156,19 @@ export class EmbeddedQueue implements Queue {
     const peek = sqlite
       .prepare<{ queue: string; lo: number; hi: number; now: number }>(`SELECT 1 ${READY} LIMIT 1`)
       .pluck();
-    const mark = sqlite.prepare<[number, string, number]>(
-      'UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ? WHERE seq = ?',
+    const mark = sqlite.prepare<[number, number]>(
+      'UPDATE messages SET visible_at = ?, receive_count = receive_count + 1 WHERE seq = ?',
     );
     const moveOut = sqlite.prepare<[number, string, number, number]>(
       `INSERT INTO messages (seq, queue, message_id, group_id, dedup_id, body, attributes, sent_at, visible_at)
        SELECT ?, ?, message_id, group_id, dedup_id, body, attributes, sent_at, ? FROM messages WHERE seq = ?`,
     );
     const remove = sqlite.prepare<[number]>('DELETE FROM messages WHERE seq = ?');
-    const removeByHandle = sqlite.prepare<[number, string, string]>(
-      'DELETE FROM messages WHERE seq = ? AND queue = ? AND receipt = ?',
+    const removeByHandle = sqlite.prepare<[number, string, number]>(
+      'DELETE FROM messages WHERE seq = ? AND queue = ? AND receive_count = ?',
     );
-    const hide = sqlite.prepare<[number, number, string, string]>(
-      'UPDATE messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receipt = ?',
+    const hide = sqlite.prepare<[number, number, string, number]>(
+      'UPDATE messages SET visible_at = ? WHERE seq = ? AND queue = ? AND receive_count = ?',
     );
     const stats = sqlite.prepare<{ lo: number; hi: number; now: number }, StatsRow>(
       `SELECT count(*) AS total, coalesce(sum(visible_at > @now AND receive_count > 0), 0) AS in_flight
@@ -214,9 +216,8 @@ export class EmbeddedQueue implements Queue {
             moved = true;
             continue;
           }
-          const receipt = `${row.seq}.${randomUUID()}`;
-          mark.run(now + visibilityMs, receipt, row.seq);
-          received.push(toReceived(row, receipt));
+          mark.run(now + visibilityMs, row.seq);
+          received.push(toReceived(row));
         }
         if (moved) this.#moved = true;
         // Without a move the selection already returned every deliverable message (up to `max`).
@@ -226,11 +227,12 @@ export class EmbeddedQueue implements Queue {
 
     this.#deleteTx = (handles: readonly string[]) => {
       for (const handle of handles) {
-        const seq = seqOf(handle);
-        if (seq !== undefined) removeByHandle.run(seq, queue, handle);
+        const receipt = parseReceipt(handle);
+        if (receipt !== undefined) removeByHandle.run(receipt.seq, queue, receipt.receiveCount);
       }
     };
-    this.#changeVisibility = (seq, handle, visibleAt) => hide.run(visibleAt, seq, queue, handle).changes;
+    this.#changeVisibility = (receipt, visibleAt) =>
+      hide.run(visibleAt, receipt.seq, queue, receipt.receiveCount).changes;
     this.#peek = (now) => peek.get({ queue, ...range, now });
     this.#stats = (now) => stats.get({ ...range, now }) ?? { total: 0, in_flight: 0 };
   }
@@ -277,10 +279,10 @@ export class EmbeddedQueue implements Queue {
   async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<boolean> {
     const where = `EmbeddedQueue ${this.name}: changeVisibility`;
     checkInteger(where, 'visibilityTimeoutSeconds', visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
-    const seq = seqOf(receiptHandle);
-    if (seq === undefined) return false;
+    const receipt = parseReceipt(receiptHandle);
+    if (receipt === undefined) return false;
     const changed = await this.#db.write(
-      () => this.#changeVisibility(seq, receiptHandle, this.#now() + visibilityTimeoutSeconds * 1000) > 0,
+      () => this.#changeVisibility(receipt, this.#now() + visibilityTimeoutSeconds * 1000) > 0,
     );
     if (changed && visibilityTimeoutSeconds === 0) this.#db.events.emit(wakeEvent(this.name));
     return changed;
@@ -348,11 +350,12 @@ function wakeEvent(queue: string): string {
   return `message:${queue}`;
 }
 
-function toReceived(row: MessageRow, receiptHandle: string): ReceivedMessage {
+/** The message as received just now (the row as read before this receive counted). */
+function toReceived(row: MessageRow): ReceivedMessage {
   return {
     messageId: row.message_id,
     body: row.body,
-    receiptHandle,
+    receiptHandle: `${row.seq}.${row.receive_count + 1}`,
     groupId: row.group_id,
     deduplicationId: row.dedup_id,
     receiveCount: row.receive_count + 1,
@@ -361,11 +364,21 @@ function toReceived(row: MessageRow, receiptHandle: string): ReceivedMessage {
   };
 }
 
-/** The message's `seq` from a receipt handle `<seq>.<random>`; `undefined` when malformed. */
-function seqOf(handle: string): number | undefined {
+/** A receipt handle's parts: which message, and which receive of it. */
+interface Receipt {
+  readonly seq: number;
+  readonly receiveCount: number;
+}
+
+/** Read a receipt handle `<seq>.<receive count>`; `undefined` when malformed. */
+function parseReceipt(handle: string): Receipt | undefined {
   const dot = handle.indexOf('.');
-  const seq = dot > 0 ? Number(handle.slice(0, dot)) : Number.NaN;
-  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+  if (dot <= 0) return undefined;
+  const seq = Number(handle.slice(0, dot));
+  const receiveCount = Number(handle.slice(dot + 1));
+  return Number.isSafeInteger(seq) && seq > 0 && Number.isSafeInteger(receiveCount) && receiveCount > 0
+    ? { seq, receiveCount }
+    : undefined;
 }
 
 function checkInteger(where: string, name: string, value: number, min: number, max: number): void {

@@ -8,9 +8,10 @@
  * resolves only after that COMMIT. Table `tasks`
  * holds the records (one column per field), table `locks` the `unique#…` and `singleton#…` locks.
  * A record or lock with `expires_at ≤ now` reads as absent; expired rows are swept opportunistically:
- * every {@link SWEEP_EVERY} writes, the next {@link SWEEP_LIMIT} records in rowid order (a cursor
- * that wraps around, so the whole table is visited in turn) lose their expired ones, and up to
- * {@link SWEEP_LIMIT} expired locks go (their table is small and indexed by expiry).
+ * every {@link SWEEP_EVERY} writes, the expired records among the next {@link SWEEP_SPAN} rowids
+ * are deleted (a cursor that wraps around at the end of the table, so every record is visited in
+ * turn, twice as fast as writes can add records), and up to {@link SWEEP_LIMIT} expired locks
+ * (their table is small and indexed by expiry).
  *
  * @module
  */
@@ -48,8 +49,10 @@ export interface EmbeddedStoreOptions {
 
 /** Sweep expired records and locks every this many writes. */
 export const SWEEP_EVERY = 100;
-/** Records one sweep looks at, and most locks it deletes. */
-export const SWEEP_LIMIT = 500;
+/** Rowids of `tasks` one sweep looks at (records are dense in rowid order). */
+export const SWEEP_SPAN = 2 * SWEEP_EVERY;
+/** Most expired locks one sweep deletes. */
+const SWEEP_LIMIT = 500;
 
 interface LockRow {
   readonly holder: string;
@@ -118,11 +121,7 @@ export class EmbeddedStore implements TaskStore {
          ORDER BY updated_at DESC LIMIT ?`,
       )
       .raw();
-    const sweepRange = sqlite
-      .prepare<[number, number], [end: number | null, count: number]>(
-        'SELECT max(seq), count(*) FROM (SELECT seq FROM tasks WHERE seq > ? ORDER BY seq LIMIT ?)',
-      )
-      .raw();
+    const lastSeq = sqlite.prepare<[], number | null>('SELECT max(seq) FROM tasks').pluck();
     const sweepTasks = sqlite.prepare<[number, number, number]>(
       'DELETE FROM tasks WHERE seq > ? AND seq <= ? AND expires_at <= ?',
     );
@@ -189,11 +188,11 @@ export class EmbeddedStore implements TaskStore {
     };
     this.#list = (state, now, limit) => list.all(state, now, limit).map(fromRow);
     this.#sweep = (now) => {
-      const [end, count] = sweepRange.get(this.#sweptTo, SWEEP_LIMIT) ?? [null, 0];
-      if (end !== null) sweepTasks.run(this.#sweptTo, end, now);
-      // Reached the end of the table: start over next time (not after the rows written since, or
-      // a steady stream of new records would keep the cursor from ever coming back to old ones).
-      this.#sweptTo = end === null || count < SWEEP_LIMIT ? 0 : end;
+      const from = this.#sweptTo;
+      sweepTasks.run(from, from + SWEEP_SPAN, now);
+      // Past the end of the table: start over next time (not after the records written since, or a
+      // steady stream of new ones would keep the cursor from ever coming back to the old ones).
+      this.#sweptTo = from + SWEEP_SPAN >= (lastSeq.get() ?? 0) ? 0 : from + SWEEP_SPAN;
       sweepLocks.run(now, SWEEP_LIMIT);
     };
   }

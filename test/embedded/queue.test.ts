@@ -178,7 +178,23 @@ describe('EmbeddedQueue', () => {
     const [second] = await receiveNow(transport.tasks);
     expect(second?.receiveCount).toBe(2);
     expect(await transport.tasks.changeVisibility(handle, 30)).toBe(false);
-    expect(await transport.tasks.changeVisibility('not-a-handle', 30)).toBe(false);
+    for (const malformed of [
+      'not-a-handle',
+      '',
+      '.',
+      `${handle.split('.')[0]}.`,
+      '.2',
+      '1.x',
+      '-1.2',
+      '1.0',
+      '1.2.3',
+    ]) {
+      expect(await transport.tasks.changeVisibility(malformed, 30)).toBe(false);
+    }
+    // A handle from another queue of the file matches nothing there.
+    expect(await transport.deadLetters.changeVisibility(second?.receiptHandle ?? '', 30)).toBe(false);
+    await transport.tasks.delete(['garbage', '', '1.0']);
+    expect(await transport.tasks.stats()).toEqual({ visible: 0, inFlight: 1 });
     await transport.tasks.delete([second?.receiptHandle ?? '']);
     expect(await transport.tasks.changeVisibility(second?.receiptHandle ?? '', 30)).toBe(false);
   });

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ClaimInput, TaskRecord, TaskStore } from '../../lib/backend/store.js';
 import { LISTABLE } from '../../lib/embedded/database.js';
 import type { EmbeddedBackend } from '../../lib/embedded/index.js';
-import { openEmbeddedBackend, SCHEMA_VERSION, SWEEP_EVERY, SWEEP_LIMIT } from '../../lib/embedded/index.js';
+import { openEmbeddedBackend, SCHEMA_VERSION, SWEEP_EVERY, SWEEP_SPAN } from '../../lib/embedded/index.js';
 
 const T0 = 1_700_000_000_000;
 const LEASE = 30_000;
@@ -384,7 +384,7 @@ describe('EmbeddedStore TTL and list', () => {
 
   it('GIVEN more records than one sweep looks at WHEN writes go on THEN expired ones anywhere in the table go', async () => {
     const { store, backend } = openStore();
-    const live = 2 * SWEEP_LIMIT;
+    const live = 2 * SWEEP_SPAN;
     const writes = (count: number, prefix: string, expiresAt: number, now = T0) =>
       Promise.all(Array.from({ length: count }, (_, i) => store.cancel({ id: `${prefix}${i}`, now, expiresAt })));
     await writes(10, 'early', T0 + 1);
@@ -402,8 +402,8 @@ describe('EmbeddedStore TTL and list', () => {
       }
     };
     expect(expired()).toBeGreaterThan(0);
-    // The cursor goes round the table: one sweep per SWEEP_EVERY writes, SWEEP_LIMIT records each.
-    const sweepsForOneRound = Math.ceil((live + 20) / SWEEP_LIMIT) + 1;
+    // The cursor goes round the table: one sweep per SWEEP_EVERY writes, SWEEP_SPAN records each.
+    const sweepsForOneRound = Math.ceil((live + 20) / SWEEP_SPAN) + 1;
     await writes(sweepsForOneRound * SWEEP_EVERY, 'more', TTL, T0 + 10);
     expect(expired()).toBe(0);
     expect(await store.get('live0')).toMatchObject({ state: 'cancelled' });
