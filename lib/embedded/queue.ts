@@ -50,16 +50,17 @@ export interface EmbeddedQueueOptions {
   readonly now?: () => number;
 }
 
-interface MessageRow {
-  readonly seq: number;
-  readonly message_id: string;
-  readonly group_id: string;
-  readonly dedup_id: string;
-  readonly body: string;
-  readonly attributes: string | null;
-  readonly sent_at: number;
-  readonly receive_count: number;
-}
+/** A message as `select` reads it: a raw row (positional, no per-row object keys). */
+type MessageRow = [
+  seq: number,
+  message_id: string,
+  group_id: string,
+  dedup_id: string,
+  body: string,
+  attributes: string | null,
+  sent_at: number,
+  receive_count: number,
+];
 
 interface StatsRow {
   readonly total: number;
@@ -87,12 +88,23 @@ const SEQ_RANGE = 2 ** 40;
 /** Highest queue id that keeps every `seq` a safe integer. */
 const MAX_QUEUE_ID = Math.floor(Number.MAX_SAFE_INTEGER / SEQ_RANGE) - 1;
 
+/**
+ * The deliverable messages of a queue. Positional parameters, in this order: `lo`, `hi` (the
+ * queue's `seq` range), `now`, `queue`, `now` again (see {@link readyParams}).
+ */
 const READY = `
   FROM messages AS m NOT INDEXED
-  WHERE m.seq >= @lo AND m.seq < @hi AND m.visible_at <= @now AND NOT EXISTS (
+  WHERE m.seq >= ? AND m.seq < ? AND m.visible_at <= ? AND NOT EXISTS (
     SELECT 1 FROM messages AS f INDEXED BY messages_received
-    WHERE f.queue = @queue AND f.group_id = m.group_id AND f.visible_at > @now AND f.receive_count > 0
+    WHERE f.queue = ? AND f.group_id = m.group_id AND f.visible_at > ? AND f.receive_count > 0
   )`;
+
+/** The parameters of {@link READY}. */
+type ReadyParams = [lo: number, hi: number, now: number, queue: string, now: number];
+
+function readyParams(range: { readonly lo: number; readonly hi: number }, queue: string, now: number): ReadyParams {
+  return [range.lo, range.hi, now, queue, now];
+}
 
 /** One FIFO queue of the embedded backend. */
 export class EmbeddedQueue implements Queue {
@@ -149,13 +161,13 @@ export class EmbeddedQueue implements Queue {
       `DELETE FROM dedup WHERE (queue, dedup_id) IN
        (SELECT queue, dedup_id FROM dedup WHERE expires_at <= ? LIMIT ?)`,
     );
-    const select = sqlite.prepare<{ queue: string; lo: number; hi: number; now: number; limit: number }, MessageRow>(
-      `SELECT m.seq, m.message_id, m.group_id, m.dedup_id, m.body, m.attributes, m.sent_at, m.receive_count
-       ${READY} ORDER BY m.seq LIMIT @limit`,
-    );
-    const peek = sqlite
-      .prepare<{ queue: string; lo: number; hi: number; now: number }>(`SELECT 1 ${READY} LIMIT 1`)
-      .pluck();
+    const select = sqlite
+      .prepare<[...ReadyParams, limit: number], MessageRow>(
+        `SELECT m.seq, m.message_id, m.group_id, m.dedup_id, m.body, m.attributes, m.sent_at, m.receive_count
+         ${READY} ORDER BY m.seq LIMIT ?`,
+      )
+      .raw();
+    const peek = sqlite.prepare<ReadyParams>(`SELECT 1 ${READY} LIMIT 1`).pluck();
     const mark = sqlite.prepare<[number, number]>(
       'UPDATE messages SET visible_at = ?, receive_count = receive_count + 1 WHERE seq = ?',
     );
@@ -206,17 +218,18 @@ export class EmbeddedQueue implements Queue {
       // Closed while this receive waited for its transaction: take nothing.
       if (db.closed.aborted) return received;
       for (;;) {
-        const rows = select.all({ queue, ...range, now, limit: max - received.length });
+        const rows = select.all(...readyParams(range, queue, now), max - received.length);
         let moved = false;
         for (const row of rows) {
-          if (this.#redrive && row.receive_count >= this.#redrive.maxReceiveCount) {
+          const seq = row[0];
+          if (this.#redrive && row[7] >= this.#redrive.maxReceiveCount) {
             const deadLetterSeq = (lastSeq.get(deadLetterRange) ?? deadLetterRange.lo) + 1;
-            moveOut.run(deadLetterSeq, this.#redrive.deadLetterQueue, now, row.seq);
-            remove.run(row.seq);
+            moveOut.run(deadLetterSeq, this.#redrive.deadLetterQueue, now, seq);
+            remove.run(seq);
             moved = true;
             continue;
           }
-          mark.run(now + visibilityMs, row.seq);
+          mark.run(now + visibilityMs, seq);
           received.push(toReceived(row));
         }
         if (moved) this.#moved = true;
@@ -233,7 +246,7 @@ export class EmbeddedQueue implements Queue {
     };
     this.#changeVisibility = (receipt, visibleAt) =>
       hide.run(visibleAt, receipt.seq, queue, receipt.receiveCount).changes;
-    this.#peek = (now) => peek.get({ queue, ...range, now });
+    this.#peek = (now) => peek.get(...readyParams(range, queue, now));
     this.#stats = (now) => stats.get({ ...range, now }) ?? { total: 0, in_flight: 0 };
   }
 
@@ -352,15 +365,16 @@ function wakeEvent(queue: string): string {
 
 /** The message as received just now (the row as read before this receive counted). */
 function toReceived(row: MessageRow): ReceivedMessage {
+  const [seq, messageId, groupId, deduplicationId, body, attributes, sentAt, receiveCount] = row;
   return {
-    messageId: row.message_id,
-    body: row.body,
-    receiptHandle: `${row.seq}.${row.receive_count + 1}`,
-    groupId: row.group_id,
-    deduplicationId: row.dedup_id,
-    receiveCount: row.receive_count + 1,
-    sentAt: row.sent_at,
-    attributes: row.attributes === null ? {} : (JSON.parse(row.attributes) as Record<string, string>),
+    messageId,
+    body,
+    receiptHandle: `${seq}.${receiveCount + 1}`,
+    groupId,
+    deduplicationId,
+    receiveCount: receiveCount + 1,
+    sentAt,
+    attributes: attributes === null ? {} : (JSON.parse(attributes) as Record<string, string>),
   };
 }
 

@@ -70,6 +70,11 @@ export interface FireDeps {
   readonly logger: Logger;
 }
 
+/** A cheap first look: only a body that mentions `"fire"` can be a fire message. */
+export function mightBeFireMessage(body: string): boolean {
+  return body.includes('"fire"');
+}
+
 /**
  * If the message is a schedule's fire message (EventBridge Scheduler's target input), send the
  * fire's run and resolve `ack`, or resolve the error that makes it undeliverable. Resolves
@@ -82,7 +87,7 @@ export async function handleFireMessage(
   deps: FireDeps,
   message: ReceivedMessage,
 ): Promise<{ kind: 'ack'; note: string } | { kind: 'invalid'; error: ErrorInfo } | undefined> {
-  if (!message.body.includes('"fire"')) return undefined;
+  if (!mightBeFireMessage(message.body)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(message.body);

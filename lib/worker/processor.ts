@@ -26,7 +26,7 @@ import type { AnyTask } from '../task/define.js';
 import { type ErrorInfo, NonRetriableError, RetryAfterError, toErrorInfo, ValidationError } from '../task/errors.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
-import { fireSingletonKey, handleFireMessage, missedFire, waitForStart } from './fires.js';
+import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
 import { leaseLength } from './lease.js';
 
 /** What the runtime should do with the message. */
@@ -65,6 +65,16 @@ export const MAX_RESULT_BYTES = 350_000;
 /** Fallback retention for records of messages whose task is unknown, ms (7 days). */
 const UNKNOWN_RETENTION_MS = 604_800_000;
 
+/** Makes lease owners unique per attempt: a random token per process, then a counter. */
+const OWNER_TOKEN = randomUUID().slice(0, 8);
+let attempts = 0;
+
+/** A lease owner for a new attempt: `<worker id>/<process token>.<count>`, never the same twice. */
+function leaseOwner(workerId: string): string {
+  attempts += 1;
+  return `${workerId}/${OWNER_TOKEN}.${attempts}`;
+}
+
 /** Process one message. Never rejects for a task's failure; rejects only when the backend fails. */
 export async function processMessage(
   deps: ProcessorDeps,
@@ -76,7 +86,7 @@ export async function processMessage(
     const reason = `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} (SQS's 1 MiB)`;
     return deadLetterMessage(deps, message, { name: 'OversizeMessage', message: reason }, undefined, undefined);
   }
-  const fire = await handleFireMessage(deps, message);
+  const fire = mightBeFireMessage(message.body) ? await handleFireMessage(deps, message) : undefined;
   if (fire !== undefined) {
     return fire.kind === 'ack' ? fire : deadLetterMessage(deps, message, fire.error, undefined, undefined);
   }
@@ -132,7 +142,7 @@ async function claimAndRun(
   const claim = await deps.store.claim({
     id: envelope.id,
     task: task.name,
-    owner: `${deps.workerId}/${randomUUID().slice(0, 8)}`,
+    owner: leaseOwner(deps.workerId),
     now,
     leaseMs,
     maxAttempts: task.retry.maxAttempts,
