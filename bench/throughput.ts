@@ -3,11 +3,14 @@
  *
  * Same workload for both (no-op tasks): bulk enqueue rate; processing rate with one worker at
  * concurrency 10 and 50 (tasks already enqueued); enqueue→start latency p50/p99 with a worker
- * running at concurrency 10 and tasks enqueued one by one, 1 ms apart. Phases are interleaved
- * (embedded, then BullMQ, per phase), each on an empty queue. See BENCHMARKS.md.
+ * running at concurrency 10 and tasks enqueued one by one, 1 ms apart. Phases are interleaved,
+ * each on an empty queue: every bulk phase runs `--rounds` times per system, the two systems
+ * alternating (and taking turns at going first), and the rates reported are the medians of the
+ * rounds, so a burst of load from the machine's other jobs hits one round of one system, not the
+ * result. See BENCHMARKS.md.
  *
- * Usage: `npm run bench [-- --tasks N] [--latency-tasks N] [--json]`. With `--json` the last line
- * of stdout is one JSON object; progress goes to stderr.
+ * Usage: `npm run bench [-- --tasks N] [--latency-tasks N] [--rounds N] [--json]`. With `--json`
+ * the last line of stdout is one JSON object; progress goes to stderr.
  *
  * @module
  */
@@ -19,6 +22,7 @@ import { embeddedSystem } from './embedded.js';
 import { RedisNotFoundError, type RedisServer, startRedis } from './redis.js';
 import {
   jsonLine,
+  median,
   percentile,
   perSecond,
   renderTable,
@@ -28,14 +32,16 @@ import {
   type SystemUnderTest,
 } from './report.js';
 
-const USAGE = `Usage: npm run bench -- [--tasks N] [--latency-tasks N] [--json]
+const USAGE = `Usage: npm run bench -- [--tasks N] [--latency-tasks N] [--rounds N] [--json]
   --tasks N          tasks per bulk phase (default 10000)
   --latency-tasks N  tasks enqueued one by one for the latency phase (default 1000)
+  --rounds N         bulk phases per system and concurrency, alternating; rates are their medians (default 3)
   --json             print the results as one JSON object on the last line of stdout`;
 
 interface Options {
   readonly tasks: number;
   readonly latencyTasks: number;
+  readonly rounds: number;
   readonly json: boolean;
 }
 
@@ -44,6 +50,7 @@ function parseOptions(): Options {
     options: {
       tasks: { type: 'string', default: '10000' },
       'latency-tasks': { type: 'string', default: '1000' },
+      rounds: { type: 'string', default: '3' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -64,6 +71,7 @@ function parseOptions(): Options {
   return {
     tasks: count('tasks', values.tasks),
     latencyTasks: count('latency-tasks', values['latency-tasks']),
+    rounds: count('rounds', values.rounds),
     json: values.json,
   };
 }
@@ -74,7 +82,8 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 interface Samples {
   enqueueTasks: number;
   enqueueMs: number;
-  processPerSecond: Map<number, number>;
+  /** Processing rate of each round, by concurrency. */
+  processPerSecond: Map<number, number[]>;
   latencies: number[];
 }
 
@@ -108,21 +117,31 @@ async function main(): Promise<void> {
       progress(`${system.name}: warmed up (${warmup} bulk + latency tasks, not counted)`);
     }
     for (const concurrency of [10, 50]) {
-      for (const system of systems) {
-        const timing = await system.bulk(options.tasks, concurrency);
-        const sample = samples.get(system.name);
-        if (sample === undefined) throw new Error(`no samples for ${system.name}`);
-        sample.enqueueTasks += options.tasks;
-        sample.enqueueMs += timing.enqueueMs;
-        sample.processPerSecond.set(concurrency, perSecond(options.tasks, timing.processMs));
-        progress(
-          `${system.name}: enqueued ${options.tasks} in ${timing.enqueueMs.toFixed(0)} ms ` +
-            `(${perSecond(options.tasks, timing.enqueueMs)}/s); processed @${concurrency} in ` +
-            `${timing.processMs.toFixed(0)} ms (${perSecond(options.tasks, timing.processMs)}/s); ` +
-            `worker stopped ${timing.drainMs.toFixed(0)} ms after the last task`,
-        );
+      for (let round = 1; round <= options.rounds; round++) {
+        // Take turns at going first, so neither system always runs right after the other.
+        for (const system of round % 2 === 1 ? systems : [...systems].reverse()) {
+          const timing = await system.bulk(options.tasks, concurrency);
+          const sample = samples.get(system.name);
+          if (sample === undefined) throw new Error(`no samples for ${system.name}`);
+          sample.enqueueTasks += options.tasks;
+          sample.enqueueMs += timing.enqueueMs;
+          const rate = perSecond(options.tasks, timing.processMs);
+          sample.processPerSecond.set(concurrency, [...(sample.processPerSecond.get(concurrency) ?? []), rate]);
+          progress(
+            `${system.name} @${concurrency} round ${round}/${options.rounds}: enqueued ${options.tasks} in ` +
+              `${timing.enqueueMs.toFixed(0)} ms (${perSecond(options.tasks, timing.enqueueMs)}/s); processed in ` +
+              `${timing.processMs.toFixed(0)} ms (${rate}/s); worker stopped ${timing.drainMs.toFixed(0)} ms after the last task`,
+          );
+        }
       }
     }
+    const roundsLine = (concurrency: number) =>
+      systems
+        .map((system) => {
+          const rates = samples.get(system.name)?.processPerSecond.get(concurrency) ?? [];
+          return `${system.name} ${rates.map((r) => r.toLocaleString('en-US')).join(', ')}`;
+        })
+        .join('; ');
     for (const system of systems) {
       const latencies = await system.latency(options.latencyTasks, 10);
       samples.get(system.name)?.latencies.push(...latencies);
@@ -137,8 +156,8 @@ async function main(): Promise<void> {
       if (s === undefined) throw new Error(`no samples for ${name}`);
       return {
         enqueuePerSecond: perSecond(s.enqueueTasks, s.enqueueMs),
-        processPerSecond: s.processPerSecond.get(50) ?? 0,
-        processPerSecondAt10: s.processPerSecond.get(10) ?? 0,
+        processPerSecond: median(s.processPerSecond.get(50) ?? []),
+        processPerSecondAt10: median(s.processPerSecond.get(10) ?? []),
         p50Ms: roundMs(percentile(s.latencies, 50)),
         p99Ms: roundMs(percentile(s.latencies, 99)),
       };
@@ -146,7 +165,9 @@ async function main(): Promise<void> {
     const results = { embedded: resultOf('embedded'), bullmq: resultOf('bullmq') };
     process.stdout.write(
       `\n${options.tasks.toLocaleString('en-US')} no-op tasks per bulk phase, ` +
-        `${options.latencyTasks.toLocaleString('en-US')} for latency\n\n${renderTable(results)}\n`,
+        `${options.latencyTasks.toLocaleString('en-US')} for latency; process rates are the median of ` +
+        `${options.rounds} alternating round(s)\n\n${renderTable(results)}\n\n` +
+        `process/s per round @10: ${roundsLine(10)}\nprocess/s per round @50: ${roundsLine(50)}\n`,
     );
     if (options.json) process.stdout.write(`${jsonLine(results)}\n`);
   } finally {
