@@ -62,160 +62,210 @@ export interface AttemptInput {
 /** Soft timeout this long before the runtime's deadline, so the handler can wind down, ms. */
 const SOFT_BEFORE_DEADLINE_MS = 3000;
 
+/** How the work of an attempt came out (or why it was abandoned). */
+type Settlement = { readonly result: unknown; readonly event: RunEvent | undefined } | { readonly error: unknown };
+
 /**
  * Run one attempt. Never rejects: errors come back as `threw`.
  *
  * The attempt settles once, on the first of: the work ends (validation, `beforeRun` hooks, the
  * handler), the hard timeout fires, or an interrupt (worker shutdown, lease lost) — the last two
- * abandon the handler, which may still be running. Per attempt this costs one promise for the
- * outcome, one heartbeat timer, and the handler's `AbortController` only if it reads `ctx.signal`.
+ * abandon the handler, which may still be running. A cancel or the soft timeout only abort
+ * `ctx.signal`.
  */
-export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
-  const { task, record, store, now } = input;
-  const owner = record.leaseOwner ?? '';
-  const logger = input.logger;
-  const context = { taskId: record.id, taskName: task.name };
-  const started = Date.now();
-  let aborted: AttemptAbortedError | undefined;
-  // The handler's signal, made when the handler first reads `ctx.signal` (most never do); an abort
-  // before that is remembered and the signal is born aborted with the same reason.
-  let controller: AbortController | undefined;
-  let abortReason: Error | undefined;
-  const abort = (reason: Error) => {
-    if (abortReason !== undefined) return;
-    abortReason = reason;
-    controller?.abort(reason);
-  };
-  // How the attempt ends: set once by whichever comes first (see above).
-  let settle!: (outcome: { result: unknown; event: RunEvent | undefined } | { error: unknown }) => void;
-  const settled = new Promise<{ result: unknown; event: RunEvent | undefined } | { error: unknown }>((resolve) => {
-    let done = false;
-    settle = (outcome) => {
-      if (done) return;
-      done = true;
-      resolve(outcome);
-    };
-  });
-  // Shutdown and a lost lease end the attempt at once, even when the signal was already aborted
-  // (by the soft timeout) and the handler ignores it; a cancel only aborts the signal.
-  const abortFor = (why: AttemptAbortedError['why']) => {
-    const error = new AttemptAbortedError(why, context);
-    if (aborted === undefined || (why !== 'cancelled' && aborted.why === 'cancelled')) aborted = error;
-    abort(error);
-    if (why !== 'cancelled') settle({ error });
-  };
-  const onStop = () => abortFor('shutdown');
-  input.stop.addEventListener('abort', onStop, { once: true });
-  if (input.stop.aborted) onStop();
-
-  // Heartbeat: renew the lease (and the message's visibility) every third of the lease.
-  let pendingProgress: string | undefined;
-  const beat = async () => {
-    const progress = pendingProgress;
-    pendingProgress = undefined;
-    const at = now();
-    const result = await store.heartbeat({
-      id: record.id,
-      owner,
-      now: at,
-      leaseMs: leaseLength(task, at, input.deadline),
-      ...(progress === undefined ? {} : { progress }),
-      ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
-    });
-    if (result.outcome === 'lost') abortFor('lease-lost');
-    else if (result.cancelRequested) abortFor('cancelled');
-    await input.extendVisibility(task.leaseSeconds);
-  };
-  const heartbeat = setInterval(
-    () => {
-      beat().catch((error: unknown) => logger.warn('heartbeat failed; will try again', { error }));
-    },
-    (task.leaseSeconds * 1000) / 3,
-  );
-
-  const softMs = minDefined(
-    task.timeout.softMs,
-    input.deadline === undefined ? undefined : input.deadline - now() - SOFT_BEFORE_DEADLINE_MS,
-  );
-  const softTimer =
-    softMs === undefined
-      ? undefined
-      : setTimeout(
-          () => abort(new TimeoutError(`soft timeout: the attempt ran ${Math.round(softMs)} ms`, context)),
-          Math.max(0, softMs),
-        );
-  const hardMs = task.timeout.hardMs;
-  const hardTimer =
-    hardMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          const error = new HardTimeoutError(
-            `hard timeout: the attempt ran longer than ${hardMs} ms and was abandoned. Make the handler honour ctx.signal, or raise timeout.hardMs.`,
-            context,
-          );
-          abort(error);
-          settle({ error });
-        }, hardMs);
-  const ctx: TaskContext = {
-    taskId: record.id,
-    taskName: task.name,
-    attempt: record.attempt,
-    maxAttempts: task.retry.maxAttempts,
-    get signal() {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (abortReason !== undefined) controller.abort(abortReason);
-      }
-      return controller.signal;
-    },
-    logger,
-    async progress(value) {
-      pendingProgress = JSON.stringify(value ?? null);
-      await beat();
-    },
-  };
-
-  try {
-    // A handler that ends after the attempt was abandoned settles nothing (`settle` runs once).
-    runWork(input, ctx).then(settle, (error: unknown) => settle({ error }));
-    const outcome = await settled;
-    if ('error' in outcome) {
-      const error = outcome.error;
-      return { kind: 'threw', error, durationMs: Date.now() - started, ...(aborted === undefined ? {} : { aborted }) };
-    }
-    const durationMs = Date.now() - started;
-    const { result, event } = outcome;
-    if (event !== undefined) {
-      await callHooks(input.middleware, logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
-    }
-    // A cancel that arrives after the work is done is too late: the success stands.
-    return { kind: 'succeeded', result, durationMs };
-  } finally {
-    clearInterval(heartbeat);
-    if (softTimer !== undefined) clearTimeout(softTimer);
-    if (hardTimer !== undefined) clearTimeout(hardTimer);
-    input.stop.removeEventListener('abort', onStop);
-  }
+export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
+  return Attempt.run(input);
 }
 
 /**
- * The attempt's work: validate the arguments (synchronously when the schema is), run the
- * `beforeRun` hooks, then the handler. `event` is set when there is middleware to tell.
+ * One attempt in progress, and the {@link TaskContext} its handler gets. Everything else is
+ * private: the handler sees only the context's members. Written as a class, with timers that take
+ * the attempt as an argument, so an attempt allocates a few objects and no closures (this is the
+ * worker's hot path): one promise for its outcome, one heartbeat timer, and the handler's
+ * `AbortController` only if it reads `ctx.signal`.
  */
-async function runWork(
-  input: AttemptInput,
-  ctx: TaskContext,
-): Promise<{ result: unknown; event: RunEvent | undefined }> {
-  const { task, record } = input;
-  const validation = { taskName: task.name, taskId: record.id, when: 'run' } as const;
-  const checked = validateArgsNow(task.schema, input.rawArgs, validation);
-  const args = 'value' in checked ? checked.value : await checked.pending;
-  let event: RunEvent | undefined;
-  if (input.middleware.length > 0) {
-    event = { taskId: record.id, task: task.name, attempt: record.attempt, args, logger: input.logger };
-    for (const m of input.middleware) await m.beforeRun?.(event);
+class Attempt implements TaskContext {
+  readonly taskId: string;
+  readonly taskName: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly logger: Logger;
+  readonly #input: AttemptInput;
+  readonly #settled: Promise<Settlement>;
+  #resolve: (settlement: Settlement) => void = () => {};
+  #done = false;
+  #controller: AbortController | undefined;
+  #abortReason: Error | undefined;
+  #aborted: AttemptAbortedError | undefined;
+  #pendingProgress: string | undefined;
+
+  private constructor(input: AttemptInput) {
+    this.taskId = input.record.id;
+    this.taskName = input.task.name;
+    this.attempt = input.record.attempt;
+    this.maxAttempts = input.task.retry.maxAttempts;
+    this.logger = input.logger;
+    this.#input = input;
+    this.#settled = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
   }
-  return { result: await task.handler(args, ctx), event };
+
+  /** Aborted on a soft or hard timeout, a cancel, a lost lease or shutdown; made when first read. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * Record progress now (a heartbeat that also writes `value`). A getter, so that the function
+   * works taken off the context (`async (args, { progress }) => …`); made only when read.
+   */
+  get progress(): (value: unknown) => Promise<void> {
+    return async (value) => {
+      this.#pendingProgress = JSON.stringify(value ?? null);
+      await this.#beat();
+    };
+  }
+
+  static async run(input: AttemptInput): Promise<AttemptOutcome> {
+    const attempt = new Attempt(input);
+    const { task } = input;
+    const started = Date.now();
+    const stopWatch = Attempt.#watchStop(input.stop, attempt);
+    // Heartbeat: renew the lease (and the message's visibility) every third of the lease.
+    const heartbeat = setInterval(Attempt.#onHeartbeat, (task.leaseSeconds * 1000) / 3, attempt);
+    const softMs = minDefined(
+      task.timeout.softMs,
+      input.deadline === undefined ? undefined : input.deadline - input.now() - SOFT_BEFORE_DEADLINE_MS,
+    );
+    const softTimer =
+      softMs === undefined ? undefined : setTimeout(Attempt.#onSoftTimeout, Math.max(0, softMs), attempt, softMs);
+    const hardMs = task.timeout.hardMs;
+    const hardTimer = hardMs === undefined ? undefined : setTimeout(Attempt.#onHardTimeout, hardMs, attempt, hardMs);
+    try {
+      void attempt.#work();
+      const outcome = await attempt.#settled;
+      const durationMs = Date.now() - started;
+      if ('error' in outcome) {
+        const aborted = attempt.#aborted;
+        return { kind: 'threw', error: outcome.error, durationMs, ...(aborted === undefined ? {} : { aborted }) };
+      }
+      const { result, event } = outcome;
+      if (event !== undefined) {
+        await callHooks(input.middleware, attempt.logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
+      }
+      // A cancel that arrives after the work is done is too late: the success stands.
+      return { kind: 'succeeded', result, durationMs };
+    } finally {
+      clearInterval(heartbeat);
+      if (softTimer !== undefined) clearTimeout(softTimer);
+      if (hardTimer !== undefined) clearTimeout(hardTimer);
+      stopWatch.delete(attempt);
+    }
+  }
+
+  /** Settle the attempt, once; later calls (a handler ending after an interrupt) do nothing. */
+  #settle(settlement: Settlement): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#resolve(settlement);
+  }
+
+  /** Validate the arguments (synchronously when the schema is), run `beforeRun` hooks, then the handler. */
+  async #work(): Promise<void> {
+    try {
+      const { task, record, middleware } = this.#input;
+      const context = { taskName: task.name, taskId: record.id, when: 'run' } as const;
+      const checked = validateArgsNow(task.schema, this.#input.rawArgs, context);
+      const args = 'value' in checked ? checked.value : await checked.pending;
+      let event: RunEvent | undefined;
+      if (middleware.length > 0) {
+        event = { taskId: record.id, task: task.name, attempt: record.attempt, args, logger: this.logger };
+        for (const m of middleware) await m.beforeRun?.(event);
+      }
+      this.#settle({ result: await task.handler(args, this), event });
+    } catch (error) {
+      this.#settle({ error });
+    }
+  }
+
+  #abort(reason: Error): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** Shutdown and a lost lease end the attempt at once, even if the handler ignores its signal; a cancel only aborts the signal. */
+  #abortFor(why: AttemptAbortedError['why']): void {
+    const error = new AttemptAbortedError(why, { taskId: this.taskId, taskName: this.taskName });
+    if (this.#aborted === undefined || (why !== 'cancelled' && this.#aborted.why === 'cancelled')) {
+      this.#aborted = error;
+    }
+    this.#abort(error);
+    if (why !== 'cancelled') this.#settle({ error });
+  }
+
+  async #beat(): Promise<void> {
+    const { task, record, store, now } = this.#input;
+    const progress = this.#pendingProgress;
+    this.#pendingProgress = undefined;
+    const at = now();
+    const result = await store.heartbeat({
+      id: record.id,
+      owner: record.leaseOwner ?? '',
+      now: at,
+      leaseMs: leaseLength(task, at, this.#input.deadline),
+      ...(progress === undefined ? {} : { progress }),
+      ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
+    });
+    if (result.outcome === 'lost') this.#abortFor('lease-lost');
+    else if (result.cancelRequested) this.#abortFor('cancelled');
+    await this.#input.extendVisibility(task.leaseSeconds);
+  }
+
+  static #onHeartbeat(attempt: Attempt): void {
+    attempt.#beat().catch((error: unknown) => attempt.logger.warn('heartbeat failed; will try again', { error }));
+  }
+
+  static #onSoftTimeout(attempt: Attempt, softMs: number): void {
+    const context = { taskId: attempt.taskId, taskName: attempt.taskName };
+    attempt.#abort(new TimeoutError(`soft timeout: the attempt ran ${Math.round(softMs)} ms`, context));
+  }
+
+  static #onHardTimeout(attempt: Attempt, hardMs: number): void {
+    const error = new HardTimeoutError(
+      `hard timeout: the attempt ran longer than ${hardMs} ms and was abandoned. Make the handler honour ctx.signal, or raise timeout.hardMs.`,
+      { taskId: attempt.taskId, taskName: attempt.taskName },
+    );
+    attempt.#abort(error);
+    attempt.#settle({ error });
+  }
+
+  /**
+   * The attempts to interrupt when a stop signal aborts, by signal: one `abort` listener per
+   * signal (a worker's), not one per attempt (adding and removing EventTarget listeners is slow).
+   */
+  static readonly #stopWatches = new WeakMap<AbortSignal, Set<Attempt>>();
+
+  /** Interrupt `attempt` with `shutdown` when `stop` aborts (at once if it has); the caller removes it from the set returned. */
+  static #watchStop(stop: AbortSignal, attempt: Attempt): Set<Attempt> {
+    let watched = Attempt.#stopWatches.get(stop);
+    if (watched === undefined) {
+      const attempts = new Set<Attempt>();
+      watched = attempts;
+      Attempt.#stopWatches.set(stop, attempts);
+      stop.addEventListener('abort', () => {
+        for (const running of attempts) running.#abortFor('shutdown');
+      });
+    }
+    watched.add(attempt);
+    if (stop.aborted) attempt.#abortFor('shutdown');
+    return watched;
+  }
 }
 
 /** Call a hook of every middleware; log (never throw) what a hook throws. */

@@ -44,11 +44,14 @@ export function lifecycle(factory: BackendFactory) {
 
     it('GIVEN ctx.progress WHEN the run reports progress THEN info() shows it while it runs', async () => {
       const release = deferred();
+      const seen: unknown[] = [];
       const t = defineTask({
         name: `progress.${suffix()}`,
         schema: z.object({}),
-        handler: async (_a, ctx) => {
-          await ctx.progress({ done: 3, of: 10 });
+        // Destructured, as handlers often take it: every member works without its object.
+        handler: async (_a, { progress, signal, taskId, taskName, attempt, maxAttempts, logger }) => {
+          seen.push(signal.aborted, typeof taskId, taskName, attempt, maxAttempts, typeof logger.info);
+          await progress({ done: 3, of: 10 });
           await release.promise;
         },
       });
@@ -58,6 +61,7 @@ export function lifecycle(factory: BackendFactory) {
       expect(JSON.parse((await h.info())?.progress ?? 'null')).toEqual({ done: 3, of: 10 });
       release.resolve();
       await h.result({ timeoutMs: 10_000 });
+      expect(seen).toEqual([false, 'string', t.name, 1, t.retry.maxAttempts, 'function']);
     });
 
     it('GIVEN ignoreResult THEN the run succeeds and no result is stored', async () => {
