@@ -17,7 +17,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { TaskRecord, TaskStore } from '../backend/store.js';
+import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage } from '../backend/transport.js';
 import type { Middleware } from '../client/middleware.js';
 import type { Logger } from '../log/logger.js';
@@ -28,6 +28,8 @@ import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
 import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
 import { leaseLength } from './lease.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What the runtime should do with the message. */
 export type Disposition =
@@ -133,9 +135,7 @@ async function claimAndRun(
   if (missed !== undefined) {
     const skipped = await skipFire(deps.store, envelope, task, now, { name: 'MissedRun', message: missed });
     if (skipped.outcome === 'cancelled') {
-      deps.logger
-        .child({ taskId: envelope.id, task: task.name })
-        .info('schedule fire skipped: a later fire is already due');
+      runLogger(deps.logger, envelope, task).info('schedule fire skipped: a later fire is already due');
       return { kind: 'ack', note: 'skipped (missed)' };
     }
   }
@@ -155,25 +155,31 @@ async function claimAndRun(
     ...(envelope.unique === undefined ? {} : { uniqueKey: envelope.unique }),
   });
   // Only the outcomes that do not run log here (a claimed run logs through its attempt's logger).
-  const log = () => deps.logger.child({ taskId: envelope.id, task: task.name });
   switch (claim.outcome) {
     case 'finished':
-      log().debug('duplicate delivery of an ended run; acknowledged without running', { state: claim.record.state });
+      runLogger(deps.logger, envelope, task).debug('duplicate delivery of an ended run; acknowledged without running', {
+        state: claim.record.state,
+      });
       return { kind: 'ack', note: `already ${claim.record.state}` };
     case 'leased': {
       const waitMs = (claim.record.leaseExpiresAt ?? now) - now;
-      log().debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
+      runLogger(deps.logger, envelope, task).debug(
+        'run is leased by another worker; message hidden until the lease ends',
+        { waitMs },
+      );
       return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000 + 1), note: 'leased elsewhere' };
     }
     case 'singleton-busy': {
       if (fireLock !== undefined) {
         const reason = `skipped: the schedule's run ${claim.holderId} is still running (overlap: 'skip')`;
         await skipFire(deps.store, envelope, task, now, { name: 'OverlapSkipped', message: reason });
-        log().info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
+        runLogger(deps.logger, envelope, task).info('schedule fire skipped: the previous run is still running', {
+          holder: claim.holderId,
+        });
         return { kind: 'ack', note: 'skipped (overlap)' };
       }
       const waitMs = claim.heldUntil - now;
-      log().debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
+      runLogger(deps.logger, envelope, task).debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
       return {
         kind: 'retry',
         delaySeconds: Math.min(task.leaseSeconds, clampSeconds(waitMs / 1000)),
@@ -213,30 +219,9 @@ async function runClaimed(
     extendVisibility: control.extendVisibility,
     ...(control.deadline === undefined ? {} : { deadline: control.deadline }),
   });
-  const owner = record.leaseOwner ?? '';
   const now = deps.now();
-  const retentionMs = task.resultTtlSeconds * 1000;
-  const finish = async (
-    state: 'succeeded' | 'failed' | 'retrying' | 'dead' | 'cancelled',
-    extra: { result?: string; error?: ErrorInfo; nextRunAt?: number },
-  ) => {
-    const done = await deps.store.finish({
-      id: record.id,
-      owner,
-      now,
-      state,
-      expiresAt: now + retentionMs,
-      ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
-      ...(record.uniqueKey === undefined ? {} : { uniqueKey: record.uniqueKey }),
-      ...extra,
-    });
-    if (done.outcome === 'lost') {
-      log.error('lease lost before the attempt ended; its outcome was not recorded (another worker owns the run)', {
-        state,
-      });
-    }
-    return done.outcome === 'finished';
-  };
+  const finish = (state: FinishInput['state'], extra: FinishExtra) =>
+    finishAttempt(deps.store, log, record, task, now, state, extra);
 
   if (outcome.kind === 'succeeded') {
     const json = outcome.result === undefined ? undefined : JSON.stringify(outcome.result);
@@ -297,6 +282,37 @@ async function runClaimed(
   await finish('retrying', { error: info, nextRunAt: now + delaySeconds * 1000 });
   log.warn('attempt failed; will retry', { error: info, delaySeconds, durationMs: outcome.durationMs });
   return { kind: 'retry', delaySeconds, note: 'retrying' };
+}
+
+/** What a finish records besides its state. */
+type FinishExtra = Pick<FinishInput, 'result' | 'error' | 'nextRunAt'>;
+
+/** Record how the attempt ended (see `TaskStore.finish`); logs when the lease was lost meanwhile. */
+async function finishAttempt(
+  store: TaskStore,
+  log: Logger,
+  record: TaskRecord,
+  task: AnyTask,
+  now: number,
+  state: FinishInput['state'],
+  extra: FinishExtra,
+): Promise<void> {
+  const input: Mutable<FinishInput> = {
+    id: record.id,
+    owner: record.leaseOwner ?? '',
+    now,
+    state,
+    expiresAt: now + task.resultTtlSeconds * 1000,
+    ...extra,
+  };
+  if (record.singletonKey !== undefined) input.singletonKey = record.singletonKey;
+  if (record.uniqueKey !== undefined) input.uniqueKey = record.uniqueKey;
+  const done = await store.finish(input);
+  if (done.outcome === 'lost') {
+    log.error('lease lost before the attempt ended; its outcome was not recorded (another worker owns the run)', {
+      state,
+    });
+  }
 }
 
 /** Record a message as dead (when it names a run) and move it to the dead-letter queue. */
@@ -380,6 +396,11 @@ function skipFire(store: TaskStore, envelope: Envelope, task: AnyTask, now: numb
     reason,
     onlyIfNotStarted: true,
   });
+}
+
+/** The logger for lines about a run that is not attempted (yet). */
+function runLogger(logger: Logger, envelope: Envelope, task: AnyTask): Logger {
+  return logger.child({ taskId: envelope.id, task: task.name });
 }
 
 function singletonKeyOf(task: AnyTask, args: unknown): string | undefined {

@@ -127,7 +127,12 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   // Every attempt in flight listens on this signal.
   setMaxListeners(concurrency + 10, interrupt.signal);
   /** Chains of messages (one per message group of a receive) being processed. */
-  const inFlight = new Set<Promise<void>>();
+  let chains = 0;
+  /** Waiting for `chains` to reach 0 (see {@link whenDrained}). */
+  const drainWaiters: (() => void)[] = [];
+  /** Resolves once no chain is being processed. */
+  const whenDrained = () =>
+    chains === 0 ? Promise.resolve() : new Promise<void>((resolve) => void drainWaiters.push(resolve));
   /** Messages received and not yet done with. */
   let active = 0;
   const counts = new Map<string, number>();
@@ -206,33 +211,41 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
   let backlog = false;
   let failures = 0;
 
+  /**
+   * Process one message group of a receive. FIFO: its messages run one after another, in order;
+   * after one that is not acknowledged (a retry), the rest of the group is handed back so order
+   * is kept. Never rejects (`handle` and `release` do not).
+   */
+  const runChain = async (group: readonly ReceivedMessage[]) => {
+    try {
+      for (let index = 0; index < group.length; index++) {
+        const message = group[index] as ReceivedMessage;
+        if (receiving.signal.aborted) {
+          // Stopping: what has not started goes back at once, for another worker.
+          await release(group.slice(index));
+          break;
+        }
+        const acknowledged = await handle(message);
+        active--;
+        if (!acknowledged) {
+          await release(group.slice(index + 1));
+          break;
+        }
+      }
+    } finally {
+      chains--;
+      if (chains === 0) for (const resolve of drainWaiters.splice(0)) resolve();
+      // Nothing else in flight: no more deletes are coming soon, so send what waits now.
+      if (active === 0) void deleter.flush();
+      wakeLoop();
+    }
+  };
+
   /** Start processing received messages (the caller counted them in `active`). */
   const dispatch = (messages: readonly ReceivedMessage[]) => {
-    // FIFO: messages of one group run one after another, in order; after one that is not
-    // acknowledged (a retry), the rest of its group is handed back so order is kept.
     for (const group of groupInOrder(messages)) {
-      const chain: Promise<void> = (async () => {
-        for (let index = 0; index < group.length; index++) {
-          const message = group[index] as ReceivedMessage;
-          if (receiving.signal.aborted) {
-            // Stopping: what has not started goes back at once, for another worker.
-            await release(group.slice(index));
-            break;
-          }
-          const acknowledged = await handle(message);
-          active--;
-          if (!acknowledged) {
-            await release(group.slice(index + 1));
-            break;
-          }
-        }
-      })().finally(() => {
-        inFlight.delete(chain);
-        // Nothing else in flight: no more deletes are coming soon, so send what waits now.
-        if (active === 0) void deleter.flush();
-        wakeLoop();
-      });
-      inFlight.add(chain);
+      chains++;
+      void runChain(group);
     }
   };
 
@@ -341,11 +354,11 @@ export function createWorker(spool: Spool, options: WorkerOptions = {}): Worker 
       await runner?.stop();
       await loopDone;
       const grace = sleep(graceMs, undefined, { unref: true }).then(() => 'grace-over' as const);
-      const drained = Promise.allSettled([...inFlight]).then(() => 'drained' as const);
+      const drained = whenDrained().then(() => 'drained' as const);
       if ((await Promise.race([grace, drained])) === 'grace-over' && active > 0) {
         logger.warn('grace period over; interrupting and releasing in-flight attempts', { inFlight: active });
         interrupt.abort();
-        await Promise.allSettled([...inFlight]);
+        await whenDrained();
       }
       await deleter.flush();
       logger.info('worker stopped', { processed: Object.fromEntries(counts) });
