@@ -9,7 +9,9 @@
  * - Selecting and marking (new `visible_at`, `receive_count + 1`) is one write of one
  *   `BEGIN IMMEDIATE` transaction, so two connections never receive the same message. Every write
  *   (send, receive, delete, changeVisibility) goes through the database's group commit and
- *   resolves after its COMMIT.
+ *   resolves after its COMMIT. The receives of one queue requested in the same turn share one
+ *   write and one selection, shared out in send order with each message group kept in one receive
+ *   (as if they had run one after another).
  * - A receipt handle is `<seq>.<receive count>`: every receive changes it (the count only grows),
  *   so a stale one matches no row. (Schema versions before 3 kept a random receipt in column
  *   `receipt`, unused since.)
@@ -106,6 +108,22 @@ function readyParams(range: { readonly lo: number; readonly hi: number }, queue:
   return [range.lo, range.hi, now, queue, now];
 }
 
+/** A receive waiting for its queue's next receive write (see {@link EmbeddedQueue}). */
+interface ReceiveRequest {
+  readonly max: number;
+  readonly visibilityMs: number;
+  /** Filled by the write. */
+  readonly received: ReceivedMessage[];
+}
+
+/** What one receive write did, for every receive it served. */
+interface ReceiveWrite {
+  /** Messages moved to the dead-letter queue. */
+  readonly moved: boolean;
+  /** Every receive got as many messages as it asked for (the queue may hold more). */
+  readonly full: boolean;
+}
+
 /** One FIFO queue of the embedded backend. */
 export class EmbeddedQueue implements Queue {
   /** The queue's name. */
@@ -114,14 +132,16 @@ export class EmbeddedQueue implements Queue {
   readonly #redrive: RedrivePolicy | undefined;
   readonly #now: () => number;
   readonly #sendTx: (messages: readonly OutgoingMessage[]) => void;
-  readonly #receiveTx: (max: number, visibilityMs: number) => ReceivedMessage[];
+  readonly #receiveTx: (requests: readonly ReceiveRequest[]) => ReceiveWrite;
   readonly #deleteTx: (handles: readonly string[]) => void;
   readonly #changeVisibility: (receipt: Receipt, visibleAt: number) => number;
   readonly #peek: (now: number) => unknown;
   readonly #stats: (now: number) => StatsRow;
   #sends = 0;
-  #moved = false;
   #busy = false;
+  /** Receives of this turn, served together by {@link #receiveWrite}. */
+  #pendingReceives: ReceiveRequest[] = [];
+  #receiveWrite: Promise<ReceiveWrite> | undefined;
 
   /** Bind the queue `options.name` of `db` (prepares its statements once). */
   constructor(db: EmbeddedDatabase, options: EmbeddedQueueOptions) {
@@ -212,29 +232,44 @@ export class EmbeddedQueue implements Queue {
       if (this.#sends % SWEEP_EVERY === 0) sweep.run(now, SWEEP_LIMIT);
     };
 
-    this.#receiveTx = (max: number, visibilityMs: number) => {
+    this.#receiveTx = (requests: readonly ReceiveRequest[]) => {
       const now = this.#now();
-      const received: ReceivedMessage[] = [];
-      // Closed while this receive waited for its transaction: take nothing.
-      if (db.closed.aborted) return received;
+      let moved = false;
+      // Closed while these receives waited for their transaction: take nothing.
+      if (db.closed.aborted) return { moved, full: false };
+      // The receive each message group went to: a group's messages stay in one receive, in order.
+      const groups = new Map<string, ReceiveRequest>();
+      let next = 0;
       for (;;) {
-        const rows = select.all(...readyParams(range, queue, now), max - received.length);
-        let moved = false;
+        let wanted = 0;
+        for (const request of requests) wanted += request.max - request.received.length;
+        if (wanted === 0) return { moved, full: true };
+        const rows = select.all(...readyParams(range, queue, now), wanted);
+        let movedNow = false;
         for (const row of rows) {
           const seq = row[0];
           if (this.#redrive && row[7] >= this.#redrive.maxReceiveCount) {
             const deadLetterSeq = (lastSeq.get(deadLetterRange) ?? deadLetterRange.lo) + 1;
             moveOut.run(deadLetterSeq, this.#redrive.deadLetterQueue, now, seq);
             remove.run(seq);
-            moved = true;
+            movedNow = true;
             continue;
           }
-          mark.run(now + visibilityMs, seq);
-          received.push(toReceived(row));
+          let request = groups.get(row[2]);
+          if (request === undefined) {
+            while (next < requests.length && isFull(requests[next] as ReceiveRequest)) next += 1;
+            request = requests[next];
+            if (request === undefined) break;
+            groups.set(row[2], request);
+          }
+          // Its group's receive is full: the rest of the group waits (the group is in flight now).
+          if (isFull(request)) continue;
+          mark.run(now + request.visibilityMs, seq);
+          request.received.push(toReceived(row));
         }
-        if (moved) this.#moved = true;
-        // Without a move the selection already returned every deliverable message (up to `max`).
-        if (!moved || received.length >= max) return received;
+        moved ||= movedNow;
+        // Without a move the selection already returned every deliverable message (up to `wanted`).
+        if (!movedNow) return { moved, full: requests.every(isFull) };
       }
     };
 
@@ -311,14 +346,24 @@ export class EmbeddedQueue implements Queue {
     // Unless the last receive came back full, a read outside the write lock first: idle pollers never
     // contend for the lock.
     if (!this.#busy && this.#peek(this.#now()) === undefined) return [];
-    const { received, moved } = await this.#db.write(() => {
-      this.#moved = false;
-      const messages = this.#receiveTx(max, visibilityMs);
-      return { received: messages, moved: this.#moved };
-    }, max);
-    this.#busy = received.length === max;
+    const request: ReceiveRequest = { max, visibilityMs, received: [] };
+    const requests = this.#pendingReceives;
+    requests.push(request);
+    // The first receive of the turn asks for the write; it serves every receive that joins before it runs.
+    let write = this.#receiveWrite;
+    if (requests.length === 1 || write === undefined) {
+      write = this.#db.write(() => {
+        if (this.#pendingReceives === requests) this.#pendingReceives = [];
+        // Run again after a rollback (another write of the transaction failed): start over.
+        for (const r of requests) r.received.length = 0;
+        return this.#receiveTx(requests);
+      }, MAX_BATCH);
+      this.#receiveWrite = write;
+    }
+    const { moved, full } = await write;
+    this.#busy = full;
     if (moved && this.#redrive) this.#db.events.emit(wakeEvent(this.#redrive.deadLetterQueue));
-    return received;
+    return request.received;
   }
 
   /** Sleep up to `ms`; resolves `true` when woken early by a send to this queue. */
@@ -376,6 +421,10 @@ function toReceived(row: MessageRow): ReceivedMessage {
     sentAt,
     attributes: attributes === null ? {} : (JSON.parse(attributes) as Record<string, string>),
   };
+}
+
+function isFull(request: ReceiveRequest): boolean {
+  return request.received.length >= request.max;
 }
 
 /** A receipt handle's parts: which message, and which receive of it. */

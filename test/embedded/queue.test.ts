@@ -289,6 +289,48 @@ describe('EmbeddedQueue', () => {
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
+  it('GIVEN receives in the same turn WHEN they share one write THEN each gets its own messages, in order, groups whole', async () => {
+    const { transport } = open();
+    // Groups a (3 messages), b (2), then c…h one each.
+    const sent = [msg('a1', 'a'), msg('a2', 'a'), msg('b1', 'b'), msg('a3', 'a'), msg('b2', 'b')];
+    for (const group of ['c', 'd', 'e', 'f', 'g', 'h']) sent.push(msg(`${group}1`, group));
+    await transport.tasks.send(sent);
+    const [first, second, third] = await Promise.all([
+      receiveNow(transport.tasks, 2),
+      receiveNow(transport.tasks, 4),
+      receiveNow(transport.tasks, 10),
+    ]);
+    // In send order, as if one after another; a group never spans two receives. The first receive
+    // is full after a1, a2, so a3 (group a, in flight now) waits; b goes to the second receive.
+    expect(ids(first ?? [])).toEqual(['a1', 'a2']);
+    expect(ids(second ?? [])).toEqual(['b1', 'b2', 'c1', 'd1']);
+    expect(ids(third ?? [])).toEqual(['e1', 'f1', 'g1', 'h1']);
+    expect(await transport.tasks.stats()).toEqual({ visible: 1, inFlight: 10 });
+    await transport.tasks.delete([...(first ?? [])].map((m) => m.receiptHandle));
+    expect(ids(await receiveNow(transport.tasks))).toEqual(['a3']);
+  });
+
+  it('GIVEN a write of the same transaction that fails WHEN receives share it THEN they run again alone and lose nothing', async () => {
+    const backend = open();
+    await backend.transport.tasks.send([msg('m1', 'g1'), msg('m2', 'g2'), msg('m3', 'g3')]);
+    const receiving = Promise.all([receiveNow(backend.transport.tasks, 1), receiveNow(backend.transport.tasks, 1)]);
+    // Same turn: this claim joins the same transaction and breaks it (NOT NULL constraint).
+    const broken = backend.store.claim({
+      id: 'x',
+      task: null as unknown as string,
+      owner: 'w',
+      now: T0,
+      leaseMs: 1000,
+      maxAttempts: 1,
+      expiresAt: T0 + 10_000,
+    });
+    await expect(broken).rejects.toThrow(/NOT NULL/);
+    const [one, two] = await receiving;
+    expect([...ids(one ?? []), ...ids(two ?? [])]).toEqual(['m1', 'm2']);
+    expect(await backend.transport.tasks.stats()).toEqual({ visible: 1, inFlight: 2 });
+    expect(ids(await receiveNow(backend.transport.tasks))).toEqual(['m3']);
+  });
+
   it('GIVEN two connections to one file WHEN many receives run concurrently THEN no message is delivered twice', async () => {
     const first = open({ now: Date.now });
     const second = openEmbeddedBackend({ path: first.path });
