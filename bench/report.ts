@@ -60,13 +60,12 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank - 1] ?? 0;
 }
 
-/** The median of `values` (the mean of the middle two for an even count), rounded; 0 for none. */
+/** The median of `values` (the mean of the middle two for an even count); 0 for none. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  const value = sorted.length % 2 === 1 ? sorted[middle] : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-  return Math.round(value ?? 0);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** Milliseconds rounded to 0.01. */

@@ -156,8 +156,8 @@ async function main(): Promise<void> {
       if (s === undefined) throw new Error(`no samples for ${name}`);
       return {
         enqueuePerSecond: perSecond(s.enqueueTasks, s.enqueueMs),
-        processPerSecond: median(s.processPerSecond.get(50) ?? []),
-        processPerSecondAt10: median(s.processPerSecond.get(10) ?? []),
+        processPerSecond: Math.round(median(s.processPerSecond.get(50) ?? [])),
+        processPerSecondAt10: Math.round(median(s.processPerSecond.get(10) ?? [])),
         p50Ms: roundMs(percentile(s.latencies, 50)),
         p99Ms: roundMs(percentile(s.latencies, 99)),
       };

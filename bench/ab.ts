@@ -1,0 +1,191 @@
+/**
+ * `npm run bench:ab -- --base <dir>`: is a change to the embedded runtime faster? Runs the same
+ * bulk phase (no-op tasks, one worker at concurrency 50, like `npm run bench`) on two checkouts of
+ * spool in **one process**, alternating round by round (and taking turns at going first), so the
+ * load of the machine's other jobs falls on both alike. Reports, per checkout, the median rate and
+ * the median CPU time of the main thread per task while processing (from
+ * `/proc/self/task/<pid>/schedstat`, so the WAL-checkpoint thread is not counted; Linux only), and
+ * the per-round CPU ratio `this / base`.
+ *
+ * Make the base checkout with `git worktree add /tmp/spool-base <commit>`, then give it
+ * dependencies (`ln -s "$PWD/node_modules" /tmp/spool-base/`, or `npm ci` there). Usage:
+ * `npm run bench:ab -- --base /tmp/spool-base [--rounds 8] [--tasks 10000] [--concurrency 50]`.
+ *
+ * @module
+ */
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { createSpool as CreateSpool } from '../lib/client/spool.js';
+import type { openEmbeddedBackend as OpenEmbeddedBackend } from '../lib/embedded/backend.js';
+import type { Logger } from '../lib/log/logger.js';
+import type { defineTask as DefineTask } from '../lib/task/define.js';
+import { median } from './report.js';
+
+const USAGE = `Usage: npm run bench:ab -- --base <dir> [--rounds N] [--tasks N] [--concurrency N]
+  --base DIR         another checkout of spool (git worktree add DIR <commit>)
+  --rounds N         rounds per checkout, alternating (default 8)
+  --tasks N          tasks per round (default 10000)
+  --concurrency N    worker concurrency (default 50)`;
+
+/** The parts of a checkout's library one round uses. */
+interface Library {
+  readonly createSpool: typeof CreateSpool;
+  readonly openEmbeddedBackend: typeof OpenEmbeddedBackend;
+  readonly defineTask: typeof DefineTask;
+  readonly silentLogger: Logger;
+}
+
+/** One round's figures. */
+interface Round {
+  readonly perSecond: number;
+  /** Main-thread CPU per task while processing, µs. */
+  readonly cpuMicros: number;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      base: { type: 'string' },
+      rounds: { type: 'string', default: '8' },
+      tasks: { type: 'string', default: '10000' },
+      concurrency: { type: 'string', default: '50' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const count = (name: string, text: string) => {
+    const n = Number(text);
+    return Number.isInteger(n) && n >= 1
+      ? n
+      : fail(`--${name} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
+  };
+  if (values.base === undefined) fail('--base is required: the checkout to compare this one with');
+  const base = resolve(values.base);
+  if (!existsSync(join(base, 'lib', 'client', 'spool.ts'))) {
+    fail(`--base ${base} is not a checkout of spool (no lib/client/spool.ts); make one with git worktree add`);
+  }
+  if (!existsSync(join(base, 'node_modules'))) {
+    fail(`--base ${base} has no node_modules: run npm ci there, or ln -s "$PWD/node_modules" ${base}/`);
+  }
+  return {
+    base,
+    rounds: count('rounds', values.rounds),
+    tasks: count('tasks', values.tasks),
+    concurrency: count('concurrency', values.concurrency),
+  };
+}
+
+/** CPU time this process's main thread has run, ns. */
+function mainThreadCpuNs(): number {
+  const path = `/proc/self/task/${process.pid}/schedstat`;
+  if (!existsSync(path)) fail(`${path} is missing: bench:ab measures per-thread CPU time, which needs Linux`);
+  return Number(readFileSync(path, 'utf8').split(' ')[0]);
+}
+
+async function load(root: string): Promise<Library> {
+  const module = (path: string) => import(pathToFileURL(join(root, 'lib', path)).href);
+  return {
+    createSpool: (await module('client/spool.ts')).createSpool,
+    openEmbeddedBackend: (await module('embedded/backend.ts')).openEmbeddedBackend,
+    defineTask: (await module('task/define.ts')).defineTask,
+    silentLogger: (await module('log/logger.ts')).silentLogger,
+  };
+}
+
+/** Enqueue `tasks` no-op tasks on a fresh file, then process them with one worker. */
+async function round(library: Library, path: string, tasks: number, concurrency: number): Promise<Round> {
+  let left = tasks;
+  let lastRun = 0;
+  let allRan: () => void = () => {};
+  const done = new Promise<void>((resolveDone) => {
+    allRan = resolveDone;
+  });
+  const task = library.defineTask({
+    name: 'bench.noop',
+    schema: z.object({ i: z.number(), t: z.number() }),
+    idempotencyKey: false,
+    handler: () => {
+      left -= 1;
+      if (left === 0) {
+        lastRun = performance.now();
+        allRan();
+      }
+    },
+  });
+  const backend = library.openEmbeddedBackend({ path });
+  const spool = library.createSpool({ backend, tasks: [task], logger: library.silentLogger });
+  try {
+    await spool.enqueueMany(
+      task,
+      Array.from({ length: tasks }, (_, i) => ({ i, t: 0 })),
+    );
+    const worker = spool.worker({ concurrency });
+    const cpuStart = mainThreadCpuNs();
+    const started = performance.now();
+    await worker.start();
+    await done;
+    const cpuMicros = (mainThreadCpuNs() - cpuStart) / 1000 / tasks;
+    await worker.stop();
+    return { perSecond: Math.round(tasks / ((lastRun - started) / 1000)), cpuMicros };
+  } finally {
+    await spool.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { base, rounds, tasks, concurrency } = options();
+  const here = resolve(import.meta.dirname, '..');
+  const checkouts = [
+    { name: 'base', root: base },
+    { name: 'this', root: here },
+  ] as const;
+  const libraries = await Promise.all(checkouts.map((c) => load(c.root)));
+  const dir = mkdtempSync(join(tmpdir(), 'spool-bench-ab-'));
+  const results: Round[][] = [[], []];
+  let file = 0;
+  try {
+    // Warm-up, not counted.
+    for (const library of libraries) await round(library, join(dir, `${file++}.db`), 1000, concurrency);
+    for (let r = 0; r < rounds; r++) {
+      for (const index of r % 2 === 0 ? [0, 1] : [1, 0]) {
+        const library = libraries[index] as Library;
+        const result = await round(library, join(dir, `${file++}.db`), tasks, concurrency);
+        results[index]?.push(result);
+        rmSync(join(dir, `${file - 1}.db`), { force: true });
+        process.stderr.write(
+          `round ${r + 1}/${rounds} ${checkouts[index]?.name}: ${result.perSecond}/s, ${result.cpuMicros.toFixed(1)} µs CPU per task\n`,
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const [baseRounds = [], theseRounds = []] = results;
+  for (const [index, checkout] of checkouts.entries()) {
+    const list = results[index] ?? [];
+    process.stdout.write(
+      `${checkout.name.padEnd(4)} ${checkout.root}: median ${median(list.map((r) => r.perSecond)).toLocaleString('en-US')}/s, ` +
+        `median ${median(list.map((r) => r.cpuMicros)).toFixed(1)} µs CPU per task\n`,
+    );
+  }
+  const ratios = theseRounds.map((r, i) => r.cpuMicros / (baseRounds[i]?.cpuMicros ?? Number.NaN));
+  process.stdout.write(
+    `CPU per task, this / base, per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(3)}\n`,
+  );
+}
+
+await main();
