@@ -5,7 +5,7 @@
  * load of the machine's other jobs falls on both alike. Reports, per checkout, the median rate and
  * the median CPU time of the main thread per task while processing (from
  * `/proc/self/task/<pid>/schedstat`, so the WAL-checkpoint thread is not counted; Linux only), and
- * the per-round CPU ratio `this / base`.
+ * the per-round CPU ratio `head / base` (`head`: this checkout unless `--head` names another).
  *
  * Make the base checkout with `git worktree add /tmp/spool-base <commit>`, then give it
  * dependencies (`ln -s "$PWD/node_modules" /tmp/spool-base/`, or `npm ci` there). Usage:
@@ -26,8 +26,9 @@ import type { Logger } from '../lib/log/logger.js';
 import type { defineTask as DefineTask } from '../lib/task/define.js';
 import { median } from './report.js';
 
-const USAGE = `Usage: npm run bench:ab -- --base <dir> [--rounds N] [--tasks N] [--concurrency N]
+const USAGE = `Usage: npm run bench:ab -- --base <dir> [--head <dir>] [--rounds N] [--tasks N] [--concurrency N]
   --base DIR         another checkout of spool (git worktree add DIR <commit>)
+  --head DIR         the checkout compared with it (default: this one)
   --rounds N         rounds per checkout, alternating (default 8)
   --tasks N          tasks per round (default 10000)
   --concurrency N    worker concurrency (default 50)`;
@@ -56,6 +57,7 @@ function options() {
   const { values } = parseArgs({
     options: {
       base: { type: 'string' },
+      head: { type: 'string' },
       rounds: { type: 'string', default: '8' },
       tasks: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '50' },
@@ -74,15 +76,19 @@ function options() {
       : fail(`--${name} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
   };
   if (values.base === undefined) fail('--base is required: the checkout to compare this one with');
-  const base = resolve(values.base);
-  if (!existsSync(join(base, 'lib', 'client', 'spool.ts'))) {
-    fail(`--base ${base} is not a checkout of spool (no lib/client/spool.ts); make one with git worktree add`);
-  }
-  if (!existsSync(join(base, 'node_modules'))) {
-    fail(`--base ${base} has no node_modules: run npm ci there, or ln -s "$PWD/node_modules" ${base}/`);
-  }
+  const checkout = (option: string, dir: string) => {
+    const root = resolve(dir);
+    if (!existsSync(join(root, 'lib', 'client', 'spool.ts'))) {
+      fail(`--${option} ${root} is not a checkout of spool (no lib/client/spool.ts); make one with git worktree add`);
+    }
+    if (!existsSync(join(root, 'node_modules'))) {
+      fail(`--${option} ${root} has no node_modules: run npm ci there, or ln -s "$PWD/node_modules" ${root}/`);
+    }
+    return root;
+  };
   return {
-    base,
+    base: checkout('base', values.base),
+    head: checkout('head', values.head ?? resolve(import.meta.dirname, '..')),
     rounds: count('rounds', values.rounds),
     tasks: count('tasks', values.tasks),
     concurrency: count('concurrency', values.concurrency),
@@ -147,11 +153,10 @@ async function round(library: Library, path: string, tasks: number, concurrency:
 }
 
 async function main(): Promise<void> {
-  const { base, rounds, tasks, concurrency } = options();
-  const here = resolve(import.meta.dirname, '..');
+  const { base, head, rounds, tasks, concurrency } = options();
   const checkouts = [
     { name: 'base', root: base },
-    { name: 'this', root: here },
+    { name: 'head', root: head },
   ] as const;
   const libraries = await Promise.all(checkouts.map((c) => load(c.root)));
   const dir = mkdtempSync(join(tmpdir(), 'spool-bench-ab-'));
@@ -178,13 +183,13 @@ async function main(): Promise<void> {
   for (const [index, checkout] of checkouts.entries()) {
     const list = results[index] ?? [];
     process.stdout.write(
-      `${checkout.name.padEnd(4)} ${checkout.root}: median ${median(list.map((r) => r.perSecond)).toLocaleString('en-US')}/s, ` +
+      `${checkout.name.padEnd(4)} ${checkout.root}: median ${Math.round(median(list.map((r) => r.perSecond))).toLocaleString('en-US')}/s, ` +
         `median ${median(list.map((r) => r.cpuMicros)).toFixed(1)} µs CPU per task\n`,
     );
   }
   const ratios = theseRounds.map((r, i) => r.cpuMicros / (baseRounds[i]?.cpuMicros ?? Number.NaN));
   process.stdout.write(
-    `CPU per task, this / base, per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(3)}\n`,
+    `CPU per task, head / base, per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(3)}\n`,
   );
 }
 
