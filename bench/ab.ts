@@ -18,12 +18,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { createSpool as CreateSpool } from '../lib/client/spool.js';
 import type { openEmbeddedBackend as OpenEmbeddedBackend } from '../lib/embedded/backend.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { defineTask as DefineTask } from '../lib/task/define.js';
+import { benchOptions, failUsage } from './options.js';
 import { median } from './report.js';
 
 const USAGE = `Usage: npm run bench:ab -- --base <dir> [--head <dir>] [--rounds N] [--tasks N] [--concurrency N]
@@ -48,34 +48,17 @@ interface Round {
   readonly cpuMicros: number;
 }
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`);
-  process.exit(2);
-}
+const fail = (message: string): never => failUsage(USAGE, message);
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      base: { type: 'string' },
-      head: { type: 'string' },
-      rounds: { type: 'string', default: '8' },
-      tasks: { type: 'string', default: '10000' },
-      concurrency: { type: 'string', default: '50' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
+  const { values, count } = benchOptions(USAGE, {
+    base: { type: 'string' },
+    head: { type: 'string' },
+    rounds: { type: 'string', default: '8' },
+    tasks: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '50' },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const count = (name: string, text: string) => {
-    const n = Number(text);
-    return Number.isInteger(n) && n >= 1
-      ? n
-      : fail(`--${name} must be a whole number ≥ 1, got ${JSON.stringify(text)}`);
-  };
-  if (values.base === undefined) fail('--base is required: the checkout to compare this one with');
+  if (typeof values.base !== 'string') fail('--base is required: the checkout to compare this one with');
   const checkout = (option: string, dir: string) => {
     const root = resolve(dir);
     if (!existsSync(join(root, 'lib', 'client', 'spool.ts'))) {
@@ -87,8 +70,8 @@ function options() {
     return root;
   };
   return {
-    base: checkout('base', values.base),
-    head: checkout('head', values.head ?? resolve(import.meta.dirname, '..')),
+    base: checkout('base', String(values.base)),
+    head: checkout('head', typeof values.head === 'string' ? values.head : resolve(import.meta.dirname, '..')),
     rounds: count('rounds', values.rounds),
     tasks: count('tasks', values.tasks),
     concurrency: count('concurrency', values.concurrency),

@@ -16,9 +16,9 @@
  */
 
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { bullmqSystem } from './bullmq.js';
 import { embeddedSystem } from './embedded.js';
+import { benchOptions } from './options.js';
 import { RedisNotFoundError, type RedisServer, startRedis } from './redis.js';
 import {
   jsonLine,
@@ -46,33 +46,17 @@ interface Options {
 }
 
 function parseOptions(): Options {
-  const { values } = parseArgs({
-    options: {
-      tasks: { type: 'string', default: '10000' },
-      'latency-tasks': { type: 'string', default: '1000' },
-      rounds: { type: 'string', default: '3' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
+  const { values, count } = benchOptions(USAGE, {
+    tasks: { type: 'string', default: '10000' },
+    'latency-tasks': { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const count = (name: string, text: string) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) {
-      process.stderr.write(`--${name} must be a whole number ≥ 1, got ${JSON.stringify(text)}\n${USAGE}\n`);
-      process.exit(2);
-    }
-    return n;
-  };
   return {
     tasks: count('tasks', values.tasks),
     latencyTasks: count('latency-tasks', values['latency-tasks']),
     rounds: count('rounds', values.rounds),
-    json: values.json,
+    json: values.json === true,
   };
 }
 
