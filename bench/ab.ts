@@ -24,7 +24,7 @@ import type { openEmbeddedBackend as OpenEmbeddedBackend } from '../lib/embedded
 import type { Logger } from '../lib/log/logger.js';
 import type { defineTask as DefineTask } from '../lib/task/define.js';
 import { benchOptions, failUsage } from './options.js';
-import { median } from './report.js';
+import { countdown, median } from './report.js';
 
 const USAGE = `Usage: npm run bench:ab -- --base <dir> [--head <dir>] [--rounds N] [--tasks N] [--concurrency N]
   --base DIR         another checkout of spool (git worktree add DIR <commit>)
@@ -32,6 +32,9 @@ const USAGE = `Usage: npm run bench:ab -- --base <dir> [--head <dir>] [--rounds 
   --rounds N         rounds per checkout, alternating (default 8)
   --tasks N          tasks per round (default 10000)
   --concurrency N    worker concurrency (default 50)`;
+
+/** Longest one round may take before the comparison gives up, ms. */
+const ROUND_TIMEOUT_MS = 600_000;
 
 /** The parts of a checkout's library one round uses. */
 interface Library {
@@ -97,23 +100,12 @@ async function load(root: string): Promise<Library> {
 
 /** Enqueue `tasks` no-op tasks on a fresh file, then process them with one worker. */
 async function round(library: Library, path: string, tasks: number, concurrency: number): Promise<Round> {
-  let left = tasks;
-  let lastRun = 0;
-  let allRan: () => void = () => {};
-  const done = new Promise<void>((resolveDone) => {
-    allRan = resolveDone;
-  });
+  const done = countdown(tasks, ROUND_TIMEOUT_MS, `bench:ab round of ${tasks}`);
   const task = library.defineTask({
     name: 'bench.noop',
     schema: z.object({ i: z.number(), t: z.number() }),
     idempotencyKey: false,
-    handler: () => {
-      left -= 1;
-      if (left === 0) {
-        lastRun = performance.now();
-        allRan();
-      }
-    },
+    handler: () => done.tick(),
   });
   const backend = library.openEmbeddedBackend({ path });
   const spool = library.createSpool({ backend, tasks: [task], logger: library.silentLogger });
@@ -126,7 +118,7 @@ async function round(library: Library, path: string, tasks: number, concurrency:
     const cpuStart = mainThreadCpuNs();
     const started = performance.now();
     await worker.start();
-    await done;
+    const lastRun = await done.done;
     const cpuMicros = (mainThreadCpuNs() - cpuStart) / 1000 / tasks;
     await worker.stop();
     return { perSecond: Math.round(tasks / ((lastRun - started) / 1000)), cpuMicros };

@@ -183,21 +183,10 @@ export class DynamoStore implements TaskStore {
     const u = new UpdateBuilder().set('leaseExpiresAt', now + input.leaseMs).set('updatedAt', now);
     if (input.progress !== undefined) u.set('progress', input.progress);
     try {
-      const out = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: taskKey(input.id),
-          UpdateExpression: u.expression(),
-          ConditionExpression: leaseHeldBy(u, input.owner, now),
-          ExpressionAttributeNames: u.names,
-          ExpressionAttributeValues: u.values,
-          ReturnValues: 'ALL_NEW',
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
+      const renewed = await this.#w.update(input.id, u, leaseHeldBy(u, input.owner, now), now);
       if (input.singletonKey !== undefined)
         await this.#w.putLock('singleton', input.singletonKey, input.id, now, now + input.leaseMs);
-      return { outcome: 'renewed', cancelRequested: out.Attributes?.cancelRequested === true };
+      return { outcome: 'renewed', cancelRequested: renewed.cancelRequested === true };
     } catch (error) {
       if (isConditionFailure(error)) return { outcome: 'lost' };
       throw error;
@@ -224,17 +213,7 @@ export class DynamoStore implements TaskStore {
       .remove('leaseExpiresAt');
     if (terminal) u.set('finishedAt', now);
     try {
-      await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: taskKey(input.id),
-          UpdateExpression: u.expression(),
-          ConditionExpression: leaseHeldBy(u, input.owner, now),
-          ExpressionAttributeNames: u.names,
-          ExpressionAttributeValues: u.values,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
+      await this.#w.apply(input.id, u, leaseHeldBy(u, input.owner, now));
       if (input.singletonKey !== undefined) await this.#w.releaseLock('singleton', input.singletonKey, input.id);
       if (terminal && input.uniqueKey !== undefined) await this.#w.releaseLock('unique', input.uniqueKey, input.id);
       return { outcome: 'finished' };

@@ -50,19 +50,26 @@ export class TableWriter {
 
   /** UpdateItem on `task#id` under `condition`; resolves the new record (ConditionalCheckFailed carries the old item). */
   async update(id: string, u: UpdateBuilder, condition: string, now: number): Promise<TaskRecord> {
-    const out = await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: taskKey(id),
-        UpdateExpression: u.expression(),
-        ConditionExpression: condition,
-        ExpressionAttributeNames: u.names,
-        ExpressionAttributeValues: u.values,
-        ReturnValues: 'ALL_NEW',
-        ...ALL_OLD,
-      }),
-    );
+    const out = await this.db.send(this.#updateCommand(id, u, condition, 'ALL_NEW'));
     return this.must(out.Attributes, now);
+  }
+
+  /** {@link update} without reading the new record back (for a caller that needs only success). */
+  async apply(id: string, u: UpdateBuilder, condition: string): Promise<void> {
+    await this.db.send(this.#updateCommand(id, u, condition, 'NONE'));
+  }
+
+  #updateCommand(id: string, u: UpdateBuilder, condition: string, returnValues: 'ALL_NEW' | 'NONE'): UpdateCommand {
+    return new UpdateCommand({
+      TableName: this.table,
+      Key: taskKey(id),
+      UpdateExpression: u.expression(),
+      ConditionExpression: condition,
+      ExpressionAttributeNames: u.names,
+      ExpressionAttributeValues: u.values,
+      ReturnValues: returnValues,
+      ...ALL_OLD,
+    });
   }
 
   /** PutItem of a lock item; condition: absent, expired, held by `id` (or by `replace`). */
