@@ -1,29 +1,17 @@
 #!/usr/bin/env node
-// The `spool` command. Registers tsx so that the CLI and your app module may be TypeScript, runs
-// lib/cli/main.ts, and exits with the code it resolves (once stdout and stderr are flushed).
+// The `spool` command: the compiled CLI in dist/ (`npm run build` makes it in a checkout).
 
-import { register } from 'tsx/esm/api';
-
-register();
-
-// `spool dlq list | head`: the reader went away; stop quietly instead of crashing on EPIPE.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    throw error;
-  });
-}
-
-/** Resolve once everything written to `stream` so far has been handed to the OS. */
-const flushed = (stream) => new Promise((resolve) => stream.write('', () => resolve()));
-
-let code;
+let cli;
 try {
-  const { main } = await import('../lib/cli/main.ts');
-  code = await main(process.argv);
+  cli = await import('../dist/esm/lib/cli/bin.js');
 } catch (error) {
-  process.stderr.write(`spool: could not start the CLI: ${error instanceof Error ? error.message : String(error)}\n`);
-  code = 3;
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('cli/bin.js')) {
+    process.stderr.write(
+      'spool: the CLI is not built (dist/esm/lib/cli/bin.js is missing). In a checkout of spool, run `npm run build`; ' +
+        'from npm, reinstall the package (npm install spool-tasks).\n',
+    );
+    process.exit(3);
+  }
+  throw error;
 }
-await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-process.exit(code);
+await cli.runCli();

@@ -30,7 +30,7 @@ export {
   type LogLevel,
   silentLogger,
 } from './log/logger.js';
-export { decodeEnvelope, type Envelope, encodeEnvelope, PROTOCOL_VERSION } from './protocol/envelope.js';
+export { PROTOCOL_VERSION } from './protocol/envelope.js';
 export {
   defineSchedule,
   type MissedRunsPolicy,
@@ -64,5 +64,4 @@ export {
 export { DEFAULT_RETRY, type RetryOptions } from './task/retry.js';
 export { isTerminal, TASK_STATES, type TaskState, TERMINAL_STATES } from './task/states.js';
 export { AttemptAbortedError } from './worker/attempt.js';
-export { type Disposition, type MessageControl, type ProcessorDeps, processMessage } from './worker/processor.js';
 export { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from './worker/worker.js';

@@ -22,8 +22,10 @@ import { openAwsBackend } from '../lib/aws/backend.js';
 import { listDeadLetters } from '../lib/client/dlq.js';
 import { createSpool } from '../lib/client/spool.js';
 import { silentLogger } from '../lib/log/logger.js';
-import { fireGroup, fireId, fireTemplate } from '../lib/schedule/fire.js';
+import { type ScheduleSpec, triggerOf } from '../lib/schedule/define.js';
+import { fireGroup, fireId, fireTemplate, SCHEDULED_TIME_PLACEHOLDER } from '../lib/schedule/fire.js';
 import { planIsEmpty, planSync } from '../lib/schedule/sync.js';
+import { latestFire, nextFire } from '../lib/schedule/trigger.js';
 import { deployExample, destroyExample, LOCAL_ENVIRONMENT } from './cdklocal.js';
 import { freePort, type RunningEndpoint, startMinistack } from './ministack.js';
 
@@ -32,6 +34,21 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const detail = (line: string) => {
   if (verbose) process.stderr.write(`  ${line}\n`);
 };
+
+/**
+ * The schedule's latest fire at or before now. Within two minutes of the next fire it waits for
+ * that one, so the fire is still the latest due one when the worker Lambda runs it.
+ */
+async function latestDueFire(spec: ScheduleSpec): Promise<number> {
+  const trigger = triggerOf(spec);
+  const next = nextFire(trigger, Date.now());
+  if (next !== undefined && next - Date.now() < 120_000) {
+    await new Promise((r) => setTimeout(r, next - Date.now() + 1000));
+  }
+  const at = latestFire(trigger, Date.now());
+  if (at === undefined) throw new Error(`schedule '${spec.name}' has no fire before now`);
+  return at;
+}
 
 async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
@@ -135,8 +152,9 @@ async function main(): Promise<number> {
     await step('a fire message, as EventBridge Scheduler sends it, runs once in the worker Lambda', async () => {
       const [reconcile] = defineOrderSchedules(tasks);
       if (reconcile === undefined) throw new Error('no example schedule');
-      const at = Date.parse('2026-11-22T02:15:00Z');
-      const body = fireTemplate(reconcile.spec).replace('<aws.scheduler.scheduled-time>', '2026-11-22T02:15:00Z');
+      // The latest fire due now: an older one is a missed run (only the latest due fire runs).
+      const at = await latestDueFire(reconcile.spec);
+      const body = fireTemplate(reconcile.spec).replace(SCHEDULED_TIME_PLACEHOLDER, new Date(at).toISOString());
       const message = { body, groupId: fireGroup(reconcile.name) };
       await backend.transport.tasks.send([
         { ...message, deduplicationId: 'e2e-fire-1' },

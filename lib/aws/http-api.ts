@@ -24,7 +24,6 @@
  * @module
  */
 
-import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import type { TaskRecord } from '../backend/store.js';
 import type { EnqueueOptions } from '../client/enqueue.js';
 import type { Spool } from '../client/spool.js';
@@ -32,6 +31,7 @@ import type { Logger } from '../log/logger.js';
 import { isValidTaskId } from '../protocol/envelope.js';
 import { EnqueueError, ValidationError } from '../task/errors.js';
 import type { AppSource } from './lambda.js';
+import type { LambdaContext as Context, FunctionUrlEvent as LambdaFunctionURLEvent } from './lambda-types.js';
 
 /** The most characters of a caller's input (a path, a header, a parse error) an answer repeats. */
 export const MAX_ECHO = 200;

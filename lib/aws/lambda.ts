@@ -14,10 +14,15 @@
  * @module
  */
 
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ReceivedMessage } from '../backend/transport.js';
 import type { Spool } from '../client/spool.js';
 import { processMessage } from '../worker/processor.js';
+import type {
+  LambdaContext as Context,
+  SqsBatchResponse as SQSBatchResponse,
+  SqsEvent as SQSEvent,
+  SqsRecord as SQSRecord,
+} from './lambda-types.js';
 
 /** The app a handler runs: a Spool, or a function making one on the first invocation. */
 export type AppSource = Spool | (() => Spool | Promise<Spool>);

@@ -7,10 +7,10 @@
 
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Backend } from '../backend/backend.js';
 import type { Spool } from '../client/spool.js';
-import { openEmbeddedBackend } from '../embedded/backend.js';
+import { isMissingPeer, missingPeerError } from '../peers.js';
+import { importAppModule } from './load-module.js';
 import type { BackendKind } from './options.js';
 import { CliError, EXIT } from './output.js';
 
@@ -44,8 +44,9 @@ export async function loadApp(
   }
   let exports: Record<string, unknown>;
   try {
-    exports = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    exports = await importAppModule(path, cwd);
   } catch (error) {
+    if (error instanceof CliError) throw error;
     throw loadFailure(path, 'importing it', error);
   }
   const candidate = exports.default ?? exports.spool;
@@ -112,7 +113,7 @@ export async function openReader(
       EXIT.usage,
     );
   }
-  const backend = openEmbeddedBackend({ path });
+  const backend = await openEmbedded(path);
   return {
     backend,
     description: describeBackend(backend),
@@ -128,16 +129,24 @@ export async function openBackend(kind: BackendKind, db: string | undefined, cwd
   try {
     if (kind === 'aws') {
       // Loaded only when asked for: the embedded path never loads the AWS SDK.
-      const { openAwsBackend } = await import('../aws/backend.js');
+      const { openAwsBackend } = await import('../aws/backend.js').catch((error: unknown) => {
+        throw isMissingPeer(error, '@aws-sdk/client-sqs') ? missingPeerError('@aws-sdk/client-sqs', error) : error;
+      });
       return openAwsBackend();
     }
-    return openEmbeddedBackend(db === undefined ? {} : { path: resolve(cwd, db) });
+    return await openEmbedded(db === undefined ? undefined : resolve(cwd, db));
   } catch (error) {
     if (error instanceof Error && error.name === 'ConfigurationError') {
       throw new CliError(`--backend ${kind}: ${error.message}`, EXIT.usage, { cause: error });
     }
     throw error;
   }
+}
+
+/** Open the embedded backend on `path` (default `.spool/spool.db`), loading it only now. */
+async function openEmbedded(path: string | undefined): Promise<Backend> {
+  const { openEmbeddedBackend } = await import('../embedded/backend.js');
+  return openEmbeddedBackend(path === undefined ? {} : { path });
 }
 
 /** Say which backend this is: the embedded file's path when there is one, and the queue's name. */

@@ -28,7 +28,8 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { requirePeer } from '../peers.js';
 import { ConfigurationError } from '../task/errors.js';
 import {
   type CheckpointerLease,
@@ -320,7 +321,9 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): E
   const memory = path === MEMORY_PATH;
   const fullPath = memory ? MEMORY_PATH : resolve(path);
   if (!memory) mkdirSync(dirname(fullPath), { recursive: true });
-  const sqlite = new Database(fullPath, { timeout: busyTimeoutMs });
+  // Loaded on first use, so that importing spool never needs the native addon.
+  const Sqlite = requirePeer<typeof Database>('better-sqlite3');
+  const sqlite = new Sqlite(fullPath, { timeout: busyTimeoutMs });
   try {
     sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     if (!memory) sqlite.pragma('journal_mode = WAL');

@@ -1,5 +1,7 @@
 /**
- * The embedded backend (SQLite via better-sqlite3): {@link openEmbeddedBackend} and its parts.
+ * `spool-tasks/embedded`: the embedded backend, spool's queues, store and scheduler on one SQLite
+ * file (better-sqlite3, an optional peer dependency), for local development, tests and
+ * single-machine deployments. See {@link openEmbeddedBackend}.
  *
  * @module
  */
@@ -11,16 +13,3 @@ export {
   DEFAULT_QUEUE_NAME,
   openEmbeddedBackend,
 } from './backend.js';
-export type { EmbeddedDatabase, OpenDatabaseOptions, SqliteConnection } from './database.js';
-export {
-  DEFAULT_BUSY_TIMEOUT_MS,
-  MEMORY_PATH,
-  openDatabase,
-  runWrite,
-  SCHEMA_VERSION,
-  writeTransaction,
-} from './database.js';
-export type { EmbeddedQueueOptions, RedrivePolicy } from './queue.js';
-export { EmbeddedQueue } from './queue.js';
-export type { EmbeddedStoreOptions } from './store.js';
-export { EmbeddedStore, SWEEP_EVERY, SWEEP_SPAN } from './store.js';

@@ -61,7 +61,7 @@ export function basics(factory: BackendFactory) {
       expect(await queueDepth(spool)).toBe(0);
     });
 
-    it('GIVEN 3,000 argument sets WHEN enqueued in bulk in one call THEN every run completes once', async () => {
+    it('GIVEN 1,000 argument sets WHEN enqueued in bulk in one call THEN every run completes once', async () => {
       const ran = new Map<number, number>();
       const t = defineTask({
         name: `bulk.${suffix()}`,
@@ -71,13 +71,13 @@ export function basics(factory: BackendFactory) {
       const { spool } = await app([t], { worker: { concurrency: 50 } });
       const handles = await spool.enqueueMany(
         t,
-        Array.from({ length: 3000 }, (_, i) => ({ i })),
+        Array.from({ length: 1000 }, (_, i) => ({ i })),
       );
-      expect(handles).toHaveLength(3000);
-      await waitFor(() => ran.size === 3000, 60_000, '3000 runs');
+      expect(handles).toHaveLength(1000);
+      await waitFor(() => ran.size === 1000, 100_000, '1000 runs');
       expect([...ran.values()].every((n) => n === 1)).toBe(true);
       await waitFor(async () => (await queueDepth(spool)) === 0, 10_000, 'empty queue');
-    });
+    }, 120_000);
 
     it('GIVEN one invalid item among many WHEN enqueued in bulk THEN the error names its index and nothing is sent', async () => {
       const t = defineTask({ name: `bulkbad.${suffix()}`, schema: z.object({ i: z.number() }), handler: () => 1 });

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { OutgoingMessage, Queue } from '../../lib/backend/transport.js';
 import { MAX_MESSAGE_BYTES } from '../../lib/backend/transport.js';
 import type { EmbeddedBackend, EmbeddedBackendOptions } from '../../lib/embedded/index.js';
-import { openEmbeddedBackend, SCHEMA_VERSION } from '../../lib/embedded/index.js';
+import { SCHEMA_VERSION } from '../../lib/embedded/database.js';
+import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import { ConfigurationError } from '../../lib/task/errors.js';
 
 /** Start `drain.ts` in a child process: `ready` resolves once it polls, `ids` with what it received. */

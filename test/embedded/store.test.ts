@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ClaimInput, TaskRecord, TaskStore } from '../../lib/backend/store.js';
 import { LISTABLE } from '../../lib/embedded/database.js';
 import type { EmbeddedBackend } from '../../lib/embedded/index.js';
-import { openEmbeddedBackend, SCHEMA_VERSION, SWEEP_EVERY, SWEEP_SPAN } from '../../lib/embedded/index.js';
+import { SCHEMA_VERSION } from '../../lib/embedded/database.js';
+import { openEmbeddedBackend } from '../../lib/embedded/index.js';
+import { SWEEP_EVERY, SWEEP_SPAN } from '../../lib/embedded/store.js';
 
 const T0 = 1_700_000_000_000;
 const LEASE = 30_000;

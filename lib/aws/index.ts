@@ -1,0 +1,25 @@
+/**
+ * `spool-tasks/aws`: the AWS backend (SQS FIFO + DynamoDB + EventBridge Scheduler) and the
+ * provisioning of its resources on any AWS endpoint. Needs the AWS SDK v3 clients
+ * `@aws-sdk/client-sqs`, `@aws-sdk/client-dynamodb`, `@aws-sdk/lib-dynamodb`,
+ * `@aws-sdk/util-dynamodb` and `@aws-sdk/client-scheduler` (optional peer dependencies). Imports
+ * no SQLite code.
+ *
+ * @module
+ */
+
+export {
+  type AwsBackend,
+  type AwsBackendOptions,
+  type AwsClients,
+  createClients,
+  openAwsBackend,
+} from './backend.js';
+export { type AwsBackendConfig, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
+export {
+  deleteResources,
+  type ProvisionClients,
+  type ProvisionedResources,
+  provisionResources,
+  type ResourceNames,
+} from './provision.js';
