@@ -8,8 +8,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutgoingMessage, Queue } from '../../lib/backend/transport.js';
 import { MAX_MESSAGE_BYTES } from '../../lib/backend/transport.js';
-import type { EmbeddedBackend, EmbeddedBackendOptions } from '../../lib/embedded/index.js';
 import { SCHEMA_VERSION } from '../../lib/embedded/database.js';
+import type { EmbeddedBackend, EmbeddedBackendOptions } from '../../lib/embedded/index.js';
 import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import { ConfigurationError } from '../../lib/task/errors.js';
 

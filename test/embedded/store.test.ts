@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClaimInput, TaskRecord, TaskStore } from '../../lib/backend/store.js';
-import { LISTABLE } from '../../lib/embedded/database.js';
+import { LISTABLE, SCHEMA_VERSION } from '../../lib/embedded/database.js';
 import type { EmbeddedBackend } from '../../lib/embedded/index.js';
-import { SCHEMA_VERSION } from '../../lib/embedded/database.js';
 import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import { SWEEP_EVERY, SWEEP_SPAN } from '../../lib/embedded/store.js';
 
