@@ -7,10 +7,10 @@
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LambdaFunctionURLHandler } from 'aws-lambda';
+import { openAwsBackend } from 'spool-tasks/aws';
+import { createHttpHandler } from 'spool-tasks/lambda';
+import { fromPowertoolsLogger } from 'spool-tasks/powertools';
 import { createOrdersApp } from '../examples/orders/app.js';
-import { openAwsBackend } from '../lib/aws/backend.js';
-import { createHttpHandler } from '../lib/aws/http-api.js';
-import { fromPowertoolsLogger } from '../lib/aws/powertools.js';
 
 const powertools = new Logger({ serviceName: 'spool-http' });
 const logger = fromPowertoolsLogger(powertools);

@@ -1,11 +1,13 @@
 /**
  * The example producer Lambda: enqueue `orders.charge` for an order, answer with the run's task id.
+ * It imports the app's contracts only, so its bundle holds no handler, provider or worker code.
  * Configuration comes from the environment `TaskQueue.bindTo()` sets (SPOOL_QUEUE_URL, SPOOL_DLQ_URL,
  * SPOOL_TABLE; AWS_REGION from Lambda). Its role holds only `grantEnqueue` and `grantReadResults`.
  */
 
-import { createOrdersApp } from '../examples/orders/app.js';
-import { openAwsBackend } from '../lib/aws/backend.js';
+import { createProducer, type Producer } from 'spool-tasks';
+import { openAwsBackend } from 'spool-tasks/aws';
+import { chargeOrder } from '../examples/orders/contracts.js';
 
 /** The event: an order to charge. */
 export interface ChargeOrderEvent {
@@ -13,11 +15,11 @@ export interface ChargeOrderEvent {
   readonly amountCents: number;
 }
 
-let app: ReturnType<typeof createOrdersApp> | undefined;
+let producer: Producer | undefined;
 
 /** Enqueue the charge (the same order twice is one run) and return its task id. */
 export async function handler(event: ChargeOrderEvent): Promise<{ taskId: string }> {
-  app ??= createOrdersApp({ backend: openAwsBackend() });
-  const run = await app.enqueue(app.orderTasks.chargeOrder, { orderId: event.orderId, amountCents: event.amountCents });
+  producer ??= createProducer({ backend: openAwsBackend() });
+  const run = await producer.enqueue(chargeOrder, { orderId: event.orderId, amountCents: event.amountCents });
   return { taskId: run.id };
 }

@@ -6,10 +6,10 @@
 
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { openAwsBackend } from 'spool-tasks/aws';
+import { createSqsHandler } from 'spool-tasks/lambda';
+import { fromPowertoolsLogger, metricsMiddleware } from 'spool-tasks/powertools';
 import { createOrdersApp } from '../examples/orders/app.js';
-import { openAwsBackend } from '../lib/aws/backend.js';
-import { createSqsHandler } from '../lib/aws/lambda.js';
-import { fromPowertoolsLogger, metricsMiddleware } from '../lib/aws/powertools.js';
 
 const logger = new Logger({ serviceName: 'spool-worker' });
 const metrics = new Metrics({ namespace: 'spool', serviceName: 'spool-worker' });

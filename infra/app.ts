@@ -5,6 +5,11 @@
  * API, a function URL with IAM auth (`functions/http.ts`, {@link TaskQueueHttpApi}). cdk-nag's AwsSolutions checks run on
  * every synthesis (`infra/nag.ts`); an unacknowledged finding fails it.
  *
+ * It uses the constructs as an app that installed `spool-tasks` would, naming each function's entry
+ * (here by its path in this repo, so that synthesis works from any working directory). Its entries
+ * import `spool-tasks`, `spool-tasks/aws` and `spool-tasks/lambda`; the bundles resolve those to
+ * this repo's sources (the `spool-source` export condition), as the tests and `tsc` do.
+ *
  * ```sh
  * npm run synth          # cdk synth --quiet: offline, environment-agnostic
  * npx cdk deploy         # with credentials (or cdklocal against a local endpoint)
@@ -21,13 +26,27 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import {
+  LAMBDA_BUNDLING,
+  type SpoolBundlingOptions,
+  TaskQueue,
+  TaskQueueHttpApi,
+  type TaskQueueProps,
+} from 'spool-tasks/cdk';
 import { defineOrderSchedules, defineOrderTasks } from '../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../examples/orders/providers.js';
-import { TaskQueueHttpApi } from './http-api.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from './nag.js';
-import { LAMBDA_BUNDLING, TaskQueue, type TaskQueueProps } from './task-queue.js';
 
+/** This repo's root: the example's entries are its `functions/`. */
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** An entry of the example, by its path in this repo. */
+const exampleEntry = (name: string) => join(PROJECT_ROOT, 'functions', name);
+
+/**
+ * The example's bundles resolve `spool-tasks` to this repo's sources: an app that installed the
+ * package needs none of this (its bundles resolve `spool-tasks` to the package's dist/).
+ */
+const EXAMPLE_BUNDLING = { esbuildArgs: { '--conditions': 'spool-source' } } as const satisfies SpoolBundlingOptions;
 
 /** Providers for defining the example's tasks at synthesis (their handlers never run here). */
 const exampleProviders = () => ({ payments: new FakePayments(), mail: new FlakyMail() });
@@ -35,8 +54,8 @@ const exampleProviders = () => ({ payments: new FakePayments(), mail: new FlakyM
 /** Props of {@link SpoolExampleStack}. */
 export interface SpoolExampleStackProps extends StackProps {
   /**
-   * Props of the task queue.
-   * @default the TaskQueue defaults
+   * Props of the task queue (tests pass `workerCode` to skip bundling).
+   * @default the TaskQueue defaults, with `functions/worker.ts` as the worker's entry
    */
   readonly taskQueue?: TaskQueueProps;
   /**
@@ -64,6 +83,9 @@ export class SpoolExampleStack extends Stack {
     // The example's schedules (the same definitions its workers use); pass your app's own.
     this.tasks = new TaskQueue(this, 'Tasks', {
       schedules: defineOrderSchedules(defineOrderTasks(exampleProviders())),
+      ...(props.taskQueue?.workerCode === undefined
+        ? { workerEntry: exampleEntry('worker.ts'), workerBundling: EXAMPLE_BUNDLING }
+        : {}),
       ...props.taskQueue,
     });
 
@@ -75,11 +97,11 @@ export class SpoolExampleStack extends Stack {
     const logGroup = new logs.LogGroup(this, 'ProducerLogs', { retention: logs.RetentionDays.ONE_MONTH });
     logGroup.grantWrite(role);
     this.producer = new nodejs.NodejsFunction(this, 'Producer', {
-      entry: join(PROJECT_ROOT, 'functions', 'producer.ts'),
+      entry: exampleEntry('producer.ts'),
       handler: 'handler',
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       projectRoot: PROJECT_ROOT,
-      bundling: LAMBDA_BUNDLING,
+      bundling: { ...LAMBDA_BUNDLING, ...EXAMPLE_BUNDLING },
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
@@ -94,7 +116,13 @@ export class SpoolExampleStack extends Stack {
     this.tasks.grantReadResults(this.producer);
 
     this.httpApi =
-      props.httpApi === false ? undefined : new TaskQueueHttpApi(this, 'HttpApi', { taskQueue: this.tasks });
+      props.httpApi === false
+        ? undefined
+        : new TaskQueueHttpApi(this, 'HttpApi', {
+            taskQueue: this.tasks,
+            entry: exampleEntry('http.ts'),
+            bundling: EXAMPLE_BUNDLING,
+          });
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('QueueUrl', this.tasks.queue.queueUrl, 'SPOOL_QUEUE_URL: the SQS FIFO task queue');

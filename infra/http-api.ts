@@ -4,27 +4,55 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { functionCode, type ITaskQueue } from './task-queue.js';
+import {
+  functionCode,
+  functionSourceRules,
+  type ResolvedFunctionSource,
+  resolveFunctionSource,
+  type SpoolBundlingOptions,
+} from './function-code.js';
+import type { ITaskQueue } from './task-queue.js';
 import { allowedRuntimes, MIN_NODE_MAJOR } from './task-queue-props.js';
 
-/** The project root (where `functions/` and `package-lock.json` are). */
-
-/** Props of a {@link TaskQueueHttpApi}. */
+/**
+ * Props of a {@link TaskQueueHttpApi}. The task queue and the function's code
+ * ({@link TaskQueueHttpApiProps.entry} or {@link TaskQueueHttpApiProps.code}) are required.
+ */
 export interface TaskQueueHttpApiProps {
   /** The task queue the API enqueues to and reads results from. */
   readonly taskQueue: ITaskQueue;
   /**
-   * The function's entry file: a module exporting `handler`, made with `createHttpHandler` of
-   * `lib/aws/http-api.ts` over your app. Bundled like the worker (one CommonJS file, AWS SDK inside).
-   * @default `functions/http.ts` of this project (the example app's tasks)
+   * The function's entry file: your module exporting `handler`, made with `createHttpHandler` of
+   * `spool-tasks/lambda` over your app. Bundled like the worker (one CommonJS file, AWS SDK inside).
+   * A relative path resolves against the working directory of the CDK app, as `NodejsFunction`'s
+   * `entry` does. Required unless {@link code} is given.
+   * @default none: pass this or `code`
    */
   readonly entry?: string;
   /**
    * Code to deploy instead of bundling {@link entry} (a bundle built elsewhere, or inline code in
    * unit tests). Its handler must be `index.handler`.
-   * @default the bundle of `entry`
+   * @default none: the bundle of `entry`
    */
   readonly code?: lambda.Code;
+  /**
+   * The lockfile of the project the entry belongs to. Relative paths resolve against the working
+   * directory.
+   * @default the lockfile (`package-lock.json`, `pnpm-lock.yaml`, `yarn.lock`, `bun.lockb` or
+   * `bun.lock`) of the nearest folder above {@link entry} that holds one
+   */
+  readonly depsLockFilePath?: string;
+  /**
+   * The folder esbuild bundles from: it must contain the entry and the lockfile.
+   * @default the lockfile's folder
+   */
+  readonly projectRoot?: string;
+  /**
+   * Extra esbuild options for the function's bundle, applied over spool's
+   * ({@link SpoolBundlingOptions}).
+   * @default none: `LAMBDA_BUNDLING` as is
+   */
+  readonly bundling?: SpoolBundlingOptions;
   /**
    * The function's runtime: Node.js 22 or newer.
    * @default lambda.Runtime.NODEJS_24_X
@@ -86,7 +114,7 @@ export class TaskQueueHttpApiPropsError extends Error {
  * @example
  * In the stack:
  * ```ts
- * const tasks = new TaskQueue(stack, 'Tasks');
+ * const tasks = new TaskQueue(stack, 'Tasks', { workerEntry: 'functions/worker.ts' });
  * const api = new TaskQueueHttpApi(stack, 'Api', { taskQueue: tasks, entry: 'functions/http.ts' });
  * api.grantInvokeUrl(callerRole);   // lambda:InvokeFunctionUrl (+ lambda:InvokeFunction via the URL)
  * new CfnOutput(stack, 'HttpApiUrl', { value: api.url });
@@ -136,7 +164,14 @@ export class TaskQueueHttpApi extends Construct {
     const runtime = props.runtime ?? TASK_QUEUE_HTTP_API_DEFAULTS.runtime;
     const memorySize = props.memorySizeMiB ?? TASK_QUEUE_HTTP_API_DEFAULTS.memorySizeMiB;
     const timeout = props.timeout ?? TASK_QUEUE_HTTP_API_DEFAULTS.timeout;
-    validate(props, runtime, memorySize, timeout);
+    const source = resolveFunctionSource({
+      entry: props.entry,
+      code: props.code,
+      depsLockFilePath: props.depsLockFilePath,
+      projectRoot: props.projectRoot,
+      bundling: props.bundling,
+    });
+    validate(source, runtime, memorySize, timeout);
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -147,7 +182,7 @@ export class TaskQueueHttpApi extends Construct {
     });
     this.logGroup.grantWrite(this.role);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...functionCode(props.entry, props.code, 'http.ts'),
+      ...functionCode(source),
       runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize,
@@ -185,8 +220,16 @@ export class TaskQueueHttpApi extends Construct {
   }
 }
 
+/** The rules of the function's code props, with this construct's prop names. */
+const SOURCE_RULES = functionSourceRules({
+  entry: 'entry',
+  code: 'code',
+  handler: '`handler`, made with `createHttpHandler` of spool-tasks/lambda',
+  example: 'functions/http.ts',
+});
+
 /** Check the props; throws a {@link TaskQueueHttpApiPropsError} listing every problem. */
-function validate(props: TaskQueueHttpApiProps, runtime: lambda.Runtime, memorySize: number, timeout: Duration) {
+function validate(source: ResolvedFunctionSource, runtime: lambda.Runtime, memorySize: number, timeout: Duration) {
   const problems: string[] = [];
   const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
   if (major === undefined || Number(major) < MIN_NODE_MAJOR) {
@@ -207,8 +250,6 @@ function validate(props: TaskQueueHttpApiProps, runtime: lambda.Runtime, memoryS
         `(default ${TASK_QUEUE_HTTP_API_DEFAULTS.timeout.toHumanString()}).`,
     );
   }
-  if (props.entry !== undefined && props.code !== undefined) {
-    problems.push('both entry and code are set: code replaces the bundle of entry. Pass only one of them.');
-  }
+  for (const rule of SOURCE_RULES) if (rule.broken(source)) problems.push(rule.message(source));
   if (problems.length > 0) throw new TaskQueueHttpApiPropsError(problems);
 }

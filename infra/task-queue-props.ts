@@ -11,22 +11,55 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import { SPOOL_LAYOUT } from '../lib/aws/layout.js';
 import type { Schedule } from '../lib/schedule/define.js';
+import {
+  functionSourceRules,
+  type ResolvedFunctionSource,
+  resolveFunctionSource,
+  type SpoolBundlingOptions,
+} from './function-code.js';
 
-/** Props of a {@link TaskQueue}. All are optional. */
+/**
+ * Props of a {@link TaskQueue}. The worker's code is required: {@link TaskQueueProps.workerEntry}, or
+ * {@link TaskQueueProps.workerCode}; every other prop is optional.
+ */
 export interface TaskQueueProps {
   /**
-   * The worker Lambda's entry file: a module exporting `handler` (see `functions/worker.ts`), bundled
-   * with esbuild as one CommonJS file with the AWS SDK inside.
-   * @default `functions/worker.ts` of this project (the example app's worker)
+   * The worker Lambda's entry file: your module exporting `handler`, made with `createSqsHandler` of
+   * `spool-tasks/lambda` over your tasks, bundled with esbuild as one CommonJS file with the AWS SDK
+   * inside (`LAMBDA_BUNDLING` of `spool-tasks/cdk`). A relative path resolves against the working directory of the
+   * CDK app (where `cdk` runs), as `NodejsFunction`'s `entry` does; an absolute one
+   * (`join(import.meta.dirname, '../functions/worker.ts')`) does not depend on it. Required unless
+   * {@link workerCode} is given.
+   * @default none: pass this or `workerCode`
    */
   readonly workerEntry?: string;
   /**
    * Code to deploy instead of bundling {@link workerEntry}: a bundle built elsewhere, or inline code in
    * unit tests (bundling runs esbuild on every synthesis). Its handler must be `index.handler`.
-   * @default the bundle of `workerEntry`
+   * @default none: the bundle of `workerEntry`
    */
   readonly workerCode?: lambda.Code;
+  /**
+   * The lockfile of the project the worker's entry belongs to (its folder is the project root,
+   * unless {@link projectRoot} says otherwise). Relative paths resolve against the working directory.
+   * @default the lockfile (`package-lock.json`, `pnpm-lock.yaml`, `yarn.lock`, `bun.lockb` or
+   * `bun.lock`) of the nearest folder above {@link workerEntry} that holds one
+   */
+  readonly depsLockFilePath?: string;
+  /**
+   * The folder esbuild bundles the worker from: it must contain the entry and the lockfile (in a
+   * monorepo, the workspace root). Relative paths resolve against the working directory.
+   * @default the lockfile's folder
+   */
+  readonly projectRoot?: string;
+  /**
+   * Extra esbuild options for the worker's bundle, applied over spool's ({@link SpoolBundlingOptions}:
+   * e.g. `nodeModules` for a native dependency, `esbuildArgs`).
+   * @default none: `LAMBDA_BUNDLING` as is
+   */
+  readonly workerBundling?: SpoolBundlingOptions;
   /**
    * The worker's runtime: Node.js 22 or newer (`nodejs20.x` is deprecated in Lambda).
    * @default lambda.Runtime.NODEJS_24_X (the newest, as cdk-nag's AwsSolutions-L1 asks)
@@ -140,7 +173,8 @@ export const TASK_QUEUE_DEFAULTS = {
   logRetention: logs.RetentionDays.ONE_MONTH,
   /** visibilityTimeout = this × workerTimeout. */
   visibilityTimeoutFactor: 6,
-  maxReceiveCount: 100,
+  /** The layout's (lib/aws/layout.ts), which provisioning uses too. */
+  maxReceiveCount: SPOOL_LAYOUT.queue.maxReceiveCount,
   batchSize: 10,
   maxConcurrency: 10,
   removalPolicy: RemovalPolicy.RETAIN,
@@ -183,10 +217,11 @@ export interface ResolvedTaskQueueProps
   > {
   /** {@link TaskQueueProps.schedules}. */
   readonly schedules: readonly Schedule[];
-  /** {@link TaskQueueProps.workerEntry}; undefined: the project's `functions/worker.ts`. */
-  readonly workerEntry: string | undefined;
-  /** {@link TaskQueueProps.workerCode}; undefined: bundle the entry. */
-  readonly workerCode: lambda.Code | undefined;
+  /**
+   * The worker's code: {@link TaskQueueProps.workerEntry}, `workerCode`, `depsLockFilePath`,
+   * `projectRoot` and `workerBundling`, with their paths resolved.
+   */
+  readonly worker: ResolvedFunctionSource;
   /** {@link TaskQueueProps.reservedConcurrency}; undefined: none. */
   readonly reservedConcurrency: number | undefined;
   /** {@link TaskQueueProps.encryptionKey}; undefined: SQS-managed SSE and the AWS managed table key. */
@@ -305,11 +340,13 @@ export const TASK_QUEUE_RULES: readonly TaskQueueRule[] = [
         .join(', ')}: the construct sets ${SPOOL_ENVIRONMENT_KEYS.join(', ')} and NODE_OPTIONS itself. ` +
       'Remove those keys from workerEnvironment.',
   },
-  {
-    broken: (p) => p.workerEntry !== undefined && p.workerCode !== undefined,
-    message: () =>
-      'both workerEntry and workerCode are set: workerCode replaces the bundle of workerEntry. Pass only one of them.',
-  },
+  // The worker's code: workerEntry or workerCode, the entry, its lockfile and project root.
+  ...functionSourceRules({
+    entry: 'workerEntry',
+    code: 'workerCode',
+    handler: '`handler`, made with `createSqsHandler` of spool-tasks/lambda',
+    example: 'functions/worker.ts',
+  }).map((rule): TaskQueueRule => ({ broken: (p) => rule.broken(p.worker), message: (p) => rule.message(p.worker) })),
 ];
 
 const isSpoolKey = (key: string) => (SPOOL_ENVIRONMENT_KEYS as readonly string[]).includes(key);
@@ -322,14 +359,22 @@ export function allowedRuntimes(): string[] {
 
 /**
  * Apply the defaults and check every rule. Throws a {@link TaskQueuePropsError} listing each broken
- * rule.
+ * rule. Relative paths resolve against `cwd`.
  */
-export function resolveTaskQueueProps(props: TaskQueueProps = {}): ResolvedTaskQueueProps {
+export function resolveTaskQueueProps(props: TaskQueueProps, cwd: string = process.cwd()): ResolvedTaskQueueProps {
   const d = TASK_QUEUE_DEFAULTS;
   const workerTimeout = props.workerTimeout ?? d.workerTimeout;
   const resolved: ResolvedTaskQueueProps = {
-    workerEntry: props.workerEntry,
-    workerCode: props.workerCode,
+    worker: resolveFunctionSource(
+      {
+        entry: props.workerEntry,
+        code: props.workerCode,
+        depsLockFilePath: props.depsLockFilePath,
+        projectRoot: props.projectRoot,
+        bundling: props.workerBundling,
+      },
+      cwd,
+    ),
     runtime: props.runtime ?? d.runtime,
     workerMemorySizeMiB: props.workerMemorySizeMiB ?? d.workerMemorySizeMiB,
     workerTimeout,

@@ -7,8 +7,6 @@
  * @module
  */
 
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -20,15 +18,24 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/dynamo-item.js';
-import { MAX_MESSAGE_BYTES } from '../lib/backend/transport.js';
+import { type KeyAttribute, SPOOL_LAYOUT } from '../lib/aws/layout.js';
+import { functionCode } from './function-code.js';
 import { TaskQueueMonitoring } from './task-queue-monitoring.js';
 import { resolveTaskQueueProps, type TaskQueueProps } from './task-queue-props.js';
 import { TaskQueueSchedules } from './task-queue-schedules.js';
 
 export { TASK_QUEUE_DEFAULTS, type TaskQueueProps, TaskQueuePropsError } from './task-queue-props.js';
 
-/** The project root (where `functions/` and `package-lock.json` are). */
-const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The layout's values (lib/aws/layout.ts, shared with provisioning) as aws-cdk-lib's enums. */
+const LAYOUT = SPOOL_LAYOUT;
+const CDK_ENUMS = {
+  attributeType: { S: dynamodb.AttributeType.STRING, N: dynamodb.AttributeType.NUMBER },
+  deduplicationScope: { messageGroup: sqs.DeduplicationScope.MESSAGE_GROUP },
+  fifoThroughputLimit: { perMessageGroupId: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID },
+  billingMode: { PAY_PER_REQUEST: dynamodb.BillingMode.PAY_PER_REQUEST },
+  projection: { ALL: dynamodb.ProjectionType.ALL },
+} as const;
+const cdkKey = (a: KeyAttribute): dynamodb.Attribute => ({ name: a.name, type: CDK_ENUMS.attributeType[a.type] });
 
 /** Key prefixes of the table's items (from `lib/aws/dynamo-item.ts`), for `dynamodb:LeadingKeys`. */
 const TASK_ITEMS = taskKey('*').pk; // task#*
@@ -39,7 +46,11 @@ const KMS_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey'];
 /** KMS actions for writing one (SQS sends need GenerateDataKey; DynamoDB writes Encrypt). */
 const KMS_ENCRYPT_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
-/** A spool task queue: its queues and table, and the grants producers need. */
+/**
+ * A spool task queue: its queues and table, and the grants producers need. The grants follow a
+ * handle's capabilities one to one: `enqueue` ({@link grantEnqueue}), `status()`, `info()` and
+ * `result()` ({@link grantReadResults}), `cancel()` ({@link grantCancel}).
+ */
 export interface ITaskQueue extends IConstruct {
   /** The SQS FIFO task queue. */
   readonly queue: sqs.IQueue;
@@ -57,13 +68,22 @@ export interface ITaskQueue extends IConstruct {
   readonly environment: Readonly<Record<string, string>>;
   /**
    * Let `grantee` enqueue runs: send to the task queue, take and give back the lock of a
-   * `unique` task, and (with a scheduler) create and delete the one-time schedules of runs
-   * delayed by more than 15 minutes, passing the Scheduler role. Nothing else: it cannot
-   * receive, delete or read other items, or touch recurring schedules.
+   * `unique` task (reading its holder's record), and (with a scheduler) create the one-time
+   * schedules of runs delayed by more than 15 minutes, passing the Scheduler role. Nothing else:
+   * it cannot receive or delete messages, write task records, delete schedules or touch
+   * recurring ones.
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant;
-  /** Let `grantee` read task records (a handle's `state()`, `info()` and `result()`). */
+  /** Let `grantee` read task records (a handle's `status()`, `info()` and `result()`). */
   grantReadResults(grantee: iam.IGrantable): iam.Grant;
+  /**
+   * Let `grantee` cancel runs (a handle's `cancel()`): update task records (mark a run cancelled,
+   * or ask a running one to stop), give back a cancelled `unique` run's lock, delete a task record
+   * that has expired but is not yet removed by TTL, and (with a scheduler) delete a delayed run's
+   * one-time schedule `delay.<id>`. Nothing else: it cannot send, read records, create schedules
+   * or touch recurring ones.
+   */
+  grantCancel(grantee: iam.IGrantable): iam.Grant;
   /** Add {@link environment} to a function's environment. */
   bindTo(fn: lambda.Function): void;
 }
@@ -130,17 +150,10 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
     // whether the holder has ended and the lock can be taken over. Only task# items.
     grant = grant.combine(this.#grantGetTaskItems(grantee));
     // A run delayed by more than 15 minutes is a one-time schedule `delay.<id>` in spool's group
-    // (CreateSchedule, passing the Scheduler role); cancelling it deletes that schedule.
+    // (CreateSchedule, passing the Scheduler role). Deleting it is cancel's (grantCancel).
     const ref = this.schedulerRef;
     if (ref !== undefined) {
-      const { partition, region, account } = Stack.of(this);
-      grant = grant.combine(
-        iam.Grant.addToPrincipal({
-          grantee,
-          actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
-          resourceArns: [`arn:${partition}:scheduler:${region}:${account}:schedule/${ref.groupName}/delay.*`],
-        }),
-      );
+      grant = grant.combine(this.#grantDelayedRunSchedules(grantee, ref.groupName, 'scheduler:CreateSchedule'));
       grant = grant.combine(
         iam.Grant.addToPrincipal({
           grantee,
@@ -158,13 +171,54 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
   }
 
   grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    // A handle's state()/info()/result() read the run's record: GetItem on task#<id>, nothing else.
+    // A handle's status()/info()/result() read the run's record: GetItem on task#<id>, nothing else.
     const grant = this.#grantGetTaskItems(grantee);
     return this.encryptionKey === undefined ? grant : grant.combine(this.encryptionKey.grant(grantee, ...KMS_DECRYPT));
   }
 
+  grantCancel(grantee: iam.IGrantable): iam.Grant {
+    // cancel (lib/aws/dynamo-store.ts): a conditional UpdateItem on task#<id> marks a queued run
+    // cancelled, or asks a running one to stop (cancelRequested). Only task# items.
+    let grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:UpdateItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS] } },
+    });
+    // A cancelled `unique` run gives its lock back (DeleteItem on lock#unique#<key>, condition
+    // holder = id), and a record whose retention has passed but that TTL has not removed yet is
+    // deleted before the cancel is retried (DeleteItem on task#<id>, condition expiresAt <= now).
+    grant = grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['dynamodb:DeleteItem'],
+        resourceArns: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS, UNIQUE_LOCK_ITEMS] } },
+      }),
+    );
+    // A cancelled delayed run's one-time schedule delay.<id> is deleted (lib/client/handle.ts).
+    const ref = this.schedulerRef;
+    if (ref !== undefined) {
+      grant = grant.combine(this.#grantDelayedRunSchedules(grantee, ref.groupName, 'scheduler:DeleteSchedule'));
+    }
+    // With a customer managed key: DynamoDB writes Encrypt/Decrypt (as aws-cdk-lib's table grants do).
+    if (this.encryptionKey !== undefined)
+      grant = grant.combine(this.encryptionKey.grant(grantee, ...KMS_ENCRYPT_DECRYPT));
+    return grant;
+  }
+
   bindTo(fn: lambda.Function): void {
     for (const [key, value] of Object.entries(this.environment)) fn.addEnvironment(key, value);
+  }
+
+  /** `action` on the one-time schedules `delay.*` of delayed runs in spool's schedule group. */
+  #grantDelayedRunSchedules(grantee: iam.IGrantable, groupName: string, action: string): iam.Grant {
+    const { partition, region, account } = Stack.of(this);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [action],
+      resourceArns: [`arn:${partition}:scheduler:${region}:${account}:schedule/${groupName}/delay.*`],
+    });
   }
 
   #grantGetTaskItems(grantee: iam.IGrantable): iam.Grant {
@@ -188,11 +242,20 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
  *
  * @example
  * ```ts
- * const tasks = new TaskQueue(stack, 'Tasks', { maxConcurrency: 50, alarmTopic: opsTopic });
+ * import { TaskQueue } from 'spool-tasks/cdk';
+ *
+ * // functions/worker.ts exports `handler = createSqsHandler(...)` (spool-tasks/lambda). A relative
+ * // entry resolves against the folder cdk runs in; the lockfile is found walking up from it.
+ * const tasks = new TaskQueue(stack, 'Tasks', {
+ *   workerEntry: 'functions/worker.ts',
+ *   maxConcurrency: 50,
+ *   alarmTopic: opsTopic,
+ * });
  * const api = new NodejsFunction(stack, 'Api', { entry: 'functions/api.ts' });
- * tasks.bindTo(api);            // SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE
- * tasks.grantEnqueue(api);      // send, and unique-task locks
- * tasks.grantReadResults(api);  // read task records
+ * tasks.bindTo(api);            // SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP, …
+ * tasks.grantEnqueue(api);      // send, unique-task locks, delayed runs' schedules
+ * tasks.grantReadResults(api);  // read task records: status(), info(), result()
+ * tasks.grantCancel(api);       // cancel()
  * // in functions/api.ts: createSpool({ backend: openAwsBackend(), tasks }).enqueue(...)
  * ```
  */
@@ -220,17 +283,17 @@ export class TaskQueue extends TaskQueueBase {
   readonly scheduling: TaskQueueSchedules;
   protected readonly schedulerRef: { readonly groupName: string; readonly roleArn: string };
 
-  constructor(scope: Construct, id: string, props: TaskQueueProps = {}) {
+  constructor(scope: Construct, id: string, props: TaskQueueProps) {
     super(scope, id);
     const p = resolveTaskQueueProps(props);
     this.encryptionKey = p.encryptionKey;
 
-    // Queues: FIFO, high-throughput mode, encrypted, TLS only (lib/aws/provision.ts).
+    // Queues: FIFO, high-throughput mode, encrypted, TLS only (the layout: lib/aws/layout.ts).
     const queueBase = {
-      fifo: true,
-      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
-      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
+      fifo: LAYOUT.queue.fifo,
+      deduplicationScope: CDK_ENUMS.deduplicationScope[LAYOUT.queue.deduplicationScope],
+      fifoThroughputLimit: CDK_ENUMS.fifoThroughputLimit[LAYOUT.queue.fifoThroughputLimit],
+      maxMessageSizeBytes: LAYOUT.queue.maximumMessageSizeBytes,
       enforceSSL: true,
       ...(p.encryptionKey === undefined
         ? { encryption: sqs.QueueEncryption.SQS_MANAGED }
@@ -238,22 +301,22 @@ export class TaskQueue extends TaskQueueBase {
     } satisfies sqs.QueueProps;
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       ...queueBase,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(LAYOUT.deadLetterQueue.retentionSeconds),
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       ...queueBase,
       // EventBridge Scheduler's FIFO targets carry no deduplication id; spool's own sends do.
-      contentBasedDeduplication: true,
+      contentBasedDeduplication: LAYOUT.queue.contentBasedDeduplication,
       visibilityTimeout: p.visibilityTimeout,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
     });
 
     // Table: pk (S), TTL on ttl, sparse index byState (gsiState S, updatedAt N), on-demand, PITR.
     const table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      timeToLiveAttribute: 'ttl',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      partitionKey: cdkKey(LAYOUT.table.partitionKey),
+      billingMode: CDK_ENUMS.billingMode[LAYOUT.table.billingMode],
+      timeToLiveAttribute: LAYOUT.table.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: LAYOUT.table.pointInTimeRecovery },
       ...(p.encryptionKey === undefined
         ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
         : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: p.encryptionKey }),
@@ -261,10 +324,10 @@ export class TaskQueue extends TaskQueueBase {
       deletionProtection: p.removalPolicy !== RemovalPolicy.DESTROY,
     });
     table.addGlobalSecondaryIndex({
-      indexName: STATE_INDEX,
-      partitionKey: { name: 'gsiState', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'updatedAt', type: dynamodb.AttributeType.NUMBER },
-      projectionType: dynamodb.ProjectionType.ALL,
+      indexName: LAYOUT.table.stateIndex.name,
+      partitionKey: cdkKey(LAYOUT.table.stateIndex.partitionKey),
+      sortKey: cdkKey(LAYOUT.table.stateIndex.sortKey),
+      projectionType: CDK_ENUMS.projection[LAYOUT.table.stateIndex.projection],
     });
     // aws-cdk-lib declares Table#tableStreamArn as `string | undefined` and ITable's as optional:
     // the same at run time, but not assignable under exactOptionalPropertyTypes.
@@ -286,7 +349,7 @@ export class TaskQueue extends TaskQueueBase {
     this.workerLogGroup = new logs.LogGroup(this, 'WorkerLogs', { retention: p.logRetention });
     this.workerLogGroup.grantWrite(role);
     this.worker = new nodejs.NodejsFunction(this, 'Worker', {
-      ...functionCode(p.workerEntry, p.workerCode, 'worker.ts'),
+      ...functionCode(p.worker),
       runtime: p.runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize: p.workerMemorySizeMiB,
@@ -381,44 +444,3 @@ class ImportedTaskQueue extends TaskQueueBase {
     });
   }
 }
-
-/**
- * A function's code: the given code, else the esbuild bundle of `entry` (default: `functions/<defaultEntry>`
- * of this project, bundled with its lockfile).
- */
-export function functionCode(
-  entry: string | undefined,
-  code: lambda.Code | undefined,
-  defaultEntry: string,
-): Pick<nodejs.NodejsFunctionProps, 'code' | 'handler' | 'entry' | 'bundling' | 'depsLockFilePath' | 'projectRoot'> {
-  if (code !== undefined) return { code, handler: 'index.handler' };
-  return {
-    ...(entry === undefined
-      ? {
-          entry: join(PROJECT_ROOT, 'functions', defaultEntry),
-          depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-          projectRoot: PROJECT_ROOT,
-        }
-      : { entry }),
-    handler: 'handler',
-    bundling: LAMBDA_BUNDLING,
-  };
-}
-
-/**
- * How spool's Lambda functions are bundled: one minified CommonJS file with the AWS SDK inside and
- * no externals (local Lambda emulators failed on an ESM bundle and on a missing SDK), with a
- * source map (NODE_OPTIONS=--enable-source-maps). ESM sources may read `import.meta.url`, which
- * CommonJS lacks: it is defined as the bundle's file URL.
- */
-export const LAMBDA_BUNDLING: nodejs.BundlingOptions = {
-  format: nodejs.OutputFormat.CJS,
-  bundleAwsSDK: true,
-  externalModules: [],
-  minify: true,
-  sourceMap: true,
-  sourcesContent: false,
-  // "use strict" first: the banner precedes esbuild's own directive, which then no longer counts.
-  banner: '"use strict";const __spool_import_meta_url=require("node:url").pathToFileURL(__filename).href;',
-  define: { 'import.meta.url': '__spool_import_meta_url' },
-};

@@ -21,6 +21,7 @@ export {
 export type { EnqueueOptions } from './client/enqueue.js';
 export type { ResultOptions, TaskHandle } from './client/handle.js';
 export type { EnqueueEvent, Middleware, RunEvent } from './client/middleware.js';
+export { createProducer, type Producer, type ProducerOptions } from './client/producer.js';
 export { createSpool, type Spool, type SpoolOptions } from './client/spool.js';
 export {
   createLogger,
@@ -41,19 +42,28 @@ export {
 } from './schedule/define.js';
 export { fireId } from './schedule/fire.js';
 export {
+  type AnyTaskContract,
+  type ContractResultDeclaration,
+  defineTaskContract,
+  type TaskContract,
+  type TaskContractDefinition,
+  type TimeoutOptions,
+} from './task/contract.js';
+export {
   type AnyTask,
   defineTask,
+  implementTask,
   type Task,
   type TaskArgs,
   type TaskContext,
   type TaskDefinition,
   type TaskResult,
-  type TimeoutOptions,
 } from './task/define.js';
 export {
   ConfigurationError,
   EnqueueError,
   HardTimeoutError,
+  InvalidResultError,
   NonRetriableError,
   RetryAfterError,
   SpoolError,
@@ -61,6 +71,7 @@ export {
   TimeoutError,
   ValidationError,
 } from './task/errors.js';
+export type { Jsonify } from './task/result.js';
 export { DEFAULT_RETRY, type RetryOptions } from './task/retry.js';
 export { isTerminal, TASK_STATES, type TaskState, TERMINAL_STATES } from './task/states.js';
 export { AttemptAbortedError } from './worker/attempt.js';

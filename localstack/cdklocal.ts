@@ -28,16 +28,32 @@ export function cdklocalEnv(port: number): NodeJS.ProcessEnv {
     AWS_DEFAULT_REGION: LOCAL_ENVIRONMENT.region,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim(),
+    // Quoted as Node's NODE_OPTIONS parser reads it (double quotes; `\` and `"` escaped inside),
+    // so a checkout under a path with spaces or backslashes (Windows) still loads the preload.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${nodeOptionsQuote(preload)}`.trim(),
     CDK_DISABLE_VERSION_CHECK: '1',
   };
 }
 
-/** Run `cdklocal <args>`; rejects with the command's tail of output when it fails. */
+/** A value quoted for NODE_OPTIONS: in double quotes, with `\` and `"` escaped by a backslash. */
+export function nodeOptionsQuote(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/**
+ * Run `cdklocal <args>`; rejects with the command's tail of output when it fails. Runs aws-cdk-local's
+ * JS entry with this Node (`process.execPath`), not `node_modules/.bin/cdklocal`: on Windows that is
+ * `cdklocal.cmd`, which Node ≥ 20.12.2 refuses to spawn without a shell (EINVAL).
+ */
 export function cdklocal(args: readonly string[], port: number, log: (line: string) => void = () => {}): Promise<void> {
-  const bin = join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'cdklocal.cmd' : 'cdklocal');
+  const entry = join(ROOT, 'node_modules', 'aws-cdk-local', 'bin', 'cdklocal');
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, [...args], { cwd: ROOT, env: cdklocalEnv(port), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [entry, ...args], {
+      cwd: ROOT,
+      env: cdklocalEnv(port),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
     const lines: string[] = [];
     const collect = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {

@@ -1,22 +1,37 @@
 /**
  * `npm start`: the example app end to end on the embedded runtime (no AWS, no Docker, no broker).
- * Two workers share one SQLite file; the report at the end says what happened.
+ * Two workers share one SQLite file; the report at the end says what happened, and the CLI
+ * commands that look at what it left in that file.
  */
 
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { listDeadLetters } from '../../lib/client/dlq.js';
 import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import { createLogger } from '../../lib/log/logger.js';
 import { TaskFailedError } from '../../lib/task/errors.js';
 import { createOrdersApp } from './app.js';
 
-const DB = join('.spool', 'example.db');
+/** The demo's own database, relative to the repository root (where `npm start` runs). */
+const DB = '.spool/example.db';
+/** What `npx spool` runs in this repository: the compiled CLI, which `npm run build` makes. */
+const BUILT_CLI = fileURLToPath(new URL('../../dist/esm/lib/cli/bin.js', import.meta.url));
 
 async function main(): Promise<number> {
   // The demo starts from a clean slate each time (its own file; your .spool/spool.db is untouched).
   for (const suffix of ['', '-wal', '-shm']) rmSync(DB + suffix, { force: true });
   const verbose = process.argv.includes('--verbose');
+  process.stdout.write(
+    [
+      'spool example — orders on the embedded runtime',
+      `  It charges 3 orders exactly once (each enqueued twice, one delivered twice), sends 3 receipts through a`,
+      '  mail provider that fails every first try and bounces one address for good, and asks for one report 3 times.',
+      '  The failures are on purpose: expect warn lines (retries) and one error line (a receipt dead-lettered)',
+      '  before the report.',
+      '',
+      '',
+    ].join('\n'),
+  );
   const logger = createLogger({ format: 'pretty', level: verbose ? 'debug' : 'warn' });
   const app = createOrdersApp({ backend: openEmbeddedBackend({ path: DB }), logger });
   const tasks = {
@@ -80,9 +95,27 @@ async function main(): Promise<number> {
     receiptOutcomes[2] === 'dead' && dead.length === 1,
     new Set(reports.map((r) => r.id)).size === 1 && reports.slice(1).every((r) => r.existing),
   ];
+  const deadReceipt = dead[0]?.taskId ?? receipts[2]?.id;
+  const db = `--db ${DB}`;
+  const next = [
+    ...(existsSync(BUILT_CLI)
+      ? []
+      : ['  first, once (npx spool runs the compiled CLI in dist/):', '    npm run build']),
+    '  the queue, the dead letters and the recent failures:',
+    `    npx spool status ${db}`,
+    '  a charge (succeeded on its first attempt):',
+    `    npx spool inspect ${first.id} ${db}`,
+    ...(deadReceipt === undefined
+      ? []
+      : ['  the receipt that bounced (dead, with its error):', `    npx spool inspect ${deadReceipt} ${db}`]),
+    '  the dead letter, with its reason:',
+    `    npx spool dlq list ${db}`,
+    '  a worker for the app on the same file, with a live log (Ctrl-C stops it):',
+    `    npx spool dev --app examples/orders/app.ts ${db}`,
+  ];
   const lines = [
     '',
-    'spool example — orders on the embedded runtime',
+    'spool example — the report',
     `  database: ${DB} (SQLite, WAL) · 2 workers × concurrency 5 · ${((Date.now() - started) / 1000).toFixed(1)} s`,
     '',
     `${ok(checks[0] === true && checks[1] === true)} Charge exactly once`,
@@ -96,9 +129,9 @@ async function main(): Promise<number> {
     `${ok(checks[5] === true)} Unique report`,
     `    asked 3 times while running → 1 run (${reports[0]?.id.slice(0, 12)}…), result ${JSON.stringify(report)}`,
     '',
-    checks.every(Boolean)
-      ? 'All good. Try: npx spool dev --app examples/orders/app.ts'
-      : 'Something is off: see above.',
+    checks.every(Boolean) ? 'All good.' : 'Something is off: see above.',
+    `Look at what it left in ${DB} with the CLI:`,
+    ...next,
     '',
   ];
   process.stdout.write(lines.join('\n'));

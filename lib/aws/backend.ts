@@ -82,8 +82,17 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
  * sends to the queue URL's host, ignoring AWS_ENDPOINT_URL. Network failures (after the SDK's own
  * retries) become a {@link SpoolError} naming the service, the endpoint and what to check.
  */
-export function createClients(config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>): AwsClients {
-  const common = { region: config.region, ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }) };
+export function createClients(
+  config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'> & {
+    /** Static credentials (a local endpoint takes any); default: the SDK's credential chain. */
+    readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  },
+): AwsClients {
+  const common = {
+    region: config.region,
+    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+    ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
+  };
   const clients = {
     sqs: new SQSClient(common),
     dynamodb: new DynamoDBClient(common),
@@ -124,7 +133,7 @@ function explainNetworkErrors(
           `cannot reach ${service} at ${where} (${context.commandName ?? 'request'}: ${(error as Error).message}). ` +
             (config.endpoint === undefined
               ? 'Check the network and the region (AWS_REGION).'
-              : 'Is the local endpoint running? Start it with `npm run local:up` (ministack), or fix AWS_ENDPOINT_URL.'),
+              : 'Is the local endpoint running? Start it with `spool local start` (ministack; `npm run local:up` in the spool repository), or fix AWS_ENDPOINT_URL.'),
           { cause: error },
         );
       }

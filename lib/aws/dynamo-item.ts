@@ -18,9 +18,10 @@ import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ListableState, TaskRecord } from '../backend/store.js';
 import type { TaskState } from '../task/states.js';
+import { SPOOL_LAYOUT } from './layout.js';
 
-/** Name of the sparse index of records by state. */
-export const STATE_INDEX = 'byState';
+/** Name of the sparse index of records by state (from the layout, `lib/aws/layout.ts`). */
+export const STATE_INDEX = SPOOL_LAYOUT.table.stateIndex.name;
 
 /** The key of a task record. */
 export const taskKey = (id: string) => ({ pk: `task#${id}` });

@@ -17,7 +17,22 @@ export {
 } from './backend.js';
 export { type AwsBackendConfig, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
 export {
+  type AttributeType,
+  type KeyAttribute,
+  type LayoutNames,
+  layoutNames,
+  MAX_PREFIX_LENGTH,
+  prefixProblems,
+  SPOOL_LAYOUT,
+  type SpoolLayout,
+} from './layout.js';
+export {
+  type BackendLocation,
+  backendEnvironment,
+  type DeprovisionOutcome,
+  type DeprovisionReport,
   deleteResources,
+  deprovisionResources,
   type ProvisionClients,
   type ProvisionedResources,
   provisionResources,

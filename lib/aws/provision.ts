@@ -1,13 +1,13 @@
 /**
- * Create and delete the backend's resources through the API — for tests, the cost benchmark and
- * local endpoints. Production deploys them with the CDK construct (`infra/`).
+ * Create and delete one app's resources through the AWS API, on any endpoint (AWS, LocalStack,
+ * ministack) — for `spool provision`, tests, the cost benchmark and local endpoints. Production
+ * usually deploys them with the CDK construct (`infra/`). Both build from one layout
+ * (`lib/aws/layout.ts`): names `<prefix>.fifo`, `<prefix>-dlq.fifo`, `<prefix>-tasks` and the
+ * schedule group `<prefix>`, and every setting of each.
  *
- * Queues: FIFO, high-throughput mode (`DeduplicationScope=messageGroup`,
- * `FifoThroughputLimit=perMessageGroupId`), SSE with SQS-managed keys, the task queue redriving to
- * the dead-letter queue after `maxReceiveCount` receives. Table: on-demand, `pk` string key, TTL on
- * `ttl`, sparse index `byState` (`gsiState`, `updatedAt`). The task queue has content-based
- * deduplication (EventBridge Scheduler's FIFO targets need it; spool's own sends carry explicit
- * ids). With `scheduler`, also an EventBridge Scheduler schedule group named `<prefix>`.
+ * Idempotent: creating what exists with the same settings changes nothing (SQS `CreateQueue`
+ * returns the queue; an existing table or schedule group is taken as it is). A queue that exists
+ * with other settings is refused by SQS, and the error says how to resolve it.
  *
  * @module
  */
@@ -15,32 +15,57 @@
 import {
   CreateTableCommand,
   DeleteTableCommand,
+  DescribeTimeToLiveCommand,
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
+  waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateScheduleGroupCommand,
   DeleteScheduleGroupCommand,
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { STATE_INDEX } from './dynamo-item.js';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { ConfigurationError } from '../task/errors.js';
+import {
+  deadLetterQueueAttributes,
+  keyAttributes,
+  layoutNames,
+  prefixProblems,
+  SPOOL_LAYOUT,
+  taskQueueAttributes,
+} from './layout.js';
 
-/** Names of the resources of one spool app. */
+/** Which app's resources, and the settings that may differ from the layout's. */
 export interface ResourceNames {
-  /** Prefix of every name: `<prefix>.fifo`, `<prefix>-dlq.fifo`, `<prefix>-tasks`. */
+  /** Prefix of every name: `<prefix>.fifo`, `<prefix>-dlq.fifo`, `<prefix>-tasks`, group `<prefix>`. */
   readonly prefix: string;
-  /** @default 100 */
+  /** @default SPOOL_LAYOUT.queue.maxReceiveCount (100) */
   readonly maxReceiveCount?: number;
-  /** Also create the schedule group `<prefix>`; `roleArn` is the role Scheduler will assume. */
-  readonly scheduler?: { readonly roleArn: string };
+  /** @default SPOOL_LAYOUT.queue.visibilityTimeoutSeconds (30) */
+  readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Also create the schedule group `<prefix>`. `roleArn` is the role EventBridge Scheduler assumes
+   * to send to the task queue; without one the group is made but the backend cannot use it (its
+   * configuration needs both).
+   * @default no schedule group
+   */
+  readonly scheduler?: { readonly roleArn: string | undefined };
 }
 
-/** What {@link provisionResources} created. */
+/** What {@link provisionResources} created (or found). */
 export interface ProvisionedResources {
   readonly queueUrl: string;
+  readonly queueArn: string;
   readonly deadLetterQueueUrl: string;
+  readonly deadLetterQueueArn: string;
   readonly tableName: string;
   readonly scheduleGroup?: string;
   readonly schedulerRoleArn?: string;
@@ -53,89 +78,123 @@ export interface ProvisionClients {
   readonly scheduler?: SchedulerClient;
 }
 
-/** Create the queues and the table (idempotent for queues with the same attributes). */
+/** Create the queues, the table (with its index and TTL) and, if asked, the schedule group. */
 export async function provisionResources(
   clients: ProvisionClients,
   names: ResourceNames,
 ): Promise<ProvisionedResources> {
-  const fifo = {
-    FifoQueue: 'true',
-    DeduplicationScope: 'messageGroup',
-    FifoThroughputLimit: 'perMessageGroupId',
-    SqsManagedSseEnabled: 'true',
+  const problems = prefixProblems(names.prefix);
+  if (problems.length > 0) throw new ConfigurationError(problems.join(' '));
+  const n = layoutNames(names.prefix);
+  const dlq = await createQueue(clients.sqs, n.deadLetterQueueName, deadLetterQueueAttributes());
+  const queue = await createQueue(
+    clients.sqs,
+    n.queueName,
+    taskQueueAttributes({
+      deadLetterQueueArn: dlq.arn,
+      ...(names.maxReceiveCount === undefined ? {} : { maxReceiveCount: names.maxReceiveCount }),
+      ...(names.visibilityTimeoutSeconds === undefined
+        ? {}
+        : { visibilityTimeoutSeconds: names.visibilityTimeoutSeconds }),
+    }),
+  );
+  await createTable(clients.dynamodb, n.tableName);
+  const made: ProvisionedResources = {
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    deadLetterQueueUrl: dlq.url,
+    deadLetterQueueArn: dlq.arn,
+    tableName: n.tableName,
   };
-  const dlq = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${names.prefix}-dlq.fifo`,
-      Attributes: { ...fifo, MessageRetentionPeriod: '1209600' },
-    }),
-  );
-  const dlqArn = await clients.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  const queue = await clients.sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${names.prefix}.fifo`,
-      Attributes: {
-        ...fifo,
-        ContentBasedDeduplication: 'true',
-        VisibilityTimeout: '30',
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqArn.Attributes?.QueueArn,
-          maxReceiveCount: names.maxReceiveCount ?? 100,
-        }),
-      },
-    }),
-  );
-  const tableName = `${names.prefix}-tasks`;
+  if (names.scheduler === undefined) return made;
+  if (clients.scheduler === undefined) {
+    throw new ConfigurationError(
+      'provisionResources: names.scheduler asks for a schedule group, but clients.scheduler is missing. Pass a SchedulerClient as clients.scheduler, or leave names.scheduler out.',
+    );
+  }
+  await clients.scheduler
+    .send(new CreateScheduleGroupCommand({ Name: n.scheduleGroupName }))
+    .catch((error: unknown) => {
+      if (!(error instanceof Error && error.name === 'ConflictException')) throw error;
+    });
+  const roleArn = names.scheduler.roleArn;
+  return {
+    ...made,
+    scheduleGroup: n.scheduleGroupName,
+    ...(roleArn === undefined ? {} : { schedulerRoleArn: roleArn }),
+  };
+}
+
+async function createQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<{ url: string; arn: string }> {
+  let url: string | undefined;
   try {
-    await clients.dynamodb.send(
+    url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl;
+  } catch (error) {
+    if (error instanceof Error && /QueueAlreadyExists|QueueNameExists/.test(error.name)) {
+      throw new ConfigurationError(
+        `the SQS queue ${name} exists with other settings than spool's layout (${error.message}). ` +
+          'Provision with the settings it was made with (e.g. the same --max-receive-count), or delete it first ' +
+          '(spool provision --delete with the same --prefix; SQS then needs 60 s before the name can be reused).',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (url === undefined) throw new Error(`CreateQueue ${name} returned no QueueUrl`);
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const arn = attrs.Attributes?.QueueArn;
+  if (arn === undefined) throw new Error(`GetQueueAttributes of ${url} returned no QueueArn`);
+  return { url, arn };
+}
+
+async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  const t = SPOOL_LAYOUT.table;
+  try {
+    await dynamodb.send(
       new CreateTableCommand({
         TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'gsiState', AttributeType: 'S' },
-          { AttributeName: 'updatedAt', AttributeType: 'N' },
-        ],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: t.billingMode,
+        AttributeDefinitions: keyAttributes().map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+        KeySchema: [{ AttributeName: t.partitionKey.name, KeyType: 'HASH' }],
         GlobalSecondaryIndexes: [
           {
-            IndexName: STATE_INDEX,
+            IndexName: t.stateIndex.name,
             KeySchema: [
-              { AttributeName: 'gsiState', KeyType: 'HASH' },
-              { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+              { AttributeName: t.stateIndex.partitionKey.name, KeyType: 'HASH' },
+              { AttributeName: t.stateIndex.sortKey.name, KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            Projection: { ProjectionType: t.stateIndex.projection },
           },
         ],
-        SSESpecification: { Enabled: true },
+        // Enabled without a key: the AWS managed key aws/dynamodb, as the construct's AWS_MANAGED.
+        SSESpecification: { Enabled: t.encryption === 'aws-managed' },
       }),
     );
   } catch (error) {
     if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
   }
-  await waitUntilTableExists({ client: clients.dynamodb, maxWaitTime: 60 }, { TableName: tableName });
-  await clients.dynamodb
+  await waitUntilTableExists({ client: dynamodb, maxWaitTime: 120 }, { TableName: tableName });
+  const ttl = await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+  const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
+  if (status === 'ENABLED' || status === 'ENABLING') return;
+  await dynamodb
     .send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
       }),
     )
     .catch((error: unknown) => {
       // Enabling TTL twice is refused; that is fine.
       if (!(error instanceof Error && /already enabled/i.test(error.message))) throw error;
     });
-  const made = { queueUrl: queue.QueueUrl ?? '', deadLetterQueueUrl: dlq.QueueUrl ?? '', tableName };
-  if (names.scheduler === undefined || clients.scheduler === undefined) return made;
-  await clients.scheduler.send(new CreateScheduleGroupCommand({ Name: names.prefix })).catch((error: unknown) => {
-    if (!(error instanceof Error && error.name === 'ConflictException')) throw error;
-  });
-  return { ...made, scheduleGroup: names.prefix, schedulerRoleArn: names.scheduler.roleArn };
 }
 
-/** Delete what {@link provisionResources} created. */
+/** Delete what {@link provisionResources} created (errors ignored: for test teardown). */
 export async function deleteResources(clients: ProvisionClients, resources: ProvisionedResources): Promise<void> {
   await Promise.allSettled([
     ...(resources.scheduleGroup === undefined || clients.scheduler === undefined
@@ -145,4 +204,104 @@ export async function deleteResources(clients: ProvisionClients, resources: Prov
     clients.sqs.send(new DeleteQueueCommand({ QueueUrl: resources.deadLetterQueueUrl })),
     clients.dynamodb.send(new DeleteTableCommand({ TableName: resources.tableName })),
   ]);
+}
+
+/** What {@link deprovisionResources} did to one resource. */
+export type DeprovisionOutcome = 'deleted' | 'absent';
+
+/** What {@link deprovisionResources} did, by resource name. */
+export interface DeprovisionReport {
+  readonly queue: { readonly name: string; readonly outcome: DeprovisionOutcome };
+  readonly deadLetterQueue: { readonly name: string; readonly outcome: DeprovisionOutcome };
+  readonly table: { readonly name: string; readonly outcome: DeprovisionOutcome };
+  readonly scheduleGroup?: { readonly name: string; readonly outcome: DeprovisionOutcome };
+}
+
+/**
+ * Delete the resources of the app with `prefix`, found by their names; what is not there is
+ * reported `absent` (so deleting twice is fine). The schedule group (with its schedules) only when
+ * `clients.scheduler` is given. Waits until the table is gone.
+ */
+export async function deprovisionResources(clients: ProvisionClients, prefix: string): Promise<DeprovisionReport> {
+  const problems = prefixProblems(prefix);
+  if (problems.length > 0) throw new ConfigurationError(problems.join(' '));
+  const n = layoutNames(prefix);
+  const deleteQueue = async (name: string): Promise<DeprovisionOutcome> => {
+    let url: string | undefined;
+    try {
+      url = (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    } catch (error) {
+      if (isAbsent(error)) return 'absent';
+      throw error;
+    }
+    if (url === undefined) return 'absent';
+    await clients.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    return 'deleted';
+  };
+  const deleteTable = async (): Promise<DeprovisionOutcome> => {
+    try {
+      await clients.dynamodb.send(new DeleteTableCommand({ TableName: n.tableName }));
+    } catch (error) {
+      if (isAbsent(error)) return 'absent';
+      throw error;
+    }
+    await waitUntilTableNotExists({ client: clients.dynamodb, maxWaitTime: 120 }, { TableName: n.tableName });
+    return 'deleted';
+  };
+  const scheduler = clients.scheduler;
+  const deleteGroup = async (s: SchedulerClient): Promise<DeprovisionOutcome> => {
+    try {
+      await s.send(new DeleteScheduleGroupCommand({ Name: n.scheduleGroupName }));
+      return 'deleted';
+    } catch (error) {
+      if (isAbsent(error)) return 'absent';
+      throw error;
+    }
+  };
+  const [group, queue, deadLetterQueue, table] = await Promise.all([
+    scheduler === undefined ? undefined : deleteGroup(scheduler),
+    deleteQueue(n.queueName),
+    deleteQueue(n.deadLetterQueueName),
+    deleteTable(),
+  ]);
+  return {
+    queue: { name: n.queueName, outcome: queue },
+    deadLetterQueue: { name: n.deadLetterQueueName, outcome: deadLetterQueue },
+    table: { name: n.tableName, outcome: table },
+    ...(group === undefined ? {} : { scheduleGroup: { name: n.scheduleGroupName, outcome: group } }),
+  };
+}
+
+/** Whether an SDK error says the resource does not exist. */
+function isAbsent(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return /ResourceNotFound|NonExistentQueue|QueueDoesNotExist|NotFound/.test(
+    `${error.name} ${(error as { Code?: string }).Code ?? ''}`,
+  );
+}
+
+/** Where the backend's clients connect. */
+export interface BackendLocation {
+  readonly region: string;
+  /** A local endpoint such as `http://127.0.0.1:4566`; undefined: AWS's own. */
+  readonly endpoint: string | undefined;
+}
+
+/**
+ * The environment `openAwsBackend()` reads (see `lib/aws/config.ts`) for these resources:
+ * `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`, `AWS_REGION`, `AWS_ENDPOINT_URL` (with an
+ * endpoint), and `SPOOL_SCHEDULE_GROUP` with `SPOOL_SCHEDULER_ROLE_ARN` when both are known (the
+ * configuration takes both or neither).
+ */
+export function backendEnvironment(resources: ProvisionedResources, where: BackendLocation): Record<string, string> {
+  return {
+    SPOOL_QUEUE_URL: resources.queueUrl,
+    SPOOL_DLQ_URL: resources.deadLetterQueueUrl,
+    SPOOL_TABLE: resources.tableName,
+    ...(resources.scheduleGroup === undefined || resources.schedulerRoleArn === undefined
+      ? {}
+      : { SPOOL_SCHEDULE_GROUP: resources.scheduleGroup, SPOOL_SCHEDULER_ROLE_ARN: resources.schedulerRoleArn }),
+    AWS_REGION: where.region,
+    ...(where.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: where.endpoint }),
+  };
 }

@@ -9,7 +9,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { countDeadLetters, listDeadLetters, redriveDeadLetters } from '../client/dlq.js';
 import { openReader } from './app.js';
-import { appOption, backendOption, dbOption, integer, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, integer, jsonOption, type ReaderFlags, targetOf } from './options.js';
 import { type CliContext, CliError, EXIT, line, printJson, table } from './output.js';
 
 interface ListFlags extends ReaderFlags {
@@ -38,8 +38,8 @@ export function registerDlq(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'at most this many', integer(1, 10_000), 50)
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  $ spool dlq list\n  $ spool dlq list --limit 500 --json | jq ".[].reason"')
-    .action(async (flags: ListFlags) => {
-      ctx.exit(await list(ctx, flags));
+    .action(async (flags: ListFlags, command: Command) => {
+      ctx.exit(await list(ctx, flags, command));
     });
 
   dlq
@@ -55,13 +55,13 @@ export function registerDlq(program: Command, ctx: CliContext): void {
       'after',
       '\nExamples:\n  $ spool dlq redrive --all\n  $ spool dlq redrive 3f9c1e… 8a7b2d… --app src/spool.ts --json',
     )
-    .action(async (taskIds: string[], flags: RedriveFlags) => {
-      ctx.exit(await redrive(ctx, taskIds, flags));
+    .action(async (taskIds: string[], flags: RedriveFlags, command: Command) => {
+      ctx.exit(await redrive(ctx, taskIds, flags, command));
     });
 }
 
-async function list(ctx: CliContext, flags: ListFlags): Promise<number> {
-  const reader = await openReader(flags, ctx.cwd);
+async function list(ctx: CliContext, flags: ListFlags, command: Command): Promise<number> {
+  const reader = await openReader(targetOf(flags, command), ctx.cwd);
   try {
     const letters = await listDeadLetters(reader.backend, { limit: flags.limit });
     if (flags.json) {
@@ -81,7 +81,12 @@ async function list(ctx: CliContext, flags: ListFlags): Promise<number> {
   }
 }
 
-async function redrive(ctx: CliContext, taskIds: readonly string[], flags: RedriveFlags): Promise<number> {
+async function redrive(
+  ctx: CliContext,
+  taskIds: readonly string[],
+  flags: RedriveFlags,
+  command: Command,
+): Promise<number> {
   if (flags.all === true && taskIds.length > 0) {
     throw new CliError('pass either --all or task ids, not both.', EXIT.usage);
   }
@@ -92,7 +97,7 @@ async function redrive(ctx: CliContext, taskIds: readonly string[], flags: Redri
     );
   }
   const wanted = [...new Set(taskIds)];
-  const reader = await openReader(flags, ctx.cwd);
+  const reader = await openReader(targetOf(flags, command), ctx.cwd);
   try {
     const total = flags.all === true ? await countDeadLetters(reader.backend) : wanted.length;
     const bar =

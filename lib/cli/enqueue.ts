@@ -1,5 +1,6 @@
 /**
- * `spool enqueue <task> '<json>'`: validate and enqueue one run, optionally wait for its result.
+ * `spool enqueue <task> '<json>'` (or `-` for stdin, or `--args-file <path>`): validate and
+ * enqueue one run, optionally wait for its result.
  *
  * @module
  */
@@ -8,11 +9,12 @@ import type { Command } from 'commander';
 import type { EnqueueOptions } from '../client/enqueue.js';
 import type { Spool } from '../client/spool.js';
 import { loadApp } from './app.js';
-import { parseJsonArgument } from './json.js';
-import { type AppFlags, appOption, backendOption, integer, jsonOption } from './options.js';
+import { readArguments, STDIN_ARGUMENT } from './input.js';
+import { type AppFlags, appOption, backendOption, dbOption, integer, jsonOption, targetOf } from './options.js';
 import { type CliContext, CliError, EXIT, line, parseStored, printJson } from './output.js';
 
 interface EnqueueFlags extends AppFlags {
+  readonly argsFile?: string;
   readonly idempotencyKey?: string;
   readonly orderingKey?: string;
   readonly wait?: boolean;
@@ -26,9 +28,14 @@ export function registerEnqueue(program: Command, ctx: CliContext): void {
     .command('enqueue')
     .description('Validate arguments against the task’s schema and enqueue one run; prints its task id.')
     .argument('<task>', 'the task’s name, as registered in your app')
-    .argument('[json]', 'the arguments as JSON (quote it for your shell)', '{}')
+    .argument(
+      '[json]',
+      `the arguments as JSON (quote it for your shell), or ${STDIN_ARGUMENT} to read them from stdin (default {})`,
+    )
+    .option('--args-file <path>', `read the arguments as JSON from this file (${STDIN_ARGUMENT}: stdin) instead`)
     .addOption(appOption())
     .addOption(backendOption())
+    .addOption(dbOption())
     .option('--idempotency-key <key>', 'what makes two enqueues the same run (default: the task’s rule)')
     .option('--ordering-key <key>', 'runs with the same key start in enqueue order, one at a time')
     .option('--wait', 'wait for the run to end and print its result (exit 1 if it fails)')
@@ -41,18 +48,33 @@ Examples:
   $ spool enqueue greet '{"name":"Ada"}' --app src/spool.ts
   $ spool enqueue orders.charge '{"orderId":"o-1","amountCents":1200}' --wait --timeout-ms 10000
   $ spool enqueue greet '{"name":"Ada"}' --json
-    {"id":"…","task":"greet","existing":false}`,
+    {"id":"…","task":"greet","existing":false}
+  $ spool enqueue greet --args-file args.json --app src/spool.ts   # cmd.exe, PowerShell
+  $ spool enqueue greet - --app src/spool.ts < args.json
+  $ spool enqueue greet '{"name":"Ada"}' --app src/spool.ts --db var/spool.db`,
     )
-    .action(async (task: string, json: string, flags: EnqueueFlags) => {
-      ctx.exit(await enqueue(ctx, task, json, flags));
+    .action(async (task: string, json: string | undefined, flags: EnqueueFlags, command: Command) => {
+      ctx.exit(await enqueue(ctx, task, json, flags, command));
     });
 }
 
-async function enqueue(ctx: CliContext, taskName: string, json: string, flags: EnqueueFlags): Promise<number> {
-  const args = parseJsonArgument(json, `arguments of '${taskName}'`, `spool enqueue ${taskName} '{"key":"value"}'`);
-  const spool = await loadApp(flags.app, ctx.cwd, flags.backend);
+async function enqueue(
+  ctx: CliContext,
+  taskName: string,
+  json: string | undefined,
+  flags: EnqueueFlags,
+  command: Command,
+): Promise<number> {
+  const target = targetOf(flags, command);
+  const args = await readArguments(ctx, taskName, {
+    ...(json === undefined ? {} : { json }),
+    ...(flags.argsFile === undefined ? {} : { file: flags.argsFile }),
+  });
+  const spool = await loadApp(target, ctx.cwd);
   try {
-    return await enqueueWith(ctx, spool, taskName, args, flags);
+    // The flags that reach this run's backend again, for the advice to follow it.
+    const where = `--app ${target.app ?? '…'}${target.chosenBy === undefined ? '' : ` ${target.chosenBy}`}`;
+    return await enqueueWith(ctx, spool, taskName, args, flags, where);
   } finally {
     await spool.close();
   }
@@ -64,6 +86,8 @@ async function enqueueWith(
   taskName: string,
   args: unknown,
   flags: EnqueueFlags,
+  /** The flags that reach the run's backend (`--app src/spool.ts --db var/spool.db`). */
+  where: string,
 ): Promise<number> {
   const task = spool.tasks.get(taskName);
   if (task === undefined) {
@@ -96,6 +120,16 @@ async function enqueueWith(
     failure = error;
   }
   const record = await handle.info();
+  if (failure instanceof Error && failure.name === 'TimeoutError') {
+    // The library's message gives API advice (result({ timeoutMs })); a CLI user needs the flag.
+    failure = new CliError(
+      `Run ${handle.id} of task '${handle.task}' did not finish within ${flags.timeoutMs} ms (state: ` +
+        `${record?.state ?? 'queued'}). Is a worker running on this backend (spool dev ${where})? Wait longer with ` +
+        `--timeout-ms <ms>, or follow the run with \`spool inspect ${handle.id} ${where}\`.`,
+      EXIT.failed,
+      { cause: failure },
+    );
+  }
   if (flags.json) {
     printJson(ctx.stdout, {
       ...summary,

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { TaskRecord } from '../backend/store.js';
 import { openReader } from './app.js';
-import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags, targetOf } from './options.js';
 import { type CliContext, CliError, EXIT, iso, keyValues, parseStored, printJson } from './output.js';
 
 interface InspectFlags extends ReaderFlags {
@@ -31,13 +31,13 @@ Examples:
   $ spool inspect 3f9c1e…                   # reads .spool/spool.db
   $ spool inspect 3f9c1e… --app src/spool.ts --json`,
     )
-    .action(async (id: string, flags: InspectFlags) => {
-      ctx.exit(await inspect(ctx, id, flags));
+    .action(async (id: string, flags: InspectFlags, command: Command) => {
+      ctx.exit(await inspect(ctx, id, flags, command));
     });
 }
 
-async function inspect(ctx: CliContext, id: string, flags: InspectFlags): Promise<number> {
-  const reader = await openReader(flags, ctx.cwd);
+async function inspect(ctx: CliContext, id: string, flags: InspectFlags, command: Command): Promise<number> {
+  const reader = await openReader(targetOf(flags, command), ctx.cwd);
   try {
     const record = await reader.backend.store.get(id);
     if (record === undefined) {

@@ -7,8 +7,11 @@
 
 import { CliError, EXIT } from './output.js';
 
-/** Parse `text` as JSON; a syntax error becomes a usage error (exit 2) with its position and a caret. */
-export function parseJsonArgument(text: string, what: string, example: string): unknown {
+/**
+ * Parse `text` as JSON; a syntax error becomes a usage error (exit 2) with its position and a
+ * caret, then `fix`: a sentence saying how to pass valid JSON from where this text came from.
+ */
+export function parseJsonArgument(text: string, what: string, fix: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -23,10 +26,7 @@ export function parseJsonArgument(text: string, what: string, example: string): 
           ? 'unexpected end of input'
           : `unexpected ${JSON.stringify(found)}`;
     const where = offset === undefined ? '' : ` at position ${offset}${pointAt(text, offset)}`;
-    throw new CliError(
-      `${what}: not valid JSON: ${reason}${where}\nQuote the whole JSON for your shell, e.g. ${example}`,
-      EXIT.usage,
-    );
+    throw new CliError(`${what}: not valid JSON: ${reason}${where}\n${fix}`, EXIT.usage);
   }
 }
 

@@ -10,9 +10,9 @@
  * @module
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CliError, EXIT } from './output.js';
 
@@ -110,11 +110,51 @@ function isSpoolLike(value: unknown): boolean {
 
 /** A loading error with what to do about it, where there is something to say. */
 function withHint(error: unknown, path: string, loader: 'tsx' | 'node' | undefined): unknown {
-  if (!(error instanceof Error) || !('code' in error)) return error;
-  const hint = hintFor(String(error.code), error.message, path, loader);
+  if (!(error instanceof Error)) return error;
+  const hint =
+    error instanceof SyntaxError
+      ? syntaxHint(path, loader)
+      : 'code' in error
+        ? hintFor(String(error.code), error.message, path, loader)
+        : undefined;
   if (hint === undefined) return error;
   error.message = `${error.message} ${hint}`;
   return error;
+}
+
+/**
+ * A syntax error in a module Node loaded as CommonJS is most often ESM syntax (`import`,
+ * `export`) in a package without `"type": "module"`. TypeScript through tsx is compiled to
+ * whichever kind it loads as, so this applies to JavaScript only.
+ */
+function syntaxHint(path: string, loader: 'tsx' | 'node' | undefined): string | undefined {
+  if (loader !== undefined) return undefined;
+  const kind = commonJsBecause(path);
+  if (kind === undefined) return undefined;
+  return (
+    `(${path} loads as CommonJS: ${kind}. If it uses import or export, add "type": "module" to that ` +
+    'package.json, or name the file .mjs.)'
+  );
+}
+
+/** Why Node loads the JavaScript file at `path` as CommonJS, or `undefined` when it loads it as ESM. */
+function commonJsBecause(path: string): string | undefined {
+  const extension = extname(path);
+  if (extension === '.cjs') return 'its name ends in .cjs';
+  if (extension !== '.js') return undefined;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(manifest, 'utf8')) as { readonly type?: unknown }).type;
+      } catch {
+        return undefined;
+      }
+      return type === 'module' ? undefined : `${manifest} has no "type": "module"`;
+    }
+    if (dirname(dir) === dir) return 'no package.json above it says "type": "module"';
+  }
 }
 
 function hintFor(code: string, message: string, path: string, loader: 'tsx' | 'node' | undefined): string | undefined {

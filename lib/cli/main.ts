@@ -8,10 +8,14 @@
 import { Command } from 'commander';
 import { registerDlq } from './dlq.js';
 import { registerEnqueue } from './enqueue.js';
+import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
+import { registerLocal } from './local.js';
 import { type CliContext, type CliIo, EXIT, reportError } from './output.js';
+import { registerProvision } from './provision.js';
 import { registerSchedules } from './schedules.js';
 import { registerStatus } from './status.js';
+import { packageVersion } from './version.js';
 import { registerWorkers } from './worker.js';
 
 export type { CliIo } from './output.js';
@@ -19,8 +23,9 @@ export type { CliIo } from './output.js';
 const FOOTER = `
 Apps: commands that run or enqueue tasks take --app <module> (env SPOOL_APP), a module whose
 default export is createSpool({...}) or a function returning one (TypeScript works as is).
-Commands that only read (status, inspect, dlq) take --app or --db <path> (env SPOOL_DB,
-default .spool/spool.db, the embedded SQLite file).
+Commands that only read (status, inspect, dlq, schedules list) take --app or --db <path> (env
+SPOOL_DB, default .spool/spool.db, the embedded SQLite file). With --app, --db <path> runs the
+app on that file, and --backend aws on SQS and DynamoDB, when its function takes { backend }.
 
 Exit codes:
   0  ok
@@ -40,11 +45,12 @@ Examples:
 /**
  * Run the CLI. `argv` is `process.argv`-shaped (node, script, then the arguments). Resolves the
  * exit code: 0 ok, 1 failed or not found, 2 usage or validation error, 3 backend or unexpected
- * error. `io` replaces stdout, stderr, the working directory and the signal source (tests).
+ * error. `io` replaces stdin, stdout, stderr, the working directory and the signal source (tests).
  */
 export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Promise<number> {
   let code: number = EXIT.ok;
   const ctx: CliContext = {
+    stdin: io.stdin ?? process.stdin,
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
     cwd: io.cwd ?? process.cwd(),
@@ -73,6 +79,7 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (text) => ctx.stderr.write(text),
       outputError: (text, write) => write(text.replace(/^error: /, 'spool: ')),
     })
+    .version(versionText(), '-V, --version', 'print the version of spool-tasks')
     .showHelpAfterError('(add --help for usage)')
     .helpCommand(true)
     .addHelpText('after', FOOTER);
@@ -82,5 +89,17 @@ export function buildProgram(ctx: CliContext): Command {
   registerInspect(program, ctx);
   registerDlq(program, ctx);
   registerSchedules(program, ctx);
+  registerProvision(program, ctx);
+  registerLocal(program, ctx);
+  registerInit(program, ctx);
   return program;
+}
+
+/** The version for `--version`; a broken install must not stop the other commands. */
+function versionText(): string {
+  try {
+    return packageVersion();
+  } catch (error) {
+    return `unknown: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }

@@ -10,6 +10,9 @@ import { CommanderError } from 'commander';
 /** A stream the CLI writes to (`process.stdout`, or a collecting stream in tests). */
 export type OutStream = NodeJS.WritableStream & { readonly isTTY?: boolean };
 
+/** A stream the CLI reads from (`process.stdin`, or a readable of fixed text in tests). */
+export type InStream = NodeJS.ReadableStream & { readonly isTTY?: boolean };
+
 /** Where SIGINT and SIGTERM come from (`process`, or an `EventEmitter` in tests). */
 export interface SignalSource {
   on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
@@ -18,6 +21,8 @@ export interface SignalSource {
 
 /** What the CLI talks to; `main` fills in `process`'s for anything left out. */
 export interface CliIo {
+  /** Read only when a command is told to (`spool enqueue <task> -`). */
+  readonly stdin: InStream;
   readonly stdout: OutStream;
   readonly stderr: OutStream;
   /** Paths given to `--app` and `--db` are resolved against this. */

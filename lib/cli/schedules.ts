@@ -14,7 +14,7 @@ import { fireRun } from '../schedule/fire.js';
 import { applySync, planIsEmpty, planSync, type SyncPlan } from '../schedule/sync.js';
 import { describeTrigger, nextFire } from '../schedule/trigger.js';
 import { describeBackend, loadApp, openReader, type Reader } from './app.js';
-import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags, type Target, targetOf } from './options.js';
 import { type CliContext, CliError, EXIT, iso, line, printJson, table } from './output.js';
 
 interface Flags extends ReaderFlags {
@@ -41,7 +41,9 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
 
   common(schedules.command('list').description('List deployed schedules: trigger, task, state, last and next fire.'))
     .addHelpText('after', '\nExamples:\n  $ spool schedules list\n  $ spool schedules list --backend aws --json')
-    .action(async (flags: Flags) => ctx.exit(await withScheduler(ctx, flags, (r, s) => list(ctx, r, s, flags))));
+    .action(async (flags: Flags, command: Command) =>
+      ctx.exit(await withScheduler(ctx, targetOf(flags, command), (r, s) => list(ctx, r, s, flags))),
+    );
 
   common(
     schedules
@@ -53,7 +55,7 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
       'after',
       '\nExamples:\n  $ spool schedules sync --app src/spool.ts --dry-run\n  $ spool schedules sync --app src/spool.ts --backend aws',
     )
-    .action(async (flags: Flags) => ctx.exit(await sync(ctx, flags)));
+    .action(async (flags: Flags, command: Command) => ctx.exit(await sync(ctx, flags, targetOf(flags, command))));
 
   for (const [verb, state] of [
     ['pause', 'DISABLED'],
@@ -70,9 +72,9 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
         .argument('<name>', 'the schedule name'),
     )
       .addHelpText('after', `\nExamples:\n  $ spool schedules ${verb} nightly-report`)
-      .action(async (name: string, flags: Flags) =>
+      .action(async (name: string, flags: Flags, command: Command) =>
         ctx.exit(
-          await withScheduler(ctx, flags, async (_r, scheduler) => {
+          await withScheduler(ctx, targetOf(flags, command), async (_r, scheduler) => {
             if (!(await scheduler.setState(name, state))) throw notFound(name);
             if (flags.json) printJson(ctx.stdout, { name, state });
             else line(ctx.stdout, `Schedule ${name} ${verb === 'pause' ? 'paused' : 'resumed'}.`);
@@ -89,17 +91,17 @@ export function registerSchedules(program: Command, ctx: CliContext): void {
       .argument('<name>', 'the schedule name'),
   )
     .addHelpText('after', '\nExamples:\n  $ spool schedules trigger nightly-report --json')
-    .action(async (name: string, flags: Flags) =>
-      ctx.exit(await withScheduler(ctx, flags, (r, s) => trigger(ctx, r, s, name, flags))),
+    .action(async (name: string, flags: Flags, command: Command) =>
+      ctx.exit(await withScheduler(ctx, targetOf(flags, command), (r, s) => trigger(ctx, r, s, name, flags))),
     );
 }
 
 async function withScheduler(
   ctx: CliContext,
-  flags: Flags,
+  target: Target,
   run: (reader: Reader, scheduler: SchedulerPort) => Promise<number>,
 ): Promise<number> {
-  const reader = await openReader(flags, ctx.cwd);
+  const reader = await openReader(target, ctx.cwd);
   try {
     return await run(reader, schedulerOf(reader.backend, reader.description));
   } finally {
@@ -167,11 +169,11 @@ async function list(ctx: CliContext, reader: Reader, scheduler: SchedulerPort, f
   return EXIT.ok;
 }
 
-async function sync(ctx: CliContext, flags: Flags): Promise<number> {
-  if (flags.app === undefined || flags.app === '') {
+async function sync(ctx: CliContext, flags: Flags, target: Target): Promise<number> {
+  if (target.app === undefined) {
     throw new CliError('sync needs the code: pass --app <module> (or set SPOOL_APP).', EXIT.usage);
   }
-  const spool = await loadApp(flags.app, ctx.cwd, flags.backend, flags.db);
+  const spool = await loadApp(target, ctx.cwd);
   try {
     const scheduler = schedulerOf(spool.backend, describeBackend(spool.backend));
     let plan: SyncPlan;

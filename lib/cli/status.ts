@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { Backend } from '../backend/backend.js';
 import type { ListableState, TaskRecord } from '../backend/store.js';
 import { openReader } from './app.js';
-import { appOption, backendOption, dbOption, integer, jsonOption, type ReaderFlags } from './options.js';
+import { appOption, backendOption, dbOption, integer, jsonOption, type ReaderFlags, targetOf } from './options.js';
 import { type CliContext, EXIT, iso, keyValues, line, printJson, table, truncate } from './output.js';
 
 /** Records counted per state at most (the store lists, it does not count). */
@@ -44,13 +44,13 @@ Examples:
   $ spool status --db var/spool.db --limit 20
   $ spool status --app src/spool.ts --json | jq .queue.visible`,
     )
-    .action(async (flags: StatusFlags) => {
-      ctx.exit(await status(ctx, flags));
+    .action(async (flags: StatusFlags, command: Command) => {
+      ctx.exit(await status(ctx, flags, command));
     });
 }
 
-async function status(ctx: CliContext, flags: StatusFlags): Promise<number> {
-  const reader = await openReader(flags, ctx.cwd);
+async function status(ctx: CliContext, flags: StatusFlags, command: Command): Promise<number> {
+  const reader = await openReader(targetOf(flags, command), ctx.cwd);
   try {
     const report = await collect(reader.backend, flags.limit);
     if (flags.json) printJson(ctx.stdout, { backend: reader.description, ...report });

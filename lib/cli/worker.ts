@@ -10,7 +10,7 @@ import type { Spool } from '../client/spool.js';
 import { createLogger } from '../log/logger.js';
 import { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from '../worker/worker.js';
 import { describeBackend, loadApp } from './app.js';
-import { type AppFlags, appOption, backendOption, integer } from './options.js';
+import { type AppFlags, appOption, backendOption, dbOption, integer, targetOf } from './options.js';
 import { type CliContext, EXIT, line } from './output.js';
 
 interface DevFlags extends AppFlags {
@@ -34,6 +34,7 @@ export function registerWorkers(program: Command, ctx: CliContext): void {
     .description('Run a worker for your app with a readable live log. Ctrl-C stops it gracefully.')
     .addOption(appOption())
     .addOption(backendOption())
+    .addOption(dbOption())
     .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
     .option('--verbose', 'log at debug level')
     .addHelpText(
@@ -41,10 +42,11 @@ export function registerWorkers(program: Command, ctx: CliContext): void {
       `
 Examples:
   $ spool dev --app src/spool.ts
+  $ spool dev --app src/spool.ts --db var/spool.db
   $ SPOOL_APP=src/spool.ts spool dev --concurrency 2 --verbose`,
     )
-    .action(async (flags: DevFlags) => {
-      ctx.exit(await dev(ctx, flags));
+    .action(async (flags: DevFlags, command: Command) => {
+      ctx.exit(await dev(ctx, flags, command));
     });
 
   program
@@ -52,6 +54,7 @@ Examples:
     .description('Run a worker for your app with JSON logs (production). SIGTERM/SIGINT stop it gracefully.')
     .addOption(appOption())
     .addOption(backendOption())
+    .addOption(dbOption())
     .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
     .option(
       '--visibility-timeout <s>',
@@ -68,15 +71,16 @@ Examples:
       `
 Examples:
   $ spool worker --app dist/spool.js --concurrency 20
+  $ spool worker --app dist/spool.js --backend aws
   $ SPOOL_APP=dist/spool.js spool worker --shutdown-grace-ms 60000`,
     )
-    .action(async (flags: WorkerFlags) => {
-      ctx.exit(await work(ctx, flags));
+    .action(async (flags: WorkerFlags, command: Command) => {
+      ctx.exit(await work(ctx, flags, command));
     });
 }
 
-async function dev(ctx: CliContext, flags: DevFlags): Promise<number> {
-  const spool = await loadApp(flags.app, ctx.cwd, flags.backend);
+async function dev(ctx: CliContext, flags: DevFlags, command: Command): Promise<number> {
+  const spool = await loadApp(targetOf(flags, command), ctx.cwd);
   const logger = createLogger({
     format: 'pretty',
     level: flags.verbose ? 'debug' : 'info',
@@ -96,8 +100,8 @@ async function dev(ctx: CliContext, flags: DevFlags): Promise<number> {
   });
 }
 
-async function work(ctx: CliContext, flags: WorkerFlags): Promise<number> {
-  const spool = await loadApp(flags.app, ctx.cwd, flags.backend);
+async function work(ctx: CliContext, flags: WorkerFlags, command: Command): Promise<number> {
+  const spool = await loadApp(targetOf(flags, command), ctx.cwd);
   const options: WorkerOptions = {
     ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
     ...(flags.visibilityTimeout === undefined ? {} : { visibilityTimeoutSeconds: flags.visibilityTimeout }),

@@ -10,7 +10,7 @@ import type { TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queue } from '../backend/transport.js';
 import { canonicalJson, deriveTaskId, randomTaskId } from '../protocol/canonical.js';
 import { encodeEnvelope } from '../protocol/envelope.js';
-import type { AnyTask } from '../task/define.js';
+import type { AnyTaskContract } from '../task/contract.js';
 import { ConfigurationError, EnqueueError } from '../task/errors.js';
 import { validateArgs } from '../task/schema.js';
 import { isTerminal } from '../task/states.js';
@@ -63,7 +63,7 @@ const KEY_PATTERN = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
 /** Validate arguments and build the message of one run (nothing is sent). */
 export async function prepareRun(
-  task: AnyTask,
+  task: AnyTaskContract,
   args: unknown,
   options: EnqueueOptions = {},
   now: number = Date.now(),
@@ -110,7 +110,7 @@ export async function prepareRun(
 }
 
 /** When the run may start (epoch ms), from `delaySeconds` or `runAt`; `undefined` for at once. */
-function startTime(task: AnyTask, options: EnqueueOptions, now: number): number | undefined {
+function startTime(task: AnyTaskContract, options: EnqueueOptions, now: number): number | undefined {
   const fail = (what: string): never => {
     throw new EnqueueError(`Task '${task.name}': ${what}. Nothing was enqueued.`, { taskName: task.name });
   };
@@ -154,7 +154,7 @@ export function timerName(id: string): string {
 }
 
 /** Run the `onEnqueue` hooks of every middleware, in order. */
-export async function runEnqueueHooks(middleware: readonly Middleware[], task: AnyTask, run: PreparedRun) {
+export async function runEnqueueHooks(middleware: readonly Middleware[], task: AnyTaskContract, run: PreparedRun) {
   for (const m of middleware) {
     await m.onEnqueue?.({ taskId: run.id, task: task.name, args: run.args });
   }
@@ -167,7 +167,7 @@ export async function runEnqueueHooks(middleware: readonly Middleware[], task: A
  */
 export async function acquireUniqueLock(
   store: TaskStore,
-  task: AnyTask,
+  task: AnyTaskContract,
   run: PreparedRun & { readonly uniqueKey: string },
   now: number,
 ): Promise<string> {

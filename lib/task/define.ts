@@ -1,15 +1,25 @@
 /**
- * `defineTask`: a named, typed function with its schema and run options.
+ * `defineTask`: a named, typed function with its schema and run options; `implementTask`: a task from
+ * a {@link TaskContract} and a handler.
  *
  * @module
  */
 
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Logger } from '../log/logger.js';
-import { isValidTaskName } from '../protocol/envelope.js';
+import {
+  type AnyTaskContract,
+  resolveContract,
+  TASK_DEFAULTS,
+  type TaskContract,
+  type TaskContractDefinition,
+  type TimeoutOptions,
+} from './contract.js';
 import { ConfigurationError } from './errors.js';
-import { type RetryOptions, type RetryPolicy, resolveRetry } from './retry.js';
+import type { Jsonify } from './result.js';
 import type { AnySchema } from './schema.js';
+
+export { TASK_DEFAULTS, type TimeoutOptions };
 
 /** What a handler gets beside its arguments. */
 export interface TaskContext {
@@ -32,108 +42,40 @@ export interface TaskContext {
   progress(value: unknown): Promise<void>;
 }
 
-/** Timeouts of one attempt. */
-export interface TimeoutOptions {
+/** Options of {@link defineTask}: a {@link TaskContractDefinition} and the handler. `R` is the result. */
+export interface TaskDefinition<S extends AnySchema, R> extends TaskContractDefinition<S> {
   /**
-   * After this many ms `ctx.signal` aborts with a `TimeoutError`; the handler may wind down.
-   * @default no soft timeout
+   * The work. Its return value is stored as the run's result in its JSON form (a `Date` becomes
+   * its ISO string); a value JSON cannot carry (a bigint, a non-finite number, a cycle) fails the
+   * run with an `InvalidResultError`.
    */
-  readonly softMs?: number;
-  /**
-   * After this many ms the attempt is abandoned and counted as failed (`HardTimeoutError`), and
-   * its lease is released so the run can be retried. JavaScript cannot stop a running function:
-   * code that ignores `ctx.signal` keeps running in the background until it returns.
-   * @default no hard timeout
-   */
-  readonly hardMs?: number;
-}
-
-/** Options of {@link defineTask}. `I` is the schema's input type, `O` its output, `R` the result. */
-export interface TaskDefinition<S extends AnySchema, R> {
-  /** The task's name: 1–200 characters of `[A-Za-z0-9_.:/-]`, unique within an app. */
-  readonly name: string;
-  /** Standard Schema for the arguments (zod, valibot, arktype, …). */
-  readonly schema: S;
-  /** The work. Its return value must be JSON-serialisable; it is stored as the run's result. */
   readonly handler: (args: StandardSchemaV1.InferOutput<S>, ctx: TaskContext) => R | Promise<R>;
-  /** Retry policy. @default {@link DEFAULT_RETRY} (3 attempts, 1 s – 5 min backoff with full jitter) */
-  readonly retry?: RetryOptions;
-  /** Attempt timeouts. @default none */
-  readonly timeout?: TimeoutOptions;
-  /**
-   * Lease length in seconds: how long a worker owns a run before another may take it over if the
-   * first stops heartbeating. A live worker renews it every third of this, so it bounds how long a
-   * crash delays the retry, not how long a task may run.
-   * @default 30
-   */
-  readonly leaseSeconds?: number;
-  /**
-   * What makes two enqueues the same run. A function of the arguments gives the key
-   * (e.g. `(a) => a.orderId`); `false` makes every enqueue a new run.
-   * @default the canonical JSON of the arguments
-   */
-  readonly idempotencyKey?: ((args: StandardSchemaV1.InferInput<S>) => string) | false;
-  /**
-   * celery-once: while a run with the same unique key is queued or running, enqueue returns its
-   * handle instead of a new run. The lock expires after `ttlSeconds` even if the run never ends.
-   * @default not unique
-   */
-  readonly unique?: {
-    /** @default the idempotency key */
-    readonly key?: (args: StandardSchemaV1.InferInput<S>) => string;
-    readonly ttlSeconds: number;
-  };
-  /**
-   * At most one run of this task per key is running at any time; others wait their turn.
-   * `true` means one key for the whole task.
-   * @default not a singleton
-   */
-  readonly singleton?: true | { readonly key: (args: StandardSchemaV1.InferInput<S>) => string };
-  /**
-   * Do not store the handler's return value (the run's state is still recorded).
-   * @default false
-   */
-  readonly ignoreResult?: boolean;
-  /**
-   * How long a finished run's record (state, result, error) is kept, in seconds. Duplicates
-   * delivered within this time are recognised as duplicates.
-   * @default 604800 (7 days)
-   */
-  readonly resultTtlSeconds?: number;
 }
 
-/** Defaults of task options, in one place. */
-export const TASK_DEFAULTS = {
-  leaseSeconds: 30,
-  resultTtlSeconds: 604_800,
-} as const;
-
-/** A defined task. Pass it to `enqueue`; register it with `createSpool({ tasks })`. */
-export interface Task<I = unknown, O = unknown, R = unknown> {
-  readonly name: string;
-  readonly schema: StandardSchemaV1<I, O>;
+/**
+ * A task: a {@link TaskContract} with its handler. Pass it to `enqueue`; register it with
+ * `createSpool({ tasks })`.
+ */
+export interface Task<I = unknown, O = unknown, R = unknown> extends TaskContract<I, O, R> {
   readonly handler: (args: O, ctx: TaskContext) => R | Promise<R>;
-  readonly retry: RetryPolicy;
-  readonly timeout: TimeoutOptions;
-  readonly leaseSeconds: number;
-  readonly resultTtlSeconds: number;
-  readonly ignoreResult: boolean;
-  readonly idempotencyKey: ((args: I) => string) | false | undefined;
-  readonly unique: { readonly key: ((args: I) => string) | undefined; readonly ttlSeconds: number } | undefined;
-  readonly singletonKey: ((args: I) => string) | undefined;
 }
 
 /** Any task, whatever its types. */
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds tasks of every argument and result type.
 export type AnyTask = Task<any, any, any>;
 
-/** The argument type a task accepts at enqueue. */
-export type TaskArgs<T> = T extends Task<infer I, infer _O, infer _R> ? I : never;
-/** The result type of a task's handler. */
-export type TaskResult<T> = T extends Task<infer _I, infer _O, infer R> ? R : never;
+/** The argument type a task or contract accepts at enqueue. */
+export type TaskArgs<T> = T extends TaskContract<infer I, infer _O, infer _R> ? I : never;
 
 /**
- * Define a task.
+ * What a run of a task or contract resolves with: the JSON form ({@link Jsonify}) of its handler's
+ * return type, because results travel as JSON (a handler's `Date` arrives as a string).
+ */
+export type TaskResult<T> = T extends TaskContract<infer _I, infer _O, infer R> ? Jsonify<R> : never;
+
+/**
+ * Define a task: its contract and its handler in one. Producers that should not bundle the
+ * handler use {@link defineTaskContract} and {@link implementTask} instead.
  *
  * @example
  * ```ts
@@ -151,57 +93,67 @@ export type TaskResult<T> = T extends Task<infer _I, infer _O, infer R> ? R : ne
 export function defineTask<S extends AnySchema, R>(
   definition: TaskDefinition<S, R>,
 ): Task<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>, Awaited<R>> {
-  const { name } = definition;
-  const fail = (what: string): never => {
-    throw new ConfigurationError(`defineTask: ${what}. Fix the task definition.`, { taskName: String(name) });
+  const contract = resolveContract(definition, 'defineTask');
+  return withHandler(contract, definition.handler, 'defineTask');
+}
+
+/**
+ * Implement a contract: the task a worker registers. It has the contract's name and rules, so
+ * what a producer enqueues with the contract is what this task runs. When the contract declared
+ * its result with `.returns<R>()`, the handler must return an `R`; otherwise its return type is
+ * the task's result type.
+ *
+ * @example
+ * ```ts
+ * import { chargeOrder } from './contracts.js';
+ *
+ * export const charge = implementTask(chargeOrder, async ({ orderId, amountCents }, ctx) => {
+ *   const chargeId = await payments.charge({ orderId, amountCents, idempotencyKey: ctx.taskId });
+ *   return { chargeId };
+ * });
+ * const spool = createSpool({ backend, tasks: [charge] });
+ * ```
+ */
+export function implementTask<I, O, R, H extends R>(
+  contract: TaskContract<I, O, R>,
+  handler: (args: O, ctx: TaskContext) => H | Promise<H>,
+): Task<I, O, unknown extends R ? H : R> {
+  if (typeof contract?.name !== 'string' || typeof contract.schema?.['~standard']?.validate !== 'function') {
+    throw new ConfigurationError(
+      `implementTask: the first argument is ${describe(contract)}, not a task contract. ` +
+        'Pass what defineTaskContract (or defineTask) returned, e.g. implementTask(chargeOrder, handler).',
+    );
+  }
+  return withHandler(contract as AnyTaskContract, handler, 'implementTask');
+}
+
+/** The task of `contract` with `handler`: the contract's fields, copied, and the handler. */
+function withHandler<T>(contract: AnyTaskContract, handler: unknown, caller: string): T {
+  if (typeof handler !== 'function') {
+    throw new ConfigurationError(
+      `${caller}: handler of task '${contract.name}' is ${describe(handler)}, not a function. ` +
+        'Pass the function that does the work: (args, ctx) => result.',
+      { taskName: contract.name },
+    );
+  }
+  const task: AnyTask = {
+    name: contract.name,
+    schema: contract.schema,
+    handler: handler as AnyTask['handler'],
+    retry: contract.retry,
+    timeout: contract.timeout,
+    leaseSeconds: contract.leaseSeconds,
+    resultTtlSeconds: contract.resultTtlSeconds,
+    ignoreResult: contract.ignoreResult,
+    idempotencyKey: contract.idempotencyKey,
+    unique: contract.unique,
+    singletonKey: contract.singletonKey,
   };
-  if (typeof name !== 'string' || !isValidTaskName(name)) {
-    fail(`name is ${JSON.stringify(name)}; allowed: 1–200 characters of [A-Za-z0-9_.:/-]`);
-  }
-  if (typeof definition.schema?.['~standard']?.validate !== 'function') {
-    fail(`schema of task '${name}' is not a Standard Schema (zod ≥ 3.24, valibot ≥ 1, arktype ≥ 2 are)`);
-  }
-  if (typeof definition.handler !== 'function') fail(`handler of task '${name}' is not a function`);
-  const leaseSeconds = definition.leaseSeconds ?? TASK_DEFAULTS.leaseSeconds;
-  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 43_200) {
-    fail(`leaseSeconds of task '${name}' is ${leaseSeconds}; allowed: an integer from 1 to 43200 (12 hours)`);
-  }
-  const resultTtlSeconds = definition.resultTtlSeconds ?? TASK_DEFAULTS.resultTtlSeconds;
-  if (!Number.isInteger(resultTtlSeconds) || resultTtlSeconds < 1) {
-    fail(`resultTtlSeconds of task '${name}' is ${resultTtlSeconds}; allowed: an integer ≥ 1`);
-  }
-  const timeout = definition.timeout ?? {};
-  for (const key of ['softMs', 'hardMs'] as const) {
-    const value = timeout[key];
-    if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
-      fail(`timeout.${key} of task '${name}' is ${value}; allowed: a number of ms > 0, or leave it out`);
-    }
-  }
-  if (definition.unique !== undefined) {
-    const ttl = definition.unique.ttlSeconds;
-    if (!Number.isInteger(ttl) || ttl < 1) {
-      fail(`unique.ttlSeconds of task '${name}' is ${ttl}; allowed: an integer ≥ 1`);
-    }
-  }
-  const singleton = definition.singleton;
-  return {
-    name,
-    schema: definition.schema as StandardSchemaV1<StandardSchemaV1.InferInput<S>, StandardSchemaV1.InferOutput<S>>,
-    handler: definition.handler as Task<
-      StandardSchemaV1.InferInput<S>,
-      StandardSchemaV1.InferOutput<S>,
-      Awaited<R>
-    >['handler'],
-    retry: resolveRetry(name, definition.retry),
-    timeout,
-    leaseSeconds,
-    resultTtlSeconds,
-    ignoreResult: definition.ignoreResult ?? false,
-    idempotencyKey: definition.idempotencyKey,
-    unique:
-      definition.unique === undefined
-        ? undefined
-        : { key: definition.unique.key, ttlSeconds: definition.unique.ttlSeconds },
-    singletonKey: singleton === undefined ? undefined : singleton === true ? () => name : singleton.key,
-  };
+  return task as T;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
 }

@@ -114,6 +114,22 @@ export class TaskFailedError extends SpoolError {
   }
 }
 
+/**
+ * A handler returned a value JSON cannot carry faithfully (a bigint, a non-finite number, a
+ * circular reference, a `toJSON()` that throws). The run fails without retrying; its record's
+ * error has this name, and `handle.result()` rejects with a `TaskFailedError` whose `errorName` it is.
+ */
+export class InvalidResultError extends SpoolError {
+  override name = 'InvalidResultError';
+  /** Where in the result, as `$.items[2].amount` (`$` is the whole result). */
+  readonly path: string;
+
+  constructor(message: string, options: ErrorContext & { readonly path: string; readonly cause?: unknown }) {
+    super(message, options);
+    this.path = options.path;
+  }
+}
+
 /** A wait ran out (for example `handle.result({ timeoutMs })`). */
 export class TimeoutError extends SpoolError {
   override name = 'TimeoutError';

@@ -24,6 +24,7 @@ import type { Logger } from '../log/logger.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
 import type { AnyTask } from '../task/define.js';
 import { type ErrorInfo, NonRetriableError, RetryAfterError, toErrorInfo, ValidationError } from '../task/errors.js';
+import { encodeResult } from '../task/result.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
 import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
@@ -224,7 +225,16 @@ async function runClaimed(
     finishAttempt(deps.store, log, record, task, now, state, extra);
 
   if (outcome.kind === 'succeeded') {
-    const json = outcome.result === undefined ? undefined : JSON.stringify(outcome.result);
+    let json: string | undefined;
+    try {
+      // An ignored result is not stored, so it need not be JSON.
+      json = task.ignoreResult ? undefined : encodeResult(outcome.result, { taskName: task.name, taskId: record.id });
+    } catch (error) {
+      const info = toErrorInfo(error);
+      log.error('attempt failed: result is not JSON', { error: info, durationMs: outcome.durationMs });
+      await finish('failed', { error: info });
+      return { kind: 'ack', note: 'failed: result not JSON' };
+    }
     const size = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
     if (size > MAX_RESULT_BYTES) {
       const error = {
@@ -235,7 +245,7 @@ async function runClaimed(
       await finish('failed', { error });
       return { kind: 'ack', note: 'failed: result too large' };
     }
-    await finish('succeeded', task.ignoreResult || json === undefined ? {} : { result: json });
+    await finish('succeeded', json === undefined ? {} : { result: json });
     log.info('attempt succeeded', { durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'succeeded' };
   }

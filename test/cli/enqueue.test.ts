@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, ROOT, run, tempDatabase, withWorker } from './helpers.js';
+import { APP, FACTORY_APP, ROOT, run, tempDatabase, withWorker } from './helpers.js';
 
 let env: ReturnType<typeof tempDatabase>;
 beforeEach(() => {
@@ -58,10 +58,37 @@ describe('spool enqueue', () => {
     expect(out.stderr).toMatch(/^spool: Run [0-9a-f]{32} of task 'fail' ended failed: NonRetriableError/);
   });
 
-  it('GIVEN no worker WHEN enqueue --wait --timeout-ms 200 THEN it says it timed out and exits 1', async () => {
+  it('GIVEN no worker WHEN enqueue --wait --timeout-ms 200 THEN it says it timed out with CLI advice and exits 1', async () => {
     const out = await run(['enqueue', 'greet', '{"name":"Ada"}', '--app', APP, '--wait', '--timeout-ms', '200']);
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('did not finish within 200 ms (state: queued)');
+    const id = out.stdout.trim();
+    expect(out.stderr).toBe(
+      `spool: Run ${id} of task 'greet' did not finish within 200 ms (state: queued). Is a worker running on this ` +
+        `backend (spool dev --app ${APP})? Wait longer with --timeout-ms <ms>, or follow the run with ` +
+        `\`spool inspect ${id} --app ${APP}\`.\n`,
+    );
+    expect(out.stderr).not.toContain('result({');
+  });
+
+  it('GIVEN no worker WHEN enqueue --wait --json with --db THEN it prints the queued state, and the advice keeps --db', async () => {
+    const db = join(env.dir, 'other.db');
+    const out = await run([
+      'enqueue',
+      'greet',
+      '{"name":"Ada"}',
+      '--app',
+      FACTORY_APP,
+      '--db',
+      db,
+      '--wait',
+      '--timeout-ms',
+      '100',
+      '--json',
+    ]);
+    expect(out.code).toBe(1);
+    const printed = JSON.parse(out.stdout) as { id: string; state: string };
+    expect(printed.state).toBe('queued');
+    expect(out.stderr).toContain(`\`spool inspect ${printed.id} --app ${FACTORY_APP} --db ${db}\``);
   });
 
   it('GIVEN bad JSON WHEN enqueue THEN it points at the position and exits 2', async () => {

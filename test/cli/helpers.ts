@@ -10,13 +10,15 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { main } from '../../lib/cli/main.js';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '../..');
-/** The fixture app module. */
+/** The fixture app module (its function makes its own backend, at `SPOOL_DB`). */
 export const APP = join(ROOT, 'test/cli/fixtures/app.ts');
+/** The fixture app module whose function builds its spool on the backend the CLI passes. */
+export const FACTORY_APP = join(ROOT, 'test/cli/fixtures/factory.ts');
 /** The launcher. */
 export const BIN = join(ROOT, 'bin/spool.mjs');
 
@@ -39,11 +41,17 @@ export function collector(): Writable & { text(): string } {
   return Object.assign(stream, { text: () => chunks.join('') });
 }
 
-/** Run `spool <args>` in-process. */
-export async function run(args: readonly string[], cwd = ROOT): Promise<Outcome> {
+/** Run `spool <args>` in-process, in `cwd`, with `stdin` as its standard input (empty by default). */
+export async function run(args: readonly string[], cwd = ROOT, stdin: string | Buffer = ''): Promise<Outcome> {
   const stdout = collector();
   const stderr = collector();
-  const code = await main(['node', 'spool', ...args], { stdout, stderr, cwd, signals: new EventEmitter() });
+  const code = await main(['node', 'spool', ...args], {
+    stdin: Readable.from(stdin.length === 0 ? [] : [stdin]),
+    stdout,
+    stderr,
+    cwd,
+    signals: new EventEmitter(),
+  });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
@@ -72,12 +80,19 @@ function restore(name: string, value: string | undefined): void {
   else process.env[name] = value;
 }
 
-/** Run `spool worker --app <fixture>` in-process while `body` runs, then stop it with SIGINT. */
-export async function withWorker<T>(body: () => Promise<T>): Promise<T> {
+/**
+ * Run `spool worker --app <fixture>` (or the command `args`) in-process while `body` runs, then
+ * stop it with SIGINT. `body` gets what the command printed so far.
+ */
+export async function withWorker<T>(
+  body: (printed: { stdout(): string; stderr(): string }) => Promise<T>,
+  args: readonly string[] = ['worker', '--app', APP, '--concurrency', '4'],
+): Promise<T> {
   const signals = new EventEmitter();
   const stdout = collector();
   const stderr = collector();
-  const worker = main(['node', 'spool', 'worker', '--app', APP, '--concurrency', '4'], {
+  const worker = main(['node', 'spool', ...args], {
+    stdin: Readable.from([]),
     stdout,
     stderr,
     cwd: ROOT,
@@ -89,7 +104,7 @@ export async function withWorker<T>(body: () => Promise<T>): Promise<T> {
   };
   let result: T;
   try {
-    result = await body();
+    result = await body({ stdout: () => stdout.text(), stderr: () => stderr.text() });
   } catch (error) {
     await stop();
     throw error;
@@ -110,15 +125,26 @@ export interface Spawned {
   exited(timeoutMs?: number): Promise<number | string>;
 }
 
-/** Spawn the launcher with `args`, in `ROOT`, with `env` over this process's environment. */
-export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Spawned {
-  const base = { ...process.env };
-  delete base.SPOOL_APP;
+/**
+ * Spawn the launcher with `args`, in `cwd` (default `ROOT`), with `env` over this process's
+ * environment (a variable set to `undefined` is removed), and `input` written to its stdin (no
+ * stdin at all when left out).
+ */
+export function spawnCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+  options: { readonly input?: string; readonly cwd?: string } = {},
+): Spawned {
+  const merged: Record<string, string | undefined> = { ...process.env, SPOOL_APP: undefined, ...env };
+  const childEnv = Object.fromEntries(
+    Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
   const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd ?? ROOT,
+    env: childEnv,
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin?.end(options.input);
   const out = { stdout: '', stderr: '' };
   child.stdout?.on('data', (chunk: Buffer) => {
     out.stdout += chunk.toString();

@@ -23,7 +23,11 @@ describe('JSON arguments', () => {
   it('GIVEN bad JSON on line 2 WHEN parsed THEN the usage error names line, column and points at it', () => {
     let caught: unknown;
     try {
-      parseJsonArgument('{\n  "a": tru\n}', 'arguments', "spool enqueue t '{}'");
+      parseJsonArgument(
+        '{\n  "a": tru\n}',
+        'arguments',
+        "Quote the whole JSON for your shell, e.g. spool enqueue t '{}'",
+      );
     } catch (error) {
       caught = error;
     }

@@ -138,7 +138,6 @@ describe('GIVEN the example app with the context of cdk.json', () => {
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'scheduler:CreateSchedule',
-      'scheduler:DeleteSchedule',
       'sqs:SendMessage',
     ]);
   });

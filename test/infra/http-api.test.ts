@@ -12,11 +12,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
+import { TaskQueue, TaskQueueHttpApi, type TaskQueueHttpApiProps, TaskQueueHttpApiPropsError } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
 import { SpoolExampleStack } from '../../infra/app.js';
-import { TaskQueueHttpApi, type TaskQueueHttpApiProps, TaskQueueHttpApiPropsError } from '../../infra/http-api.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from '../../infra/nag.js';
-import { TaskQueue } from '../../infra/task-queue.js';
 import { sorted, statementsOf, timerStatements } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" });');

@@ -70,27 +70,33 @@ function join(parts: unknown[]): unknown {
   return merged.length === 1 && typeof merged[0] === 'string' ? merged[0] : { 'Fn::Join': ['', merged] };
 }
 
-/**
- * The statements `grantEnqueue` adds for runs delayed by more than 15 minutes: create and delete
- * the one-time schedules `delay.*` of `group` (a group name, or its `{ Ref }`) in the stack's
- * partition, region and account (tokens unless given), and pass `schedulerRole` (an ARN, or its
- * `Fn::GetAtt`) to EventBridge Scheduler only.
- */
-export function timerStatements(
-  group: unknown,
-  schedulerRole: unknown,
-  env: { partition?: unknown; region?: unknown; account?: unknown } = {},
-): Statement[] {
+/** Where a stack's resources are, for ARNs: tokens of an environment-agnostic stack unless given. */
+type Env = { partition?: unknown; region?: unknown; account?: unknown };
+
+/** The ARN pattern of the one-time schedules `delay.*` of `group` (a group name, or its `{ Ref }`). */
+function delayedRunSchedules(group: unknown, env: Env): unknown {
   const { partition, region, account } = { ...AGNOSTIC, ...env };
+  return join(['arn:', partition, ':scheduler:', region, ':', account, ':schedule/', group, '/delay.*']);
+}
+
+/**
+ * The statements `grantEnqueue` adds for runs delayed by more than 15 minutes: create the one-time
+ * schedules `delay.*` of `group` (a group name, or its `{ Ref }`) in the stack's partition, region
+ * and account (tokens unless given), and pass `schedulerRole` (an ARN, or its `Fn::GetAtt`) to
+ * EventBridge Scheduler only.
+ */
+export function timerStatements(group: unknown, schedulerRole: unknown, env: Env = {}): Statement[] {
   return [
-    {
-      actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
-      resources: [join(['arn:', partition, ':scheduler:', region, ':', account, ':schedule/', group, '/delay.*'])],
-    },
+    { actions: ['scheduler:CreateSchedule'], resources: [delayedRunSchedules(group, env)] },
     {
       actions: ['iam:PassRole'],
       resources: [schedulerRole],
       condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
     },
   ];
+}
+
+/** The statement `grantCancel` adds with a scheduler: delete the one-time schedules `delay.*` of `group`. */
+export function cancelTimerStatement(group: unknown, env: Env = {}): Statement {
+  return { actions: ['scheduler:DeleteSchedule'], resources: [delayedRunSchedules(group, env)] };
 }

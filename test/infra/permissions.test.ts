@@ -1,6 +1,7 @@
 /**
- * IAM: the worker's role holds exactly the actions the worker makes; grantEnqueue and
- * grantReadResults give a producer exactly what enqueue and a handle need, nothing else.
+ * IAM: the worker's role holds exactly the actions the worker makes; grantEnqueue, grantReadResults
+ * and grantCancel give a producer exactly what enqueue and a handle's status()/info()/result() and
+ * cancel() need, nothing else.
  */
 
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
@@ -9,9 +10,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
+import { TaskQueue } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
-import { TaskQueue } from '../../infra/task-queue.js';
-import { sorted, statementsOf, timerStatements } from './iam.js';
+import { cancelTimerStatement, sorted, statementsOf, timerStatements } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({});');
 
@@ -26,7 +27,9 @@ function setup() {
   return { stack, tasks, producer, id, arn, table: tasks.node.findChild('Table') };
 }
 
-const leadingKeys = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } });
+const leadingKeys = (...prefixes: string[]) => ({
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes },
+});
 
 describe('GIVEN a TaskQueue', () => {
   it("THEN the worker's role has no managed policy and exactly the worker's SQS, DynamoDB, log and X-Ray actions", () => {
@@ -62,7 +65,7 @@ describe('GIVEN a TaskQueue', () => {
     );
   });
 
-  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue, touch unique locks and task records, and create and delete delay.* timers passing the Scheduler role, only', () => {
+  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue, touch unique locks, read task records, and create delay.* timers passing the Scheduler role, only', () => {
     const { stack, tasks, producer, arn, table } = setup();
     tasks.grantEnqueue(producer);
     expect(statementsOf(stack, producer)).toEqual(
@@ -86,6 +89,53 @@ describe('GIVEN a TaskQueue', () => {
     expect(statementsOf(stack, producer)).toEqual([
       { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
     ]);
+  });
+
+  it('WHEN a canceller is granted grantCancel THEN it may update task records, delete expired records and unique locks, and delete delay.* timers, only', () => {
+    const { stack, tasks, producer, arn, table } = setup();
+    tasks.grantCancel(producer);
+    expect(statementsOf(stack, producer)).toEqual(
+      sorted([
+        // cancel: mark a queued run cancelled, or ask a running one to stop.
+        { actions: ['dynamodb:UpdateItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+        // Give back a cancelled unique run's lock; delete an expired record before retrying.
+        {
+          actions: ['dynamodb:DeleteItem'],
+          resources: [arn(table)],
+          condition: leadingKeys('task#*', 'lock#unique#*'),
+        },
+        // A cancelled delayed run's one-time schedule.
+        cancelTimerStatement({ Ref: stack.getLogicalId(tasks.scheduling.group) }),
+      ]),
+    );
+  });
+
+  it('WHEN a producer is granted all three THEN it holds the actions of enqueue, read and cancel, and no grant holds an action only another one needs', () => {
+    const { stack, tasks, producer } = setup();
+    const alone = (grant: 'grantEnqueue' | 'grantReadResults' | 'grantCancel') => {
+      const s = setup();
+      s.tasks[grant](s.producer);
+      return statementsOf(s.stack, s.producer).flatMap((st) => st.actions);
+    };
+    tasks.grantEnqueue(producer);
+    tasks.grantReadResults(producer);
+    tasks.grantCancel(producer);
+    const actions = statementsOf(stack, producer).flatMap((s) => s.actions);
+    expect([...new Set(actions)].sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'iam:PassRole',
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      'sqs:SendMessage',
+    ]);
+    expect(alone('grantEnqueue')).not.toContain('scheduler:DeleteSchedule');
+    expect(alone('grantEnqueue')).not.toContain('dynamodb:UpdateItem');
+    expect(alone('grantCancel')).not.toContain('scheduler:CreateSchedule');
+    expect(alone('grantCancel')).not.toContain('dynamodb:GetItem');
+    expect(alone('grantReadResults')).toEqual(['dynamodb:GetItem']);
   });
 
   it('WHEN a function is bound THEN it gets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN', () => {
@@ -136,6 +186,17 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
     expect(statementsOf(stack, producer)).toHaveLength(2);
   });
 
+  it('WHEN a canceller is granted grantCancel THEN it may also use the key to encrypt and decrypt its writes', () => {
+    const { stack, tasks, producer, keyArn } = withKey();
+    tasks.grantCancel(producer);
+    const statements = statementsOf(stack, producer);
+    expect(statements).toContainEqual({
+      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      resources: [keyArn],
+    });
+    expect(statements).toHaveLength(4); // UpdateItem, DeleteItem, DeleteSchedule, the key
+  });
+
   it("THEN the worker's role may use the key, without wildcard actions", () => {
     const { stack, tasks, keyArn } = withKey();
     const statements = statementsOf(stack, tasks.workerRole);
@@ -168,5 +229,41 @@ describe('GIVEN a task queue referenced by its attributes', () => {
     expect(JSON.stringify(statements)).toContain(':table/orders-tasks');
     expect(statements.every((s) => !s.actions.some((a) => a.startsWith('sqs:Receive')))).toBe(true);
     expect(tasks.environment.SPOOL_TABLE).toBe('orders-tasks');
+  });
+
+  it('WHEN a canceller is granted grantCancel THEN it may update and delete on the referenced table, and without a scheduler touches no schedule', () => {
+    const stack = new Stack(new App(), 'Producers', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const tasks = TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
+      queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
+      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
+      tableName: 'orders-tasks',
+    });
+    const canceller = new iam.Role(stack, 'Canceller', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    tasks.grantCancel(canceller);
+    const table = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':dynamodb:eu-west-1:111122223333:table/orders-tasks']],
+    };
+    expect(statementsOf(stack, canceller)).toEqual(
+      sorted([
+        { actions: ['dynamodb:UpdateItem'], resources: [table], condition: leadingKeys('task#*') },
+        { actions: ['dynamodb:DeleteItem'], resources: [table], condition: leadingKeys('task#*', 'lock#unique#*') },
+      ]),
+    );
+  });
+
+  it('WHEN it has a scheduler and a canceller is granted grantCancel THEN it may also delete delay.* timers of that group', () => {
+    const stack = new Stack(new App(), 'Producers', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const tasks = TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
+      queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
+      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
+      tableName: 'orders-tasks',
+      scheduler: { groupName: 'spool-orders', roleArn: 'arn:aws:iam::111122223333:role/spool-scheduler' },
+    });
+    const canceller = new iam.Role(stack, 'Canceller', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    tasks.grantCancel(canceller);
+    expect(statementsOf(stack, canceller)).toContainEqual(
+      cancelTimerStatement('spool-orders', { region: 'eu-west-1', account: '111122223333' }),
+    );
+    expect(statementsOf(stack, canceller).flatMap((s) => s.actions)).not.toContain('iam:PassRole');
   });
 });

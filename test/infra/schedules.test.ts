@@ -15,15 +15,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
+import { ConfigurationError, defineSchedule, defineTask, type Schedule } from 'spool-tasks';
+import { TaskQueue, type TaskQueueProps } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SpoolExampleStack } from '../../infra/app.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from '../../infra/nag.js';
-import { TaskQueue, type TaskQueueProps } from '../../infra/task-queue.js';
 import { recurringScheduleParams } from '../../lib/aws/schedule-params.js';
-import { defineSchedule, type Schedule } from '../../lib/schedule/define.js';
-import { defineTask } from '../../lib/task/define.js';
-import { ConfigurationError } from '../../lib/task/errors.js';
 import { sorted, statementsOf, timerStatements } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ batchItemFailures: [] });');

@@ -8,8 +8,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { TaskQueue, type TaskQueueProps } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
-import { TaskQueue, type TaskQueueProps } from '../../infra/task-queue.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ batchItemFailures: [] });');
 

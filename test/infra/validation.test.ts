@@ -2,15 +2,16 @@
 
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { TaskQueue, type TaskQueueProps, TaskQueuePropsError } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
-import { TaskQueue, TaskQueuePropsError } from '../../infra/task-queue.js';
-import { resolveTaskQueueProps, type TaskQueueProps } from '../../infra/task-queue-props.js';
+import { resolveTaskQueueProps } from '../../infra/task-queue-props.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({});');
 
+/** The problems of `props`, with inline worker code unless they name the worker's code themselves. */
 function problemsOf(props: TaskQueueProps): readonly string[] {
   try {
-    resolveTaskQueueProps(props);
+    resolveTaskQueueProps(props.workerEntry === undefined ? { workerCode: INLINE, ...props } : props);
   } catch (error) {
     if (error instanceof TaskQueuePropsError) return error.problems;
     throw error;
@@ -108,8 +109,8 @@ describe('GIVEN TaskQueue props at the edges of what is allowed', () => {
     expect(problemsOf(props)).toEqual([]);
   });
 
-  it('WHEN no props are given THEN the defaults are applied', () => {
-    const resolved = resolveTaskQueueProps();
+  it('WHEN only the worker code is given THEN the defaults are applied', () => {
+    const resolved = resolveTaskQueueProps({ workerCode: INLINE });
     expect(resolved.runtime.name).toBe('nodejs24.x');
     expect(resolved.workerTimeout.toSeconds()).toBe(60);
     expect(resolved.visibilityTimeout.toSeconds()).toBe(360);

@@ -1,0 +1,73 @@
+/**
+ * The cdk-nag findings spool's constructs cannot avoid, each acknowledged with its reason. These
+ * use only aws-cdk-lib's `Validations` (cdk-nag 3.x reports through CDK's policy validation), so an
+ * app that runs cdk-nag calls them without spool depending on cdk-nag; an app that does not run it
+ * need not call them (an acknowledgement of a rule no plugin checks does nothing).
+ *
+ * @example
+ * ```ts
+ * import { AwsSolutionsChecks } from 'cdk-nag';
+ * import { acknowledgeEnqueueGrantFindings, acknowledgeTaskQueueFindings, TaskQueue } from 'spool-tasks/cdk';
+ *
+ * Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+ * const tasks = new TaskQueue(stack, 'Tasks', { workerEntry: 'functions/worker.ts' });
+ * acknowledgeTaskQueueFindings(tasks);
+ * tasks.grantEnqueue(apiRole);
+ * acknowledgeEnqueueGrantFindings(apiRole, tasks);
+ * ```
+ *
+ * @module
+ */
+
+import { Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { TaskQueueHttpApi } from './http-api.js';
+import type { TaskQueue } from './task-queue.js';
+
+/** X-Ray's wildcard: the id as the CLI prints it, `<pack>::<rule>[<finding>]` (one finding; other wildcards still fail). */
+const XRAY_WILDCARD = 'AwsSolutions::AwsSolutions-IAM5[Resource::*]';
+
+const xrayReason = (others: string) =>
+  'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+  'permissions, so AWS requires Resource "*" (the statement aws-cdk-lib adds for Tracing.ACTIVE). Every other ' +
+  `statement of ${others}.`;
+
+/**
+ * Acknowledge the findings a {@link TaskQueue} cannot avoid (the X-Ray wildcard of its worker's
+ * role). Call it for each task queue of an app checked with cdk-nag.
+ */
+export function acknowledgeTaskQueueFindings(taskQueue: TaskQueue): void {
+  Validations.of(taskQueue.workerRole).acknowledge({
+    id: XRAY_WILDCARD,
+    reason: xrayReason('the worker role names its queue, table, index or log group'),
+  });
+}
+
+/**
+ * Acknowledge the findings a {@link TaskQueueHttpApi} cannot avoid (the X-Ray wildcard of its
+ * function's role). Call it for each HTTP API of an app checked with cdk-nag, with
+ * {@link acknowledgeEnqueueGrantFindings} for its role.
+ */
+export function acknowledgeTaskQueueHttpApiFindings(httpApi: TaskQueueHttpApi): void {
+  Validations.of(httpApi.role).acknowledge({
+    id: XRAY_WILDCARD,
+    reason: xrayReason("the HTTP API's role names its queue, table or log group (grantEnqueue, grantReadResults)"),
+  });
+}
+
+/**
+ * Acknowledge the one wildcard that {@link TaskQueue.grantEnqueue} and {@link TaskQueue.grantCancel}
+ * give `principal` (a role or function granted with either): create, and on cancel delete, the
+ * one-time schedules `delay.*` of runs delayed by more than 15 minutes, whose names are task ids,
+ * known only at enqueue.
+ */
+export function acknowledgeEnqueueGrantFindings(principal: IConstruct, taskQueue: TaskQueue): void {
+  const group = Stack.of(taskQueue).getLogicalId(taskQueue.scheduling.group);
+  Validations.of(principal).acknowledge({
+    id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`,
+    reason:
+      "Delayed runs: a run delayed by more than 15 minutes is a one-time schedule named delay.<task id> in the task queue's " +
+      'schedule group, created at enqueue and deleted on cancel. The ids are only known then, so the grant covers delay.* ' +
+      'in that one group (not its recurring schedules, not other groups).',
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * The layout of one spool app's AWS resources, written once: the SQS FIFO task queue, its
+ * dead-letter queue, the DynamoDB table of task records (key, sparse index, TTL attribute, billing)
+ * and the EventBridge Scheduler schedule group, with every setting each needs. Plain data: no AWS
+ * SDK and no aws-cdk-lib, so the provisioning API calls (`lib/aws/provision.ts`), the CDK construct
+ * (`infra/task-queue.ts`) and the tests all read it, and a test checks that they agree.
+ *
+ * Names, for an app with prefix `<prefix>`:
+ *
+ * | resource | name |
+ * | --- | --- |
+ * | task queue | `<prefix>.fifo` |
+ * | dead-letter queue | `<prefix>-dlq.fifo` |
+ * | table | `<prefix>-tasks` |
+ * | schedule group | `<prefix>` |
+ *
+ * (The construct lets CloudFormation name its resources; the settings are the same.)
+ *
+ * @module
+ */
+
+import { MAX_MESSAGE_BYTES } from '../backend/transport.js';
+
+/** A DynamoDB scalar attribute type, as the DynamoDB API spells it (`S` string, `N` number). */
+export type AttributeType = 'S' | 'N';
+
+/** A key attribute: its name and type. */
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+/**
+ * spool's resource layout. Every value here is the one setting of its kind: change it here and
+ * provisioning, the construct and the tests follow.
+ */
+export const SPOOL_LAYOUT = {
+  /** The SQS FIFO task queue. */
+  queue: {
+    /** The queue name is `<prefix>` + this. */
+    nameSuffix: '.fifo',
+    fifo: true,
+    /**
+     * On: EventBridge Scheduler's FIFO targets carry no deduplication id; spool's own sends carry
+     * explicit ids (the task id), which win over the content hash.
+     */
+    contentBasedDeduplication: true,
+    /** High-throughput FIFO: deduplication per message group … */
+    deduplicationScope: 'messageGroup',
+    /** … and throughput per message group. */
+    fifoThroughputLimit: 'perMessageGroupId',
+    /**
+     * How long a received message stays hidden, seconds, for a queue made by provisioning (the
+     * long-running worker asks for its own on each receive). The construct derives its own from
+     * the worker Lambda's timeout (`TaskQueueProps.visibilityTimeout`).
+     */
+    visibilityTimeoutSeconds: 30,
+    /**
+     * Receives after which SQS moves a message to the dead-letter queue: a safety net for messages
+     * that keep crashing the worker (spool dead-letters exhausted runs itself, so keep it high).
+     */
+    maxReceiveCount: 100,
+    /** The largest message, bytes (SQS's limit, 1 MiB). */
+    maximumMessageSizeBytes: MAX_MESSAGE_BYTES,
+    /** Server-side encryption with SQS-managed keys, unless a customer managed key is given. */
+    encryption: 'sqs-managed',
+  },
+  /** The SQS FIFO dead-letter queue. */
+  deadLetterQueue: {
+    /** The queue name is `<prefix>` + this. */
+    nameSuffix: '-dlq.fifo',
+    fifo: true,
+    deduplicationScope: 'messageGroup',
+    fifoThroughputLimit: 'perMessageGroupId',
+    /** How long a dead letter is kept, seconds: 14 days, the SQS maximum. */
+    retentionSeconds: 1_209_600,
+    maximumMessageSizeBytes: MAX_MESSAGE_BYTES,
+    encryption: 'sqs-managed',
+  },
+  /** The DynamoDB table of task records and locks (see `lib/aws/dynamo-item.ts`). */
+  table: {
+    /** The table name is `<prefix>` + this. */
+    nameSuffix: '-tasks',
+    /** `task#<id>` and `lock#<kind>#<key>`. No sort key. */
+    partitionKey: { name: 'pk', type: 'S' } satisfies KeyAttribute,
+    /** On-demand capacity. */
+    billingMode: 'PAY_PER_REQUEST',
+    /** DynamoDB's TTL attribute (epoch seconds). */
+    ttlAttribute: 'ttl',
+    /** Encrypted with the AWS managed key `aws/dynamodb`, unless a customer managed key is given. */
+    encryption: 'aws-managed',
+    /** Point-in-time recovery, in deployments (the construct); provisioning leaves it off. */
+    pointInTimeRecovery: true,
+    /** The sparse index of records by state (only retrying, failed, dead and cancelled records carry its key). */
+    stateIndex: {
+      name: 'byState',
+      partitionKey: { name: 'gsiState', type: 'S' } satisfies KeyAttribute,
+      sortKey: { name: 'updatedAt', type: 'N' } satisfies KeyAttribute,
+      projection: 'ALL',
+    },
+  },
+  /** The EventBridge Scheduler schedule group: recurring schedules by name, one-time ones as `delay.<id>`. */
+  scheduleGroup: {
+    /** The group name is `<prefix>` + this. */
+    nameSuffix: '',
+  },
+} as const;
+
+/** The layout's type. */
+export type SpoolLayout = typeof SPOOL_LAYOUT;
+
+/** The names of one app's resources. */
+export interface LayoutNames {
+  readonly prefix: string;
+  readonly queueName: string;
+  readonly deadLetterQueueName: string;
+  readonly tableName: string;
+  readonly scheduleGroupName: string;
+}
+
+/**
+ * The longest prefix: SQS queue names are at most 80 characters, and the dead-letter queue adds
+ * `-dlq.fifo` (9).
+ */
+export const MAX_PREFIX_LENGTH = 80 - SPOOL_LAYOUT.deadLetterQueue.nameSuffix.length;
+
+/** What a prefix may contain: the characters every one of the four names allows. */
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * What is wrong with `prefix` as a resource-name prefix (empty when nothing is): it must be 1–71
+ * of `[A-Za-z0-9_-]`, the characters SQS queue, DynamoDB table and schedule group names all allow.
+ */
+export function prefixProblems(prefix: string): string[] {
+  const problems: string[] = [];
+  if (prefix.length === 0 || prefix.length > MAX_PREFIX_LENGTH) {
+    problems.push(
+      `prefix ${JSON.stringify(prefix)} is ${prefix.length} characters: allowed are 1 to ${MAX_PREFIX_LENGTH} ` +
+        `(SQS queue names are at most 80, and the dead-letter queue adds '${SPOOL_LAYOUT.deadLetterQueue.nameSuffix}'). Pass a shorter name such as 'myapp-dev'.`,
+    );
+  }
+  if (prefix.length > 0 && !PREFIX_PATTERN.test(prefix)) {
+    problems.push(
+      `prefix ${JSON.stringify(prefix)} has characters other than letters, digits, '-' and '_' ` +
+        '(the characters SQS queue, DynamoDB table and schedule group names all allow). Pass a name such as "myapp-dev".',
+    );
+  }
+  return problems;
+}
+
+/** The resource names of the app with `prefix` (not checked: see {@link prefixProblems}). */
+export function layoutNames(prefix: string): LayoutNames {
+  return {
+    prefix,
+    queueName: `${prefix}${SPOOL_LAYOUT.queue.nameSuffix}`,
+    deadLetterQueueName: `${prefix}${SPOOL_LAYOUT.deadLetterQueue.nameSuffix}`,
+    tableName: `${prefix}${SPOOL_LAYOUT.table.nameSuffix}`,
+    scheduleGroupName: `${prefix}${SPOOL_LAYOUT.scheduleGroup.nameSuffix}`,
+  };
+}
+
+/** The key attributes of the table and its index, each once: the table's `AttributeDefinitions`. */
+export function keyAttributes(): readonly KeyAttribute[] {
+  const { partitionKey, stateIndex } = SPOOL_LAYOUT.table;
+  return [partitionKey, stateIndex.partitionKey, stateIndex.sortKey];
+}
+
+/**
+ * The SQS attributes of the task queue, as `CreateQueue` takes them (all strings).
+ * `maxReceiveCount` and `visibilityTimeoutSeconds` default to the layout's.
+ */
+export function taskQueueAttributes(options: {
+  readonly deadLetterQueueArn: string;
+  readonly maxReceiveCount?: number;
+  readonly visibilityTimeoutSeconds?: number;
+}): Record<string, string> {
+  const q = SPOOL_LAYOUT.queue;
+  return {
+    ...fifoAttributes(q),
+    ContentBasedDeduplication: String(q.contentBasedDeduplication),
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? q.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: options.deadLetterQueueArn,
+      maxReceiveCount: options.maxReceiveCount ?? q.maxReceiveCount,
+    }),
+  };
+}
+
+/** The SQS attributes of the dead-letter queue, as `CreateQueue` takes them. */
+export function deadLetterQueueAttributes(): Record<string, string> {
+  const q = SPOOL_LAYOUT.deadLetterQueue;
+  return { ...fifoAttributes(q), MessageRetentionPeriod: String(q.retentionSeconds) };
+}
+
+function fifoAttributes(q: SpoolLayout['queue'] | SpoolLayout['deadLetterQueue']): Record<string, string> {
+  return {
+    FifoQueue: String(q.fifo),
+    DeduplicationScope: q.deduplicationScope,
+    FifoThroughputLimit: q.fifoThroughputLimit,
+    MaximumMessageSize: String(q.maximumMessageSizeBytes),
+    SqsManagedSseEnabled: String(q.encryption === 'sqs-managed'),
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * `npm run test:package`: the package as a user gets it. Packs the tarball, lints it (publint,
+ * arethetypeswrong), then makes two fresh projects outside the repository, one ESM
+ * (`"type": "module"`) and one CommonJS (`npm init -y`'s default). Each installs the tarball with
+ * only what a user would add, then:
+ *
+ * 1. type-checks the user's code under strict NodeNext with `skipLibCheck: false`;
+ * 2. compiles it with `tsc` and runs a task on the embedded backend with plain `node`;
+ * 3. runs `npx spool worker` on the app (the TypeScript source under tsx in the ESM project, the
+ *    compiled JavaScript in the CommonJS one) while compiled code enqueues and waits;
+ * 4. runs `cdk synth` of a stack with `TaskQueue` and the user's own worker entry;
+ * 5. bundles a producer that enqueues, and checks the bundle holds no handler code.
+ *
+ * Then `spool init` scaffolds a project from the tarball, and its own `npm test` must pass.
+ * Exits 0 only if every step held. `--keep` keeps the temporary directory; `--only esm|cjs|init`
+ * runs one part.
+ *
+ * @module
+ */
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { userProject } from './user-project.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const keep = process.argv.includes('--keep');
+const only = process.argv[process.argv.indexOf('--only') + 1];
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** The versions of what a user adds, as this repository pins them (so the npm cache has them). */
+function versionOf(name: string): string {
+  const manifest = createRequire(join(ROOT, 'package.json'))(`${name}/package.json`) as { version: string };
+  return manifest.version;
+}
+
+/** Run a command; its output is kept and shown only when it fails. */
+function sh(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    return execFileSync(command, args, {
+      cwd,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `${command} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+    );
+  }
+}
+
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+let failures = 0;
+async function step(name: string, run: () => unknown): Promise<void> {
+  const t0 = Date.now();
+  try {
+    await run();
+    say(`✔ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    failures++;
+    say(`✘ ${name}\n${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  }
+}
+
+/** Spawn a long-running command; resolves once `ready` appears in its output. */
+function startProcess(command: string, args: readonly string[], cwd: string, ready: RegExp): Promise<ChildProcess> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} printed no ${ready} within 60 s:\n${output}`));
+    }, 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) {
+        clearTimeout(timer);
+        resolvePromise(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} ${args.join(' ')} exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+}
+
+/** Stop a spawned process with SIGINT and check it exits 0 (a graceful stop). */
+function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    child.removeAllListeners('exit');
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the worker did not stop within 30 s of SIGINT'));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`the worker exited with ${code} after SIGINT, not 0`));
+    });
+    child.kill('SIGINT');
+  });
+}
+
+/** A fresh project of `kind` in `dir`, with the tarball and what a user would add installed. */
+async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  sh(npm, ['init', '-y'], dir);
+  if (kind === 'esm') sh(npm, ['pkg', 'set', 'type=module'], dir);
+  // npm 11 runs no dependency's install script unless package.json allows it: better-sqlite3
+  // compiles (or downloads) its addon in one, esbuild checks its binary in one.
+  sh(npm, ['pkg', 'set', 'allowScripts.better-sqlite3=true', 'allowScripts.esbuild=true', '--json'], dir);
+  for (const [path, text] of Object.entries(userProject())) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  const adds = ['zod', 'better-sqlite3', 'aws-cdk-lib', 'constructs', 'esbuild'].map((n) => `${n}@${versionOf(n)}`);
+  const sdk = ['client-sqs', 'client-dynamodb', 'lib-dynamodb', 'util-dynamodb', 'client-scheduler'].map(
+    (n) => `@aws-sdk/${n}@${versionOf(`@aws-sdk/${n}`)}`,
+  );
+  const devAdds = ['typescript', '@types/node', 'aws-cdk', ...(kind === 'esm' ? ['tsx'] : [])].map(
+    (n) => `${n}@${versionOf(n)}`,
+  );
+  await step(`${kind}: npm install the tarball, zod, better-sqlite3, the AWS SDK clients, aws-cdk-lib`, () => {
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...adds, ...sdk], dir);
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-dev', ...devAdds], dir);
+  });
+  await step(`${kind}: tsc --noEmit (strict, NodeNext, skipLibCheck false)`, () => {
+    sh(npx, ['tsc', '-p', '.', '--noEmit'], dir);
+  });
+  await step(`${kind}: tsc, then node dist/run.js runs a task on the embedded backend`, () => {
+    sh(npx, ['tsc', '-p', '.'], dir);
+    const out = sh(process.execPath, ['dist/run.js'], dir).trim().split('\n').at(-1) ?? '';
+    const result = JSON.parse(out) as { state?: string; result?: unknown };
+    if (result.state !== 'succeeded' || result.result !== 'Hello, Ada!') throw new Error(`unexpected: ${out}`);
+  });
+  const appModule = kind === 'esm' ? 'src/app.ts' : 'dist/app.js';
+  await step(`${kind}: npx spool worker --app ${appModule} runs what compiled code enqueues`, async () => {
+    const version = sh(npx, ['spool', '--version'], dir).trim();
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    if (!version.includes(manifest.version)) throw new Error(`spool --version printed ${version}`);
+    const worker = await startProcess(
+      npx,
+      ['spool', 'worker', '--app', appModule, '--concurrency', '2'],
+      dir,
+      /worker started|polling|started/i,
+    );
+    try {
+      const out = sh(process.execPath, ['dist/enqueue.js', 'Grace'], dir).trim().split('\n').at(-1) ?? '';
+      if (JSON.parse(out) !== 'Hello, Grace!') throw new Error(`unexpected result: ${out}`);
+    } finally {
+      await stopProcess(worker);
+    }
+  });
+  await step(`${kind}: cdk synth of a stack with TaskQueue and the user's worker entry`, () => {
+    sh(npx, ['cdk', 'synth', '--quiet', '--no-notices', '--no-version-reporting', '--app', 'node dist/infra.js'], dir, {
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+    });
+    const template = readdirSync(join(dir, 'cdk.out')).find((f) => f.endsWith('.template.json'));
+    if (template === undefined) throw new Error('cdk synth wrote no template');
+    const text = readFileSync(join(dir, 'cdk.out', template), 'utf8');
+    for (const type of ['AWS::SQS::Queue', 'AWS::DynamoDB::Table', 'AWS::Lambda::EventSourceMapping']) {
+      if (!text.includes(type)) throw new Error(`the template has no ${type}`);
+    }
+  });
+  await step(`${kind}: a producer bundle enqueues without the handlers' code`, () => {
+    const bundle = join(dir, 'producer.bundle.cjs');
+    sh(npx, ['esbuild', 'src/producer.ts', '--bundle', '--platform=node', '--format=cjs', `--outfile=${bundle}`], dir);
+    const text = readFileSync(bundle, 'utf8');
+    if (text.includes('HANDLER_ONLY_MARKER')) throw new Error('the producer bundle contains handler code');
+    if (text.includes('better-sqlite3')) throw new Error('the producer bundle contains SQLite code');
+    if (!text.includes('greet')) throw new Error('the producer bundle lacks the task contract');
+  });
+}
+
+async function main(): Promise<number> {
+  const work = mkdtempSync(join(tmpdir(), 'spool-package-'));
+  try {
+    let tarball = '';
+    await step('npm pack (builds dist/)', () => {
+      const name = sh(npm, ['pack', '--silent', '--pack-destination', work], ROOT).trim().split('\n').at(-1) ?? '';
+      tarball = join(work, name);
+    });
+    await step('publint: the packed package', () => {
+      const out = sh(npx, ['publint', tarball, '--strict'], ROOT);
+      if (!/All good/.test(out)) throw new Error(out);
+    });
+    await step('arethetypeswrong: every entry point, every resolution mode', () => {
+      sh(npx, ['attw', tarball], ROOT);
+    });
+    if (only === undefined || only === 'esm') await testProject('esm', join(work, 'esm-app'), tarball);
+    if (only === undefined || only === 'cjs') await testProject('cjs', join(work, 'cjs-app'), tarball);
+    if (only === undefined || only === 'init') {
+      await step('spool init demo, then npm install and npm test in it', () => {
+        const host = join(work, 'init-host');
+        mkdirSync(host);
+        sh(npm, ['init', '-y'], host);
+        sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], host);
+        sh(npx, ['spool', 'init', 'demo', '--spool-spec', tarball], host);
+        const demo = join(host, 'demo');
+        sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline'], demo);
+        sh(npm, ['test'], demo);
+      });
+    }
+  } catch {
+    // reported by its step
+  } finally {
+    if (keep) say(`kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  }
+  say(failures === 0 ? 'test:package passed' : 'test:package FAILED');
+  return failures === 0 ? 0 : 1;
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});
