@@ -21,6 +21,10 @@ export async function runCli(): Promise<never> {
       throw error;
     });
   }
+  // The AWS SDK warns on every process under Node < 22 that its 2027 releases will need Node 22:
+  // eight lines before each command's output. The README states the supported Node versions;
+  // set the variable to "false" to see the warning again.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let code: number;
   try {
     code = await main(process.argv);

@@ -41,8 +41,8 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     template = Template.fromStack(stack);
   }, 120_000);
 
-  it('THEN cdk.json runs this app with tsx', () => {
-    expect(cdkJson.app).toBe('npx tsx infra/app.ts');
+  it('THEN cdk.json runs this app with tsx, spool-tasks resolving to the sources', () => {
+    expect(cdkJson.app).toBe('npx tsx --conditions=spool-source infra/app.ts');
   });
 
   it('WHEN synthesized with cdk-nag THEN no finding is left unacknowledged', () => {
