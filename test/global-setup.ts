@@ -6,6 +6,9 @@
  * - otherwise: start ministack on a free loopback port, and stop it afterwards.
  */
 
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePort, type RunningEndpoint, startMinistack } from '../localstack/ministack.js';
 
@@ -19,7 +22,32 @@ declare module 'vitest' {
 
 let started: RunningEndpoint | undefined;
 
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** The newest modification time of the files under `dir`, ms. */
+function newest(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce((latest, entry) => Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs), 0);
+}
+
+/**
+ * Tests that spawn `bin/spool.mjs` run the built CLI, and the apps it loads import `spool-tasks`
+ * from dist/: build it when it is missing or older than the sources (`npm test` builds first).
+ */
+function ensureBuilt(): void {
+  const marker = join(ROOT, 'dist', 'esm', 'lib', 'index.js');
+  if (
+    existsSync(marker) &&
+    statSync(marker).mtimeMs >= Math.max(newest(join(ROOT, 'lib')), newest(join(ROOT, 'infra')))
+  ) {
+    return;
+  }
+  execFileSync(process.execPath, [join(ROOT, 'pack', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+}
+
 export async function setup(project: TestProject): Promise<void> {
+  ensureBuilt();
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   let endpoint = process.env.AWS_ENDPOINT_URL ?? '';
   if (endpoint === '' && process.env.SPOOL_TEST_REAL_AWS !== '1') {

@@ -6,10 +6,8 @@
 
 import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { listDeadLetters } from '../../lib/client/dlq.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { createLogger } from '../../lib/log/logger.js';
-import { TaskFailedError } from '../../lib/task/errors.js';
+import { createLogger, listDeadLetters, TaskFailedError } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { createOrdersApp } from './app.js';
 
 /** The demo's own database, relative to the repository root (where `npm start` runs). */

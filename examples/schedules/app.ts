@@ -5,12 +5,8 @@
  */
 
 import { appendFileSync } from 'node:fs';
+import { type Backend, createSpool, defineSchedule, defineTask, type Logger } from 'spool-tasks';
 import { z } from 'zod';
-import type { Backend } from '../../lib/backend/backend.js';
-import { createSpool } from '../../lib/client/spool.js';
-import type { Logger } from '../../lib/log/logger.js';
-import { defineSchedule } from '../../lib/schedule/define.js';
-import { defineTask } from '../../lib/task/define.js';
 
 /** One line of the effects log. */
 export interface Effect {

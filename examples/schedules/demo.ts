@@ -8,8 +8,8 @@ import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { createLogger } from '../../lib/log/logger.js';
+import { createLogger } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { createSchedulesApp, type Effect } from './app.js';
 
 const DIR = join('.spool', 'schedules-demo');

@@ -3,8 +3,8 @@
  * schedules, for the given number of milliseconds. Usage: scheduler-process.ts <db> <effects> <ms>
  */
 
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { createLogger } from '../../lib/log/logger.js';
+import { createLogger } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { createSchedulesApp } from './app.js';
 
 const [db, effectsFile, ms] = process.argv.slice(2);

@@ -4,8 +4,8 @@
  */
 
 import { mkdirSync } from 'node:fs';
-import type { Backend } from '../../lib/backend/backend.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
+import type { Backend } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { createSchedulesApp } from './app.js';
 
 export default ({ backend }: { backend?: Backend } = {}) => {

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { createSpool, silentLogger } from 'spool-tasks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineOrderTasks } from '../../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../../examples/orders/providers.js';
-import { createSpool } from '../../lib/client/spool.js';
-import { silentLogger } from '../../lib/log/logger.js';
 import { awsEnv, freshAwsBackend } from './resources.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -1,11 +1,7 @@
+import { ConfigurationError, createSpool, defineTask, SpoolError, silentLogger } from 'spool-tasks';
+import { openAwsBackend, resolveAwsConfig } from 'spool-tasks/aws';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { openAwsBackend } from '../../lib/aws/backend.js';
-import { resolveAwsConfig } from '../../lib/aws/config.js';
-import { createSpool } from '../../lib/client/spool.js';
-import { silentLogger } from '../../lib/log/logger.js';
-import { defineTask } from '../../lib/task/define.js';
-import { ConfigurationError, SpoolError } from '../../lib/task/errors.js';
 
 describe('AWS backend configuration', () => {
   it('GIVEN nothing configured THEN the error names every missing setting and how to set it', () => {

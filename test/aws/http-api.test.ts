@@ -7,14 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { createSpool, type LogFields, type Logger, type Spool, silentLogger, type Worker } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
+import { createHttpHandler, type HttpResponse } from 'spool-tasks/lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineOrderTasks } from '../../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../../examples/orders/providers.js';
-import { createHttpHandler, type HttpResponse, MAX_ECHO } from '../../lib/aws/http-api.js';
-import { createSpool, type Spool } from '../../lib/client/spool.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { type LogFields, type Logger, silentLogger } from '../../lib/log/logger.js';
-import type { Worker } from '../../lib/worker/worker.js';
+import { MAX_ECHO } from '../../lib/aws/http-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-http-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,11 +1,9 @@
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createSpool, defineTask, silentLogger } from 'spool-tasks';
+import { createSqsHandler } from 'spool-tasks/lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createSqsHandler } from '../../lib/aws/lambda.js';
-import { createSpool } from '../../lib/client/spool.js';
-import { silentLogger } from '../../lib/log/logger.js';
-import { defineTask } from '../../lib/task/define.js';
 import { freshAwsBackend } from './resources.js';
 
 type Fresh = Awaited<ReturnType<typeof freshAwsBackend>>;

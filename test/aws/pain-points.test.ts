@@ -7,12 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSpool, defineTask, type Spool, silentLogger, type Worker } from 'spool-tasks';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createSpool, type Spool } from '../../lib/client/spool.js';
-import { silentLogger } from '../../lib/log/logger.js';
-import { defineTask } from '../../lib/task/define.js';
-import type { Worker } from '../../lib/worker/worker.js';
 import { run as runCli } from '../cli/helpers.js';
 import { openLedger } from '../stress/fixtures/effects.js';
 import { slowEffectTask } from './fixtures/slow-effect.js';
@@ -84,7 +81,13 @@ describe('Celery pain points on SQS FIFO + DynamoDB', () => {
     if (task === undefined) throw new Error('task missing');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'aws-worker.ts'), ledgerPath],
+      [
+        '--conditions=spool-source',
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'fixtures', 'aws-worker.ts'),
+        ledgerPath,
+      ],
       {
         env: { ...process.env, ...awsEnv(fresh) },
         stdio: ['ignore', 'pipe', 'inherit'],

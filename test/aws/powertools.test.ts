@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { fromPowertoolsLogger, metricsMiddleware } from 'spool-tasks/powertools';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fromPowertoolsLogger, metricsMiddleware } from '../../lib/aws/powertools.js';
 
 const lines: string[] = [];
 afterEach(() => {

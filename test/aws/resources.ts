@@ -3,9 +3,15 @@
  * made by `provisionResources`, from the one layout (`lib/aws/layout.ts`) the CDK construct uses.
  */
 
+import {
+  type AwsBackend,
+  backendEnvironment,
+  createClients,
+  deleteResources,
+  openAwsBackend,
+  provisionResources,
+} from 'spool-tasks/aws';
 import { inject } from 'vitest';
-import { type AwsBackend, createClients, openAwsBackend } from '../../lib/aws/backend.js';
-import { backendEnvironment, deleteResources, provisionResources } from '../../lib/aws/provision.js';
 
 /** Credentials for a local endpoint (it accepts any); real AWS uses the ambient ones. */
 export function localCredentials(): void {

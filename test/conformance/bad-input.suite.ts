@@ -1,8 +1,6 @@
+import { defineTask, EnqueueError, type Spool } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { Spool } from '../../lib/client/spool.js';
-import { defineTask } from '../../lib/task/define.js';
-import { EnqueueError } from '../../lib/task/errors.js';
 import { type BackendFactory, queueDepth, suffix, useHarness, waitFor, waitForDeadLetters } from './harness.js';
 
 export function badInput(factory: BackendFactory) {

@@ -1,8 +1,7 @@
+import { defineTask, TaskFailedError, ValidationError } from 'spool-tasks';
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTask } from '../../lib/task/define.js';
-import { TaskFailedError, ValidationError } from '../../lib/task/errors.js';
 import { type BackendFactory, queueDepth, suffix, useHarness, waitFor } from './harness.js';
 
 export function basics(factory: BackendFactory) {

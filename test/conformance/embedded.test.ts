@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { afterAll } from 'vitest';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import { describeConformance } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-conformance-'));

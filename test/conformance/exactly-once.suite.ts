@@ -1,7 +1,6 @@
+import { defineTask, type RetryOptions } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTask } from '../../lib/task/define.js';
-import type { RetryOptions } from '../../lib/task/retry.js';
 import { type BackendFactory, queueDepth, suffix, useHarness, waitFor } from './harness.js';
 
 interface Extra {

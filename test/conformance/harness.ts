@@ -3,15 +3,21 @@
  * are cleaned up after each test.
  */
 
+import {
+  type AnyTask,
+  type Backend,
+  createLogger,
+  createSpool,
+  type DeadLetter,
+  type Logger,
+  listDeadLetters,
+  type Middleware,
+  type Schedule,
+  type Spool,
+  type Worker,
+  type WorkerOptions,
+} from 'spool-tasks';
 import { afterEach } from 'vitest';
-import type { Backend } from '../../lib/backend/backend.js';
-import { type DeadLetter, listDeadLetters } from '../../lib/client/dlq.js';
-import type { Middleware } from '../../lib/client/middleware.js';
-import { createSpool, type Spool } from '../../lib/client/spool.js';
-import { createLogger, type Logger } from '../../lib/log/logger.js';
-import type { Schedule } from '../../lib/schedule/define.js';
-import type { AnyTask } from '../../lib/task/define.js';
-import type { Worker, WorkerOptions } from '../../lib/worker/worker.js';
 
 /** Makes fresh, isolated backends (own queues, own table/file). */
 export interface BackendFactory {

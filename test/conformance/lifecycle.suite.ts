@@ -1,8 +1,6 @@
+import { defineTask, listDeadLetters, type Middleware, redriveDeadLetters } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { listDeadLetters, redriveDeadLetters } from '../../lib/client/dlq.js';
-import type { Middleware } from '../../lib/client/middleware.js';
-import { defineTask } from '../../lib/task/define.js';
 import { type BackendFactory, deferred, queueDepth, suffix, useHarness, waitFor } from './harness.js';
 
 export function lifecycle(factory: BackendFactory) {

@@ -1,6 +1,6 @@
+import { defineTask } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTask } from '../../lib/task/define.js';
 import { type BackendFactory, deferred, suffix, useHarness, waitFor } from './harness.js';
 
 export function locks(factory: BackendFactory) {

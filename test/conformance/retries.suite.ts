@@ -1,8 +1,6 @@
+import { defineTask, listDeadLetters, NonRetriableError, RetryAfterError, TaskFailedError } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { listDeadLetters } from '../../lib/client/dlq.js';
-import { defineTask } from '../../lib/task/define.js';
-import { NonRetriableError, RetryAfterError, TaskFailedError } from '../../lib/task/errors.js';
 import { DEAD_LETTER_ATTRIBUTES } from '../../lib/worker/processor.js';
 import { type BackendFactory, suffix, useHarness, waitFor, waitForDeadLetters } from './harness.js';
 

@@ -1,14 +1,18 @@
+import {
+  createSpool,
+  defineSchedule,
+  defineTask,
+  EnqueueError,
+  fireId,
+  PROTOCOL_VERSION,
+  type SchedulerPort,
+  type ScheduleSpec,
+  silentLogger,
+} from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { SchedulerPort } from '../../lib/backend/scheduler.js';
 import { timerName } from '../../lib/client/enqueue.js';
-import { createSpool } from '../../lib/client/spool.js';
-import { silentLogger } from '../../lib/log/logger.js';
-import { PROTOCOL_VERSION } from '../../lib/protocol/envelope.js';
-import { defineSchedule, type ScheduleSpec } from '../../lib/schedule/define.js';
-import { fireGroup, fireId, fireTemplate } from '../../lib/schedule/fire.js';
-import { defineTask } from '../../lib/task/define.js';
-import { EnqueueError } from '../../lib/task/errors.js';
+import { fireGroup, fireTemplate } from '../../lib/schedule/fire.js';
 import { type BackendFactory, deferred, queueDepth, suffix, useHarness, waitFor } from './harness.js';
 
 /** A task that records when each run started, by task id. */

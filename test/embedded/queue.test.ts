@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { ConfigurationError, MAX_MESSAGE_BYTES, type OutgoingMessage, type Queue } from 'spool-tasks';
+import { type EmbeddedBackend, type EmbeddedBackendOptions, openEmbeddedBackend } from 'spool-tasks/embedded';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OutgoingMessage, Queue } from '../../lib/backend/transport.js';
-import { MAX_MESSAGE_BYTES } from '../../lib/backend/transport.js';
 import { SCHEMA_VERSION } from '../../lib/embedded/database.js';
-import type { EmbeddedBackend, EmbeddedBackendOptions } from '../../lib/embedded/index.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { ConfigurationError } from '../../lib/task/errors.js';
 
 /** Start `drain.ts` in a child process: `ready` resolves once it polls, `ids` with what it received. */
 function drainInChild(fixture: string, cwd: string, path: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, path], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=spool-source', '--import', 'tsx', fixture, path], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {

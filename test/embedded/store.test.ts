@@ -3,11 +3,10 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { ClaimInput, TaskRecord, TaskStore } from 'spool-tasks';
+import { type EmbeddedBackend, openEmbeddedBackend } from 'spool-tasks/embedded';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClaimInput, TaskRecord, TaskStore } from '../../lib/backend/store.js';
 import { LISTABLE, SCHEMA_VERSION } from '../../lib/embedded/database.js';
-import type { EmbeddedBackend } from '../../lib/embedded/index.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
 import { SWEEP_EVERY, SWEEP_SPAN } from '../../lib/embedded/store.js';
 
 const T0 = 1_700_000_000_000;

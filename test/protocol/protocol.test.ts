@@ -9,14 +9,11 @@ import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createSpool, defineSchedule, defineTask, silentLogger } from 'spool-tasks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createSpool } from '../../lib/client/spool.js';
-import { silentLogger } from '../../lib/log/logger.js';
 import { decodeEnvelope, encodeEnvelope } from '../../lib/protocol/envelope.js';
-import { defineSchedule } from '../../lib/schedule/define.js';
 import { fireRun } from '../../lib/schedule/fire.js';
-import { defineTask } from '../../lib/task/define.js';
 import { freshAwsBackend } from '../aws/resources.js';
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'protocol.schema.json'), 'utf8'));

@@ -1,16 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defineSchedule, defineTask, type ReceivedMessage, silentLogger } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ReceivedMessage } from '../../lib/backend/transport.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { silentLogger } from '../../lib/log/logger.js';
 import { decodeEnvelope } from '../../lib/protocol/envelope.js';
-import { defineSchedule } from '../../lib/schedule/define.js';
 import { runScheduleTick } from '../../lib/schedule/runner.js';
 import { applySync, planSync } from '../../lib/schedule/sync.js';
-import { defineTask } from '../../lib/task/define.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-runner-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

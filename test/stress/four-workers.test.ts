@@ -3,10 +3,9 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSpool, silentLogger } from 'spool-tasks';
+import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createSpool } from '../../lib/client/spool.js';
-import { openEmbeddedBackend } from '../../lib/embedded/index.js';
-import { silentLogger } from '../../lib/log/logger.js';
 import { effectTask, openLedger } from './fixtures/effects.js';
 
 const TASKS = 10_000;
@@ -43,9 +42,13 @@ describe('4 worker processes on one embedded store', () => {
     // WHEN: four worker processes drain the queue.
     const script = join(import.meta.dirname, 'fixtures', 'worker-process.ts');
     for (let n = 0; n < 4; n++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, dbPath, ledgerPath], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['--conditions=spool-source', '--import', 'tsx', script, dbPath, ledgerPath],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       children.push(child);
     }
     const count = ledger.prepare('SELECT COUNT(*) AS c FROM effects');
