@@ -27,9 +27,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { LAMBDA_BUNDLING, TASK_QUEUE_DEFAULTS } from 'spool-tasks/cdk';
+import { esbuildOptionsOf, esbuildTarget } from '../infra/esbuild-options.js';
 import { benchOptions } from './options.js';
 import { median, roundMs } from './report.js';
 
@@ -73,22 +73,6 @@ export interface BundleReport {
   readonly coldInitMs: number;
   /** Every run's time, ms, in order. */
   readonly coldInitRunsMs: readonly number[];
-}
-
-/** The esbuild options `NodejsFunction` derives from `bundling` (its CLI flags, as the build API's). */
-function esbuildOptionsOf(bundling: nodejs.BundlingOptions, target: string): BuildOptions {
-  return {
-    bundle: true,
-    platform: 'node',
-    target,
-    format: bundling.format === 'esm' ? 'esm' : 'cjs',
-    ...(bundling.minify === undefined ? {} : { minify: bundling.minify }),
-    ...(bundling.sourceMap === undefined ? {} : { sourcemap: bundling.sourceMap }),
-    ...(bundling.sourcesContent === undefined ? {} : { sourcesContent: bundling.sourcesContent }),
-    ...(bundling.banner === undefined ? {} : { banner: { js: bundling.banner } }),
-    ...(bundling.define === undefined ? {} : { define: bundling.define }),
-    external: [...(bundling.externalModules ?? []), ...(bundling.bundleAwsSDK === true ? [] : ['@aws-sdk/*'])],
-  };
 }
 
 /** The package (`zod`, `@aws-sdk/client-sqs`) or spool folder (`lib/worker`) an input belongs to. */
@@ -147,7 +131,7 @@ async function main(): Promise<void> {
     json: { type: 'boolean', default: false },
   });
   const runs = count('runs', values.runs);
-  const target = TASK_QUEUE_DEFAULTS.runtime.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
+  const target = esbuildTarget(TASK_QUEUE_DEFAULTS.runtime.name);
   const dir = mkdtempSync(join(tmpdir(), 'spool-bench-bundle-'));
   try {
     const built = new Map<BundleName, { file: string; partial: ReturnType<typeof analyse>; gzipBytes: number }>();

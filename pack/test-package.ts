@@ -12,14 +12,14 @@
  * 5. bundles a producer that enqueues, and checks the bundle holds no handler code.
  *
  * Then `spool init` scaffolds a project from the tarball, and its own `npm test` must pass.
- * Exits 0 only if every step held. `--keep` keeps the temporary directory; `--only esm|cjs|init`
+ * Exits 0 only if every step held. `--keep` keeps the temporary directory; `--only esm|cjs|peers|init`
  * runs one part.
  *
  * @module
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,7 +27,13 @@ import { userProject } from './user-project.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const keep = process.argv.includes('--keep');
-const only = process.argv[process.argv.indexOf('--only') + 1];
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
+const PARTS = ['esm', 'cjs', 'peers', 'init'];
+if (only !== undefined && !PARTS.includes(only)) {
+  process.stderr.write(`test:package: --only takes one of ${PARTS.join(', ')}, not ${JSON.stringify(only)}\n`);
+  process.exit(2);
+}
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** The versions of what a user adds, as this repository pins them (so the npm cache has them). */
@@ -74,10 +80,11 @@ async function step(name: string, run: () => unknown): Promise<void> {
 /** Spawn a long-running command; resolves once `ready` appears in its output. */
 function startProcess(command: string, args: readonly string[], cwd: string, ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that a signal reaches npx and the CLI under it, as Ctrl-C does.
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
       reject(new Error(`${command} ${args.join(' ')} printed no ${ready} within 60 s:\n${output}`));
     }, 60_000);
     const onData = (chunk: Buffer) => {
@@ -96,21 +103,34 @@ function startProcess(command: string, args: readonly string[], cwd: string, rea
   });
 }
 
-/** Stop a spawned process with SIGINT and check it exits 0 (a graceful stop). */
+/**
+ * Stop a spawned worker as Ctrl-C does (SIGINT to its process group) and check that it stopped
+ * gracefully: it logged "worker stopped", and exited 0 — or, for npx, which re-raises the signal
+ * its child got once the child is done, ended by that SIGINT.
+ */
 function stopProcess(child: ChildProcess): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     child.removeAllListeners('exit');
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the worker did not stop within 30 s of SIGINT'));
+      signalGroup(child, 'SIGKILL');
+      reject(new Error(`the worker did not stop within 30 s of SIGINT:\n${output}`));
     }, 30_000);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`the worker exited with ${code} after SIGINT, not 0`));
+      const stopped = /worker stopped/.test(output);
+      if (stopped && (code === 0 || signal === 'SIGINT')) resolvePromise();
+      else reject(new Error(`after SIGINT the worker exited with ${code ?? signal}, logging:\n${output}`));
     });
-    child.kill('SIGINT');
+    signalGroup(child, 'SIGINT');
   });
+}
+
+/** Send `signal` to the process group `child` leads (npx and the process it runs). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid !== undefined) process.kill(-child.pid, signal);
 }
 
 /** A fresh project of `kind` in `dir`, with the tarball and what a user would add installed. */
@@ -136,9 +156,13 @@ async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): P
     sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...adds, ...sdk], dir);
     sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-dev', ...devAdds], dir);
   });
-  await step(`${kind}: tsc --noEmit (strict, NodeNext, skipLibCheck false)`, () => {
-    sh(npx, ['tsc', '-p', '.', '--noEmit'], dir);
-  });
+  await step(
+    `${kind}: tsc --noEmit (strict, NodeNext, skipLibCheck false; and exactOptionalPropertyTypes & co.)`,
+    () => {
+      sh(npx, ['tsc', '-p', '.', '--noEmit'], dir);
+      sh(npx, ['tsc', '-p', 'tsconfig.strictest.json', '--noEmit'], dir);
+    },
+  );
   await step(`${kind}: tsc, then node dist/run.js runs a task on the embedded backend`, () => {
     sh(npx, ['tsc', '-p', '.'], dir);
     const out = sh(process.execPath, ['dist/run.js'], dir).trim().split('\n').at(-1) ?? '';
@@ -173,6 +197,11 @@ async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): P
     for (const type of ['AWS::SQS::Queue', 'AWS::DynamoDB::Table', 'AWS::Lambda::EventSourceMapping']) {
       if (!text.includes(type)) throw new Error(`the template has no ${type}`);
     }
+    const assets = readdirSync(join(dir, 'cdk.out')).filter((f) => f.startsWith('asset.'));
+    const worker = assets.map((a) => join(dir, 'cdk.out', a, 'index.js')).find((f) => existsSync(f));
+    if (worker === undefined) throw new Error(`cdk synth bundled no worker (assets: ${assets.join(', ')})`);
+    if (readFileSync(worker, 'utf8').includes('better-sqlite3'))
+      throw new Error('the worker bundle contains SQLite code');
   });
   await step(`${kind}: a producer bundle enqueues without the handlers' code`, () => {
     const bundle = join(dir, 'producer.bundle.cjs');
@@ -181,6 +210,46 @@ async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): P
     if (text.includes('HANDLER_ONLY_MARKER')) throw new Error('the producer bundle contains handler code');
     if (text.includes('better-sqlite3')) throw new Error('the producer bundle contains SQLite code');
     if (!text.includes('greet')) throw new Error('the producer bundle lacks the task contract');
+  });
+}
+
+/**
+ * A project with spool and zod only: the core works, and each part whose optional peer is missing
+ * says what to install instead of failing with a bare module-not-found.
+ */
+async function testWithoutPeers(dir: string, tarball: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  sh(npm, ['init', '-y'], dir);
+  sh(npm, ['pkg', 'set', 'type=module'], dir);
+  await step('peers: npm install the tarball and zod only (no SQLite, no AWS SDK, no CDK)', () => {
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `zod@${versionOf('zod')}`], dir);
+  });
+  await step('peers: the core runs, and spool-tasks/embedded asks for better-sqlite3', () => {
+    const script = `
+      import { defineTask } from 'spool-tasks';
+      import { z } from 'zod';
+      defineTask({ name: 'ok', schema: z.object({}), handler: () => 1 });
+      const { openEmbeddedBackend } = await import('spool-tasks/embedded');
+      try { openEmbeddedBackend({ path: ':memory:' }); console.log('opened'); }
+      catch (error) { console.log(error.name + ': ' + error.message); }`;
+    const out = sh(process.execPath, ['--input-type=module', '-e', script], dir);
+    if (!/ConfigurationError: better-sqlite3 is not installed.*npm install better-sqlite3/.test(out)) {
+      throw new Error(`unexpected: ${out}`);
+    }
+  });
+  await step('peers: spool --backend aws asks for the AWS SDK clients, exit 2', () => {
+    try {
+      sh(npx, ['spool', 'status', '--backend', 'aws'], dir, { SPOOL_QUEUE_URL: '', AWS_REGION: 'us-east-1' });
+      throw new Error('spool status --backend aws succeeded without the AWS SDK');
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      if (
+        !/@aws-sdk\/client-sqs is not installed.*npm install @aws-sdk\/client-sqs/s.test(text) ||
+        !/status 2/.test(text)
+      ) {
+        throw new Error(`unexpected: ${text}`);
+      }
+    }
   });
 }
 
@@ -201,6 +270,7 @@ async function main(): Promise<number> {
     });
     if (only === undefined || only === 'esm') await testProject('esm', join(work, 'esm-app'), tarball);
     if (only === undefined || only === 'cjs') await testProject('cjs', join(work, 'cjs-app'), tarball);
+    if (only === undefined || only === 'peers') await testWithoutPeers(join(work, 'no-peers'), tarball);
     if (only === undefined || only === 'init') {
       await step('spool init demo, then npm install and npm test in it', () => {
         const host = join(work, 'init-host');

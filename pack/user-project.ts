@@ -17,7 +17,6 @@ export function userProject(): Record<string, string> {
           moduleResolution: 'NodeNext',
           strict: true,
           noUncheckedIndexedAccess: true,
-          exactOptionalPropertyTypes: true,
           noImplicitOverride: true,
           skipLibCheck: false,
           types: ['node'],
@@ -25,6 +24,24 @@ export function userProject(): Record<string, string> {
           outDir: 'dist',
         },
         include: ['src'],
+      },
+      null,
+      2,
+    )}\n`,
+    // The strictest flags on everything but the CDK app: aws-cdk-lib's own declarations do not
+    // compile under exactOptionalPropertyTypes, spool's must.
+    'tsconfig.strictest.json': `${JSON.stringify(
+      {
+        extends: './tsconfig.json',
+        compilerOptions: {
+          exactOptionalPropertyTypes: true,
+          noPropertyAccessFromIndexSignature: true,
+          noImplicitReturns: true,
+          noUnusedLocals: true,
+          noUnusedParameters: true,
+          noFallthroughCasesInSwitch: true,
+        },
+        exclude: ['src/infra.ts'],
       },
       null,
       2,

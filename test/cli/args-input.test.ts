@@ -1,34 +1,23 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeText } from '../../lib/cli/input.js';
-import { APP, run, type Spawned, spawnCli, tempDatabase, withWorker } from './helpers.js';
+import { APP, run, spawnCli, useCliSandbox, withWorker } from './helpers.js';
 
-let env: ReturnType<typeof tempDatabase>;
-const children: Spawned[] = [];
-beforeEach(() => {
-  env = tempDatabase();
-});
-afterEach(async () => {
-  for (const spawned of children.splice(0)) {
-    if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
-      spawned.child.kill('SIGKILL');
-      await spawned.exited();
-    }
-  }
-  env.cleanup();
-});
+const sandbox = useCliSandbox();
 
 /** Write `content` to a file in the test's directory; returns its absolute path. */
 function file(name: string, content: string | Buffer): string {
-  const path = join(env.dir, name);
+  const path = join(sandbox.env().dir, name);
   writeFileSync(path, content);
   return path;
 }
 
 /** Enqueue greet with `args` and wait for it; the run's result, or what the CLI said. */
 async function greetWith(args: readonly string[], stdin = '') {
-  const out = await withWorker(() => run(['enqueue', 'greet', ...args, '--app', APP, '--wait'], env.dir, stdin));
+  const out = await withWorker(() =>
+    run(['enqueue', 'greet', ...args, '--app', APP, '--wait'], sandbox.env().dir, stdin),
+  );
   return { ...out, result: out.code === 0 ? JSON.parse(out.stdout.trim().split('\n').slice(1).join('\n')) : undefined };
 }
 
@@ -62,20 +51,20 @@ describe('spool enqueue: arguments from a file or stdin', () => {
   });
 
   it('GIVEN --args-file naming a missing file WHEN enqueue THEN it names the resolved path and what to pass, exit 2', async () => {
-    const out = await run(['enqueue', 'greet', '--args-file', 'nowhere.json', '--app', APP], env.dir);
+    const out = await run(['enqueue', 'greet', '--args-file', 'nowhere.json', '--app', APP], sandbox.env().dir);
     expect(out.code).toBe(2);
     expect(out.stdout).toBe('');
     expect(out.stderr).toBe(
-      `spool: --args-file nowhere.json: cannot read ${join(env.dir, 'nowhere.json')}: there is no such file. ` +
-        `Pass the path of a file that holds the arguments as JSON (relative to ${env.dir}), or - to read them from stdin.\n`,
+      `spool: --args-file nowhere.json: cannot read ${join(sandbox.env().dir, 'nowhere.json')}: there is no such file. ` +
+        `Pass the path of a file that holds the arguments as JSON (relative to ${sandbox.env().dir}), or - to read them from stdin.\n`,
     );
   });
 
   it('GIVEN --args-file naming a directory WHEN enqueue THEN it says it is a directory, exit 2', async () => {
-    mkdirSync(join(env.dir, 'args'));
-    const out = await run(['enqueue', 'greet', '--args-file', 'args', '--app', APP], env.dir);
+    mkdirSync(join(sandbox.env().dir, 'args'));
+    const out = await run(['enqueue', 'greet', '--args-file', 'args', '--app', APP], sandbox.env().dir);
     expect(out.code).toBe(2);
-    expect(out.stderr).toContain(`cannot read ${join(env.dir, 'args')}: it is a directory.`);
+    expect(out.stderr).toContain(`cannot read ${join(sandbox.env().dir, 'args')}: it is a directory.`);
   });
 
   it('GIVEN a file with invalid JSON WHEN enqueue --args-file THEN it names the file and points at line, column and position, exit 2', async () => {
@@ -91,7 +80,7 @@ describe('spool enqueue: arguments from a file or stdin', () => {
   });
 
   it('GIVEN invalid JSON on stdin WHEN enqueue - THEN it says it came from stdin and points at the position, exit 2', async () => {
-    const out = await run(['enqueue', 'greet', '-', '--app', APP], env.dir, "{'name':'Ada'}");
+    const out = await run(['enqueue', 'greet', '-', '--app', APP], sandbox.env().dir, "{'name':'Ada'}");
     expect(out.code).toBe(2);
     expect(out.stderr).toContain(
       `spool: arguments of 'greet' (from stdin): not valid JSON: unexpected "'" at position 1`,
@@ -111,13 +100,17 @@ describe('spool enqueue: arguments from a file or stdin', () => {
 
   it('GIVEN - and --args-file WHEN enqueue THEN it refuses too, exit 2', async () => {
     const path = file('args.json', '{"name":"File"}');
-    const out = await run(['enqueue', 'greet', '-', '--args-file', path, '--app', APP], env.dir, '{"name":"In"}');
+    const out = await run(
+      ['enqueue', 'greet', '-', '--args-file', path, '--app', APP],
+      sandbox.env().dir,
+      '{"name":"In"}',
+    );
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('were given twice');
   });
 
   it('GIVEN - and an empty stdin WHEN enqueue THEN it says stdin was empty and how to send the arguments, exit 2', async () => {
-    const out = await run(['enqueue', 'greet', '-', '--app', APP], env.dir, '  \n');
+    const out = await run(['enqueue', 'greet', '-', '--app', APP], sandbox.env().dir, '  \n');
     expect(out.code).toBe(2);
     expect(out.stderr).toBe(
       "spool: no arguments on stdin: - reads the arguments of 'greet' as JSON from stdin, and stdin was empty. " +
@@ -155,12 +148,12 @@ describe('bin/spool.mjs enqueue with stdin', () => {
   it('GIVEN JSON piped into `spool enqueue greet -` WHEN run THEN it enqueues with those arguments, exit 0', async () => {
     const cli = spawnCli(
       ['enqueue', 'greet', '-', '--app', APP, '--json'],
-      { SPOOL_DB: env.db },
+      { SPOOL_DB: sandbox.env().db },
       {
         input: '{"name":"Pipe"}\n',
       },
     );
-    children.push(cli);
+    sandbox.track(cli);
     expect(await cli.exited(30_000)).toBe(0);
     const { id } = JSON.parse(cli.stdout()) as { id: string };
     const result = await withWorker(async () => {
@@ -175,8 +168,8 @@ describe('bin/spool.mjs enqueue with stdin', () => {
   });
 
   it('GIVEN `spool enqueue greet -` with no stdin WHEN run THEN it says stdin was empty, exit 2', async () => {
-    const cli = spawnCli(['enqueue', 'greet', '-', '--app', APP], { SPOOL_DB: env.db });
-    children.push(cli);
+    const cli = spawnCli(['enqueue', 'greet', '-', '--app', APP], { SPOOL_DB: sandbox.env().db });
+    sandbox.track(cli);
     expect(await cli.exited(30_000)).toBe(2);
     expect(cli.stderr()).toContain('spool: no arguments on stdin');
   });

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { afterEach, beforeEach } from 'vitest';
 import { main } from '../../lib/cli/main.js';
 
 /** The repository root. */
@@ -180,5 +181,45 @@ export function spawnCli(
       return within(seen, timeoutMs, `no ${JSON.stringify(text)} on ${stream}`);
     },
     exited: (timeoutMs = 15_000) => within(exit, timeoutMs, 'no exit'),
+  };
+}
+
+/** What {@link useCliSandbox} gives each test: its temporary database, and spawned CLIs to clean up. */
+export interface CliSandbox {
+  /** This test's temporary directory and database (set as `SPOOL_DB`). */
+  env(): ReturnType<typeof tempDatabase>;
+  /** Track a spawned CLI: it is killed after the test if it still runs. */
+  track(spawned: Spawned): Spawned;
+}
+
+/**
+ * Give each test of the calling file a temporary database (`SPOOL_DB`), and kill the CLIs it
+ * spawned and left running once it ends. Call it at the top of a test file.
+ */
+export function useCliSandbox(): CliSandbox {
+  let current: ReturnType<typeof tempDatabase> | undefined;
+  const children: Spawned[] = [];
+  beforeEach(() => {
+    current = tempDatabase();
+  });
+  afterEach(async () => {
+    for (const spawned of children.splice(0)) {
+      if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
+        spawned.child.kill('SIGKILL');
+        await spawned.exited();
+      }
+    }
+    current?.cleanup();
+    current = undefined;
+  });
+  return {
+    env() {
+      if (current === undefined) throw new Error('useCliSandbox: env() is only available inside a test');
+      return current;
+    },
+    track(spawned) {
+      children.push(spawned);
+      return spawned;
+    },
   };
 }

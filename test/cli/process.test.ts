@@ -1,24 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, run, type Spawned, spawnCli, tempDatabase } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { APP, run, type Spawned, spawnCli, useCliSandbox } from './helpers.js';
 
-let env: ReturnType<typeof tempDatabase>;
-const children: Spawned[] = [];
-beforeEach(() => {
-  env = tempDatabase();
-});
-afterEach(async () => {
-  for (const spawned of children.splice(0)) {
-    if (spawned.child.exitCode === null && spawned.child.signalCode === null) {
-      spawned.child.kill('SIGKILL');
-      await spawned.exited();
-    }
-  }
-  env.cleanup();
-});
+const sandbox = useCliSandbox();
 
 function spool(args: readonly string[]): Spawned {
-  const spawned = spawnCli(args, { SPOOL_DB: env.db });
-  children.push(spawned);
+  const spawned = spawnCli(args, { SPOOL_DB: sandbox.env().db });
+  sandbox.track(spawned);
   return spawned;
 }
 
@@ -49,7 +36,7 @@ describe('bin/spool.mjs', () => {
   it('GIVEN spool dev WHEN a run is enqueued and SIGINT is sent THEN it logs the run and stops gracefully, exit 0', async () => {
     const dev = spool(['dev', '--app', APP, '--concurrency', '2']);
     await dev.waitFor('stdout', 'spool dev: running 3 tasks (fail, flaky, greet) on embedded SQLite');
-    expect(dev.stdout()).toContain(`${env.db} (queue spool), concurrency 2.`);
+    expect(dev.stdout()).toContain(`${sandbox.env().db} (queue spool), concurrency 2.`);
 
     const enqueued = await run(['enqueue', 'greet', '{"name":"Dev"}', '--app', APP]);
     expect(enqueued.stderr).toBe('');

@@ -12,29 +12,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { LAMBDA_BUNDLING, TASK_QUEUE_DEFAULTS } from 'spool-tasks/cdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { esbuildOptionsOf, esbuildTarget } from '../../infra/esbuild-options.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The esbuild options `NodejsFunction` derives from `bundling` (its CLI flags, as the build API's). */
-function esbuildOptionsOf(bundling: nodejs.BundlingOptions): BuildOptions {
-  return {
-    bundle: true,
-    platform: 'node',
-    target: TASK_QUEUE_DEFAULTS.runtime.name.replace(/^nodejs(\d+)\.x$/, 'node$1'),
-    format: bundling.format === 'esm' ? 'esm' : 'cjs',
-    ...(bundling.minify === undefined ? {} : { minify: bundling.minify }),
-    ...(bundling.sourceMap === undefined ? {} : { sourcemap: bundling.sourceMap }),
-    ...(bundling.sourcesContent === undefined ? {} : { sourcesContent: bundling.sourcesContent }),
-    ...(bundling.banner === undefined ? {} : { banner: { js: bundling.banner } }),
-    ...(bundling.define === undefined ? {} : { define: bundling.define }),
-    // bundleAwsSDK: true adds no @aws-sdk/* externals.
-    external: [...(bundling.externalModules ?? []), ...(bundling.bundleAwsSDK === true ? [] : ['@aws-sdk/*'])],
-  };
-}
 
 /** A worker as an app on spool writes it: its own task, the AWS backend, the SQS handler. */
 const USER_WORKER = `
@@ -77,7 +62,7 @@ afterAll(() => {
 /** Bundle `entry` with the constructs' options into `outdir`/index.js. */
 async function bundle(entry: string, outdir: string): Promise<Bundled> {
   const result = await build({
-    ...esbuildOptionsOf(LAMBDA_BUNDLING),
+    ...esbuildOptionsOf(LAMBDA_BUNDLING, esbuildTarget(TASK_QUEUE_DEFAULTS.runtime.name)),
     entryPoints: [entry],
     outfile: join(outdir, 'index.js'),
     conditions: ['spool-source'],
