@@ -17,7 +17,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/dynamo-item.js';
+import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/keys.js';
 import { type KeyAttribute, SPOOL_LAYOUT } from '../lib/aws/layout.js';
 import { functionCode } from './function-code.js';
 import { TaskQueueMonitoring } from './task-queue-monitoring.js';
@@ -37,7 +37,7 @@ const CDK_ENUMS = {
 } as const;
 const cdkKey = (a: KeyAttribute): dynamodb.Attribute => ({ name: a.name, type: CDK_ENUMS.attributeType[a.type] });
 
-/** Key prefixes of the table's items (from `lib/aws/dynamo-item.ts`), for `dynamodb:LeadingKeys`. */
+/** Key prefixes of the table's items (from `lib/aws/keys.ts`), for `dynamodb:LeadingKeys`. */
 const TASK_ITEMS = taskKey('*').pk; // task#*
 const UNIQUE_LOCK_ITEMS = lockKey('unique', '*').pk; // lock#unique#*
 

@@ -6,12 +6,14 @@
  *
  * 1. type-checks the user's code under strict NodeNext with `skipLibCheck: false`;
  * 2. compiles it with `tsc` and runs a task on the embedded backend with plain `node`;
- * 3. runs `npx spool worker` on the app (the TypeScript source under tsx in the ESM project, the
- *    compiled JavaScript in the CommonJS one) while compiled code enqueues and waits;
+ * 3. runs `npx spool worker --app src/app.ts` (TypeScript, under the project's tsx: as ESM in one
+ *    project and as CommonJS in the other) while compiled code enqueues and waits for the result;
  * 4. runs `cdk synth` of a stack with `TaskQueue` and the user's own worker entry;
  * 5. bundles a producer that enqueues, and checks the bundle holds no handler code.
  *
- * Then `spool init` scaffolds a project from the tarball, and its own `npm test` must pass.
+ * A third project installs spool and zod only: the core runs, and the parts whose optional peers
+ * are missing say what to install (and `spool-tasks/cdk` loads with the CDK alone). Then
+ * `spool init` scaffolds a project from the tarball, and its own `npm test` must pass.
  * Exits 0 only if every step held. `--keep` keeps the temporary directory; `--only esm|cjs|peers|init`
  * runs one part.
  *
@@ -54,9 +56,9 @@ function sh(command: string, args: readonly string[], cwd: string, env: NodeJS.P
       maxBuffer: 64 * 1024 * 1024,
     });
   } catch (error) {
-    const e = error as { stdout?: string; stderr?: string; message: string };
+    const e = error as { stdout?: string; stderr?: string; status?: number | null; message: string };
     throw new Error(
-      `${command} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+      `${command} ${args.join(' ')} (in ${cwd}) failed (exit ${e.status ?? 'none'}): ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
     );
   }
 }
@@ -73,8 +75,13 @@ async function step(name: string, run: () => unknown): Promise<void> {
   } catch (error) {
     failures++;
     say(`✘ ${name}\n${error instanceof Error ? error.message : String(error)}`);
-    throw error;
+    throw new StepFailed(name, { cause: error });
   }
+}
+
+/** A step failed (and was reported): the run stops. */
+class StepFailed extends Error {
+  override name = 'StepFailed';
 }
 
 /** Spawn a long-running command; resolves once `ready` appears in its output. */
@@ -149,9 +156,7 @@ async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): P
   const sdk = ['client-sqs', 'client-dynamodb', 'lib-dynamodb', 'util-dynamodb', 'client-scheduler'].map(
     (n) => `@aws-sdk/${n}@${versionOf(`@aws-sdk/${n}`)}`,
   );
-  const devAdds = ['typescript', '@types/node', 'aws-cdk', ...(kind === 'esm' ? ['tsx'] : [])].map(
-    (n) => `${n}@${versionOf(n)}`,
-  );
+  const devAdds = ['typescript', '@types/node', 'aws-cdk', 'tsx'].map((n) => `${n}@${versionOf(n)}`);
   await step(`${kind}: npm install the tarball, zod, better-sqlite3, the AWS SDK clients, aws-cdk-lib`, () => {
     sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...adds, ...sdk], dir);
     sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--save-dev', ...devAdds], dir);
@@ -169,7 +174,8 @@ async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): P
     const result = JSON.parse(out) as { state?: string; result?: unknown };
     if (result.state !== 'succeeded' || result.result !== 'Hello, Ada!') throw new Error(`unexpected: ${out}`);
   });
-  const appModule = kind === 'esm' ? 'src/app.ts' : 'dist/app.js';
+  // TypeScript under tsx: in the CommonJS project it loads as CommonJS and requires dist/cjs.
+  const appModule = 'src/app.ts';
   await step(`${kind}: npx spool worker --app ${appModule} runs what compiled code enqueues`, async () => {
     const version = sh(npx, ['spool', '--version'], dir).trim();
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -237,6 +243,16 @@ async function testWithoutPeers(dir: string, tarball: string): Promise<void> {
       throw new Error(`unexpected: ${out}`);
     }
   });
+  await step('peers: with aws-cdk-lib and constructs added, spool-tasks/cdk loads without the AWS SDK', () => {
+    const cdk = ['aws-cdk-lib', 'constructs'].map((n) => `${n}@${versionOf(n)}`);
+    sh(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', ...cdk], dir);
+    const out = sh(
+      process.execPath,
+      ['--input-type=module', '-e', "console.log(typeof (await import('spool-tasks/cdk')).TaskQueue)"],
+      dir,
+    );
+    if (out.trim() !== 'function') throw new Error(`unexpected: ${out}`);
+  });
   await step('peers: spool --backend aws asks for the AWS SDK clients, exit 2', () => {
     try {
       sh(npx, ['spool', 'status', '--backend', 'aws'], dir, { SPOOL_QUEUE_URL: '', AWS_REGION: 'us-east-1' });
@@ -245,7 +261,7 @@ async function testWithoutPeers(dir: string, tarball: string): Promise<void> {
       const text = error instanceof Error ? error.message : String(error);
       if (
         !/@aws-sdk\/client-sqs is not installed.*npm install @aws-sdk\/client-sqs/s.test(text) ||
-        !/status 2/.test(text)
+        !/\(exit 2\)/.test(text)
       ) {
         throw new Error(`unexpected: ${text}`);
       }
@@ -283,8 +299,12 @@ async function main(): Promise<number> {
         sh(npm, ['test'], demo);
       });
     }
-  } catch {
-    // reported by its step
+  } catch (error) {
+    // A step's failure is reported and counted by step(); anything else is counted here.
+    if (!(error instanceof StepFailed)) {
+      failures++;
+      say(`✘ test:package stopped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
   } finally {
     if (keep) say(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });

@@ -18,15 +18,8 @@ import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ListableState, TaskRecord } from '../backend/store.js';
 import type { TaskState } from '../task/states.js';
-import { SPOOL_LAYOUT } from './layout.js';
 
-/** Name of the sparse index of records by state (from the layout, `lib/aws/layout.ts`). */
-export const STATE_INDEX = SPOOL_LAYOUT.table.stateIndex.name;
-
-/** The key of a task record. */
-export const taskKey = (id: string) => ({ pk: `task#${id}` });
-/** The key of a lock. */
-export const lockKey = (kind: 'unique' | 'singleton', key: string) => ({ pk: `lock#${kind}#${key}` });
+export { lockKey, STATE_INDEX, taskKey } from './keys.js';
 
 const LISTABLE: ReadonlySet<TaskState> = new Set<ListableState>(['retrying', 'failed', 'dead', 'cancelled']);
 

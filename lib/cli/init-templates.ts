@@ -16,7 +16,7 @@ export interface InitValues {
   readonly versions: Readonly<Record<string, string>>;
 }
 
-/** The dependencies a new project gets: at run time, and for development. */
+/** The dependencies a new project gets. */
 export const INIT_DEPENDENCIES = [
   'zod',
   'better-sqlite3',
@@ -28,6 +28,7 @@ export const INIT_DEPENDENCIES = [
   'aws-cdk-lib',
   'constructs',
 ] as const;
+/** The development dependencies a new project gets. */
 export const INIT_DEV_DEPENDENCIES = ['@types/node', 'aws-cdk', 'esbuild', 'tsx', 'typescript', 'vitest'] as const;
 
 /** The project's files, by path relative to its directory. */
@@ -87,12 +88,14 @@ export function initFiles(values: InitValues): Record<string, string> {
  */
 
 import { defineTaskContract } from 'spool-tasks';
-import { z } from 'zod';
+// zod/mini keeps Lambda bundles small (a plain import of 'zod' bundles every locale).
+import * as z from 'zod/mini';
 
 export const greet = defineTaskContract({
   name: 'hello.greet',
-  schema: z.object({ name: z.string().min(1) }),
-  // The same name within an hour is the same run, however often it is enqueued.
+  schema: z.object({ name: z.string().check(z.minLength(1, 'must not be empty')) }),
+  // The same name is the same run, however often it is enqueued, while its record is kept
+  // (resultTtlSeconds: 7 days by default).
   idempotencyKey: ({ name }) => name,
 }).returns<{ greeting: string }>();
 `,

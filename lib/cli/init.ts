@@ -50,7 +50,13 @@ function ownManifest(): { version: string; devDependencies?: Record<string, stri
       const manifest = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version: string };
       if (manifest.name === 'spool-tasks') return manifest;
     }
-    if (dirname(dir) === dir) throw new CliError('spool init: cannot find spool-tasks/package.json', EXIT.backend);
+    if (dirname(dir) === dir) {
+      throw new CliError(
+        `spool init: found no package.json named spool-tasks above ${fileURLToPath(import.meta.url)}, so the ` +
+          'versions to write are unknown. Reinstall spool-tasks (npm install spool-tasks) and try again.',
+        EXIT.backend,
+      );
+    }
   }
 }
 

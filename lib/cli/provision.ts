@@ -9,8 +9,16 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { SPOOL_LAYOUT } from '../aws/layout.js';
 import type { DeprovisionReport, ProvisionedResources } from '../aws/provision.js';
-import { isLocalEndpoint, LOCAL_CREDENTIALS, LOCAL_REGION, shellExports, writeEnvFile } from '../local/env.js';
+import {
+  isLocalEndpoint,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  LOCAL_SCHEDULER_ROLE,
+  shellExports,
+  writeEnvFile,
+} from '../local/env.js';
 import { isMissingPeer, missingPeerError } from '../peers.js';
 import { integer, jsonOption } from './options.js';
 import { type CliContext, CliError, EXIT, line, printJson, table } from './output.js';
@@ -31,7 +39,6 @@ interface ProvisionFlags {
 }
 
 /** The role ARN a local endpoint gets for the Scheduler (it checks no roles). */
-const LOCAL_SCHEDULER_ROLE = 'arn:aws:iam::000000000000:role/spool-scheduler';
 
 const HELP = `
 Creates, for the app with prefix <name>:
@@ -73,10 +80,14 @@ export function registerProvision(program: Command, ctx: CliContext): void {
     .option('--region <region>', 'AWS region (default: AWS_REGION, AWS_DEFAULT_REGION; us-east-1 on a local endpoint)')
     .option(
       '--max-receive-count <n>',
-      'receives before SQS redrives a message to the DLQ (default 100)',
+      `receives before SQS redrives a message to the DLQ (default ${SPOOL_LAYOUT.queue.maxReceiveCount})`,
       integer(1, 1000),
     )
-    .option('--visibility-timeout <s>', "the task queue's visibility timeout, seconds (default 30)", integer(0, 43_200))
+    .option(
+      '--visibility-timeout <s>',
+      `the task queue's visibility timeout, seconds (default ${SPOOL_LAYOUT.queue.visibilityTimeoutSeconds})`,
+      integer(0, 43_200),
+    )
     .option('--scheduler-role-arn <arn>', 'the role EventBridge Scheduler assumes to send to the queue')
     .option('--no-scheduler', 'make no schedule group (no schedules, no delays over 15 minutes)')
     .option('--dotenv <path>', 'also write the environment to this dotenv file (for node --env-file, docker compose)')

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { Spool } from '../client/spool.js';
 import { createLogger } from '../log/logger.js';
-import { createWorker, WORKER_DEFAULTS, type Worker, type WorkerOptions } from '../worker/worker.js';
+import { WORKER_DEFAULTS, type Worker, type WorkerOptions } from '../worker/worker.js';
 import { describeBackend, loadApp } from './app.js';
 import { type AppFlags, appOption, backendOption, dbOption, integer, targetOf } from './options.js';
 import { type CliContext, EXIT, line } from './output.js';
@@ -88,7 +88,9 @@ async function dev(ctx: CliContext, flags: DevFlags, command: Command): Promise<
   });
   const options: WorkerOptions = flags.concurrency === undefined ? {} : { concurrency: flags.concurrency };
   const tasks = [...spool.tasks.keys()].sort();
-  return serve(ctx, spool, () => createWorker(spool, { ...options, logger }), {
+  // The app's own worker: a CommonJS app loads spool's CommonJS build, whose error classes the
+  // CLI's (ESM) worker would not recognise.
+  return serve(ctx, spool, () => spool.worker({ ...options, logger }), {
     started: () =>
       line(
         ctx.stdout,

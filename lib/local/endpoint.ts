@@ -169,11 +169,18 @@ export async function startLocalEndpoint(
 
 /**
  * Stop the project's endpoint by the pid in its pid file (that process only), and remove the pid
- * file. Resolves what was stopped, or undefined when nothing ran.
+ * file. Resolves what was stopped, or undefined when nothing ran (or when a pid that no longer
+ * answers cannot be shown to be ministack's, off Linux: then only the pid file is removed).
  */
 export async function stopLocalEndpoint(paths: LocalPaths): Promise<LocalEndpointState | undefined> {
   const status = await localEndpointStatus(paths);
   if (status.state === 'stopped') return undefined;
+  // Where the process's command line cannot be read (off Linux), a pid that does not answer as the
+  // endpoint may be another program's by now: forget it rather than signal it.
+  if (status.state === 'not-answering' && commandLineMentions(status.endpoint.pid, 'ministack') === undefined) {
+    rmSync(paths.pidFile, { force: true });
+    return undefined;
+  }
   await stopPid(status.endpoint.pid);
   rmSync(paths.pidFile, { force: true });
   return status.endpoint;

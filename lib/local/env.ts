@@ -14,6 +14,12 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' 
 /** The region of a local endpoint unless told otherwise. */
 export const LOCAL_REGION = 'us-east-1';
 
+/**
+ * The Scheduler role ARN given on a local endpoint, which checks no role: a placeholder in the
+ * local account (000000000000), so that schedules and long delays work there.
+ */
+export const LOCAL_SCHEDULER_ROLE = 'arn:aws:iam::000000000000:role/spool-scheduler';
+
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]*$/;
 
 /** A value quoted for a POSIX shell (single quotes, unless it needs none). */

@@ -33,7 +33,7 @@
 import { join } from 'node:path';
 import type { ProvisionedResources } from '../aws/provision.js';
 import { findProjectRoot, localPaths } from '../local/endpoint.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/env.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_SCHEDULER_ROLE } from '../local/env.js';
 import { installMinistack, type RunningEndpoint, startMinistack } from '../local/ministack.js';
 import { freePort } from '../local/process.js';
 import { isMissingPeer, missingPeerError } from '../peers.js';
@@ -102,7 +102,6 @@ export interface LocalAws {
 }
 
 /** The Scheduler role of a local endpoint (it checks none). */
-const LOCAL_SCHEDULER_ROLE = 'arn:aws:iam::000000000000:role/spool-test-scheduler';
 
 /** Start (or find) a local endpoint and provision a uniquely prefixed set of spool's resources on it. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {

@@ -1,7 +1,6 @@
 /**
  * `spool-tasks/testing/local-aws`: a user's globalSetup that provisions (and, without an
- * endpoint, starts) a local AWS, and an app that runs on what it provides. Imported from lib/
- * directly: the package's `./testing/local-aws` export is added separately.
+ * endpoint, starts) a local AWS, and an app that runs on what it provides.
  */
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,36 +21,39 @@ const double = defineTask({
 });
 
 describe('localAwsGlobalSetup', () => {
-  it('GIVEN the test endpoint WHEN used as globalSetup THEN the environment is set and provided, an app runs on it, and teardown deletes and restores', async () => {
-    const endpoint = inject('awsEndpoint');
-    if (endpoint === '') return; // real AWS: the local-endpoint helper does not apply
-    const provided = new Map<string, unknown>();
-    const before = process.env.SPOOL_QUEUE_URL;
+  // Against the real AWS (SPOOL_TEST_REAL_AWS=1) there is no local endpoint: reported as skipped.
+  it.skipIf(inject('awsEndpoint') === '')(
+    'GIVEN the test endpoint WHEN used as globalSetup THEN the environment is set and provided, an app runs on it, and teardown deletes and restores',
+    async () => {
+      const endpoint = inject('awsEndpoint');
+      const provided = new Map<string, unknown>();
+      const before = process.env.SPOOL_QUEUE_URL;
 
-    // WHEN the globalSetup runs
-    const teardown = await localAwsGlobalSetup({ endpoint, prefix: 'spool-la' })({
-      provide: (key, value) => provided.set(key, value),
-    });
-    try {
-      // THEN openAwsBackend() finds everything in process.env, and the same is provided
-      expect(process.env.SPOOL_QUEUE_URL).toMatch(/\/spool-la-[a-z0-9]+-[a-z0-9]+\.fifo$/);
-      expect(provided.get('spoolAws')).toMatchObject({
-        SPOOL_TABLE: process.env.SPOOL_TABLE,
-        AWS_ENDPOINT_URL: endpoint,
+      // WHEN the globalSetup runs
+      const teardown = await localAwsGlobalSetup({ endpoint, prefix: 'spool-la' })({
+        provide: (key, value) => provided.set(key, value),
       });
-      const spool = createSpool({ backend: openAwsBackend(), tasks: [double], logger: silentLogger });
-      const worker = spool.worker({ waitTimeSeconds: 1 });
-      await worker.start();
-      const run = await spool.enqueue(double, { n: 21 });
-      await expect(run.result({ timeoutMs: 20_000 })).resolves.toBe(42);
-      await worker.stop();
-      await spool.close();
-    } finally {
-      await teardown();
-    }
-    // THEN the environment is as it was
-    expect(process.env.SPOOL_QUEUE_URL).toBe(before);
-  });
+      try {
+        // THEN openAwsBackend() finds everything in process.env, and the same is provided
+        expect(process.env.SPOOL_QUEUE_URL).toMatch(/\/spool-la-[a-z0-9]+-[a-z0-9]+\.fifo$/);
+        expect(provided.get('spoolAws')).toMatchObject({
+          SPOOL_TABLE: process.env.SPOOL_TABLE,
+          AWS_ENDPOINT_URL: endpoint,
+        });
+        const spool = createSpool({ backend: openAwsBackend(), tasks: [double], logger: silentLogger });
+        const worker = spool.worker({ waitTimeSeconds: 1 });
+        await worker.start();
+        const run = await spool.enqueue(double, { n: 21 });
+        await expect(run.result({ timeoutMs: 20_000 })).resolves.toBe(42);
+        await worker.stop();
+        await spool.close();
+      } finally {
+        await teardown();
+      }
+      // THEN the environment is as it was
+      expect(process.env.SPOOL_QUEUE_URL).toBe(before);
+    },
+  );
 });
 
 describe('startLocalAws without an endpoint', () => {

@@ -1,0 +1,17 @@
+/**
+ * The keys of the DynamoDB table's items, as plain strings: the store writes them, and the CDK
+ * construct's grants name their prefixes in `dynamodb:LeadingKeys` conditions. No AWS SDK here,
+ * so `spool-tasks/cdk` loads without it.
+ *
+ * @module
+ */
+
+import { SPOOL_LAYOUT } from './layout.js';
+
+/** Name of the sparse index of records by state (from the layout, `lib/aws/layout.ts`). */
+export const STATE_INDEX = SPOOL_LAYOUT.table.stateIndex.name;
+
+/** The key of a task record. */
+export const taskKey = (id: string) => ({ pk: `task#${id}` });
+/** The key of a lock. */
+export const lockKey = (kind: 'unique' | 'singleton', key: string) => ({ pk: `lock#${kind}#${key}` });
