@@ -11,10 +11,10 @@ const roundTrip = <T>(value: T): Jsonify<T> => JSON.parse(JSON.stringify(value) 
 
 describe('Jsonify', () => {
   it('GIVEN a Date WHEN jsonified THEN it is typed and arrives as its ISO string', () => {
-    const at = new Date('2026-01-02T03:04:05.000Z');
+    const at = new Date();
     expectTypeOf<Jsonify<Date>>().toEqualTypeOf<string>();
     expectTypeOf<Jsonify<{ at: Date }>>().toEqualTypeOf<{ at: string }>();
-    expect(roundTrip({ at })).toEqual({ at: '2026-01-02T03:04:05.000Z' });
+    expect(roundTrip({ at })).toEqual({ at: at.toISOString() });
   });
 
   it('GIVEN JSON primitives and literals WHEN jsonified THEN they are unchanged', () => {

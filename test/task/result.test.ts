@@ -47,13 +47,14 @@ async function settle(task: AnyTask) {
 
 describe('results at run time', () => {
   it('GIVEN a handler returning a Date WHEN it runs THEN result() is typed and resolves as the ISO string', async () => {
-    const task = returning(() => ({ at: new Date('2026-03-04T05:06:07.000Z'), tags: new Set(['a']) }));
+    const at = new Date();
+    const task = returning(() => ({ at, tags: new Set(['a']) }));
     const spool = await appWith([task]);
 
     const handle = await spool.enqueue(task, {});
 
     expectTypeOf(handle.result).returns.resolves.toEqualTypeOf<{ at: string; tags: Record<string, never> }>();
-    await expect(handle.result({ timeoutMs: 10_000 })).resolves.toEqual({ at: '2026-03-04T05:06:07.000Z', tags: {} });
+    await expect(handle.result({ timeoutMs: 10_000 })).resolves.toEqual({ at: at.toISOString(), tags: {} });
   });
 
   it('GIVEN a handler returning a bigint WHEN it runs THEN the run fails without retrying, naming the task, the place and the value', async () => {
