@@ -52,3 +52,19 @@ export function requirePeer<T>(name: OptionalPeer): T {
     throw error;
   }
 }
+
+/**
+ * The AWS backend's modules (they import the AWS SDK), imported now, so that what only may need
+ * them (the CLI, `spool-tasks/testing/local-aws`) starts without the SDK installed.
+ *
+ * @throws ConfigurationError ({@link missingPeerError}) when the AWS SDK clients are not installed.
+ */
+export async function importAwsModules() {
+  try {
+    const [backend, provision] = await Promise.all([import('./aws/backend.js'), import('./aws/provision.js')]);
+    return { backend, provision };
+  } catch (error) {
+    if (isMissingPeer(error, '@aws-sdk/client-sqs')) throw missingPeerError('@aws-sdk/client-sqs', error);
+    throw error;
+  }
+}

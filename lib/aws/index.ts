@@ -28,6 +28,7 @@ export {
 } from './layout.js';
 export {
   type BackendLocation,
+  backendConfig,
   backendEnvironment,
   type DeprovisionOutcome,
   type DeprovisionReport,

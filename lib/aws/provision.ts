@@ -34,6 +34,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ConfigurationError } from '../task/errors.js';
+import type { AwsBackendConfig } from './config.js';
 import {
   deadLetterQueueAttributes,
   keyAttributes,
@@ -288,20 +289,39 @@ export interface BackendLocation {
 }
 
 /**
- * The environment `openAwsBackend()` reads (see `lib/aws/config.ts`) for these resources:
- * `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`, `AWS_REGION`, `AWS_ENDPOINT_URL` (with an
- * endpoint), and `SPOOL_SCHEDULE_GROUP` with `SPOOL_SCHEDULER_ROLE_ARN` when both are known (the
- * configuration takes both or neither).
+ * The configuration of a backend on these resources, as `openAwsBackend()` takes it: the queues,
+ * the table, the region, the endpoint (with one), and the schedule group with the Scheduler role
+ * when both are known (the configuration takes both or neither).
  */
-export function backendEnvironment(resources: ProvisionedResources, where: BackendLocation): Record<string, string> {
+export function backendConfig(resources: ProvisionedResources, where: BackendLocation): AwsBackendConfig {
   return {
-    SPOOL_QUEUE_URL: resources.queueUrl,
-    SPOOL_DLQ_URL: resources.deadLetterQueueUrl,
-    SPOOL_TABLE: resources.tableName,
+    queueUrl: resources.queueUrl,
+    deadLetterQueueUrl: resources.deadLetterQueueUrl,
+    tableName: resources.tableName,
     ...(resources.scheduleGroup === undefined || resources.schedulerRoleArn === undefined
       ? {}
-      : { SPOOL_SCHEDULE_GROUP: resources.scheduleGroup, SPOOL_SCHEDULER_ROLE_ARN: resources.schedulerRoleArn }),
-    AWS_REGION: where.region,
-    ...(where.endpoint === undefined ? {} : { AWS_ENDPOINT_URL: where.endpoint }),
+      : { scheduleGroup: resources.scheduleGroup, schedulerRoleArn: resources.schedulerRoleArn }),
+    region: where.region,
+    ...(where.endpoint === undefined ? {} : { endpoint: where.endpoint }),
   };
+}
+
+/** The variable `openAwsBackend()` reads for each setting of {@link backendConfig} (`lib/aws/config.ts`). */
+const ENVIRONMENT_NAMES = {
+  queueUrl: 'SPOOL_QUEUE_URL',
+  deadLetterQueueUrl: 'SPOOL_DLQ_URL',
+  tableName: 'SPOOL_TABLE',
+  scheduleGroup: 'SPOOL_SCHEDULE_GROUP',
+  schedulerRoleArn: 'SPOOL_SCHEDULER_ROLE_ARN',
+  region: 'AWS_REGION',
+  endpoint: 'AWS_ENDPOINT_URL',
+} as const satisfies Record<keyof AwsBackendConfig, string>;
+
+/** {@link backendConfig} as the environment `openAwsBackend()` reads. */
+export function backendEnvironment(resources: ProvisionedResources, where: BackendLocation): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(backendConfig(resources, where))) {
+    if (value !== undefined) env[ENVIRONMENT_NAMES[key as keyof AwsBackendConfig]] = value;
+  }
+  return env;
 }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { Spool } from '../client/spool.js';
-import { isMissingPeer, missingPeerError } from '../peers.js';
+import { importAwsModules } from '../peers.js';
 import { importAppModule } from './load-module.js';
 import type { BackendKind, Target } from './options.js';
 import { CliError, EXIT } from './output.js';
@@ -140,10 +140,8 @@ export async function openBackend(kind: BackendKind, db: string | undefined, cwd
   try {
     if (kind === 'aws') {
       // Loaded only when asked for: the embedded path never loads the AWS SDK.
-      const { openAwsBackend } = await import('../aws/backend.js').catch((error: unknown) => {
-        throw isMissingPeer(error, '@aws-sdk/client-sqs') ? missingPeerError('@aws-sdk/client-sqs', error) : error;
-      });
-      return openAwsBackend();
+      const { backend } = await importAwsModules();
+      return backend.openAwsBackend();
     }
     return await openEmbedded(db === undefined ? undefined : resolve(cwd, db));
   } catch (error) {

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { INIT_DEPENDENCIES, INIT_DEV_DEPENDENCIES, initFiles } from './init-templates.js';
 import { type CliContext, CliError, EXIT, line } from './output.js';
+import { type OwnManifest, ownManifest } from './version.js';
 
 interface InitFlags {
   readonly name?: string;
@@ -42,24 +42,6 @@ export function registerInit(program: Command, ctx: CliContext): void {
     });
 }
 
-/** spool's own package.json: its version, and the versions it is tested with. */
-function ownManifest(): { version: string; devDependencies?: Record<string, string> } {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const path = join(dir, 'package.json');
-    if (existsSync(path)) {
-      const manifest = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version: string };
-      if (manifest.name === 'spool-tasks') return manifest;
-    }
-    if (dirname(dir) === dir) {
-      throw new CliError(
-        `spool init: found no package.json named spool-tasks above ${fileURLToPath(import.meta.url)}, so the ` +
-          'versions to write are unknown. Reinstall spool-tasks (npm install spool-tasks) and try again.',
-        EXIT.backend,
-      );
-    }
-  }
-}
-
 function init(ctx: CliContext, dirArg: string, flags: InitFlags): number {
   const dir = resolve(ctx.cwd, dirArg);
   const name = flags.name ?? basename(dir).toLowerCase();
@@ -76,7 +58,12 @@ function init(ctx: CliContext, dirArg: string, flags: InitFlags): number {
       EXIT.usage,
     );
   }
-  const own = ownManifest();
+  let own: OwnManifest;
+  try {
+    own = ownManifest();
+  } catch (error) {
+    throw new CliError(`spool init: ${error instanceof Error ? error.message : String(error)}`, EXIT.backend);
+  }
   const versions = Object.fromEntries(
     [...INIT_DEPENDENCIES, ...INIT_DEV_DEPENDENCIES].map((n) => [n, own.devDependencies?.[n] ?? 'latest']),
   );

@@ -9,7 +9,7 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { SPOOL_LAYOUT } from '../aws/layout.js';
+import { prefixProblems, SPOOL_LAYOUT } from '../aws/layout.js';
 import type { DeprovisionReport, ProvisionedResources } from '../aws/provision.js';
 import {
   isLocalEndpoint,
@@ -19,7 +19,7 @@ import {
   shellExports,
   writeEnvFile,
 } from '../local/env.js';
-import { isMissingPeer, missingPeerError } from '../peers.js';
+import { importAwsModules } from '../peers.js';
 import { integer, jsonOption } from './options.js';
 import { type CliContext, CliError, EXIT, line, printJson, table } from './output.js';
 
@@ -139,8 +139,8 @@ async function provision(ctx: CliContext, flags: ProvisionFlags): Promise<number
     );
   }
   const where = target(flags);
-  const aws = await loadAws();
-  const problems = aws.layout.prefixProblems(prefix);
+  const aws = await importAwsModules();
+  const problems = prefixProblems(prefix);
   if (problems.length > 0) throw new CliError(`--prefix: ${problems.join(' ')}`, EXIT.usage);
   const clients = aws.backend.createClients({
     region: where.region,
@@ -231,19 +231,4 @@ function reportDeleted(ctx: CliContext, report: DeprovisionReport, place: string
   ];
   ctx.stdout.write(`spool provision --delete on ${place}:\n`);
   ctx.stdout.write(table(['resource', 'name', 'outcome'], rows));
-}
-
-/** The AWS half, loaded now: the CLI starts without the AWS SDK installed. */
-async function loadAws() {
-  try {
-    const [provision, backend, layout] = await Promise.all([
-      import('../aws/provision.js'),
-      import('../aws/backend.js'),
-      import('../aws/layout.js'),
-    ]);
-    return { provision, backend, layout };
-  } catch (error) {
-    if (isMissingPeer(error, '@aws-sdk/client-sqs')) throw missingPeerError('@aws-sdk/client-sqs', error);
-    throw error;
-  }
 }

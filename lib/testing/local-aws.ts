@@ -36,7 +36,12 @@ import { findProjectRoot, localPaths } from '../local/endpoint.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_SCHEDULER_ROLE } from '../local/env.js';
 import { installMinistack, type RunningEndpoint, startMinistack } from '../local/ministack.js';
 import { freePort } from '../local/process.js';
-import { isMissingPeer, missingPeerError } from '../peers.js';
+import { importAwsModules } from '../peers.js';
+
+/** A resource-name prefix no other run shares: `<base>-<time>-<random>`, for tests side by side. */
+export function uniquePrefix(base = 'spool-test'): string {
+  return `${base}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
 
 /** Options of {@link startLocalAws}. */
 export interface LocalAwsOptions {
@@ -117,14 +122,14 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     endpoint = started.endpoint;
   }
   try {
-    const aws = await loadAws();
+    const aws = await importAwsModules();
     const credentials = process.env.AWS_ACCESS_KEY_ID ? undefined : LOCAL_CREDENTIALS;
     const clients = aws.backend.createClients({
       region,
       endpoint,
       ...(credentials === undefined ? {} : { credentials }),
     });
-    const prefix = `${options.prefix ?? 'spool-test'}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const prefix = uniquePrefix(options.prefix);
     const resources = await aws.provision.provisionResources(clients, {
       prefix,
       scheduler: { roleArn: LOCAL_SCHEDULER_ROLE },
@@ -194,14 +199,4 @@ export function localAwsGlobalSetup(
     project?.provide('spoolAws', aws.env);
     return () => aws.stop();
   };
-}
-
-async function loadAws() {
-  try {
-    const [provision, backend] = await Promise.all([import('../aws/provision.js'), import('../aws/backend.js')]);
-    return { provision, backend };
-  } catch (error) {
-    if (isMissingPeer(error, '@aws-sdk/client-sqs')) throw missingPeerError('@aws-sdk/client-sqs', error);
-    throw error;
-  }
 }

@@ -5,12 +5,14 @@
 
 import {
   type AwsBackend,
+  backendConfig,
   backendEnvironment,
   createClients,
   deleteResources,
   openAwsBackend,
   provisionResources,
 } from 'spool-tasks/aws';
+import { uniquePrefix } from 'spool-tasks/testing/local-aws';
 import { inject } from 'vitest';
 
 /** Credentials for a local endpoint (it accepts any); real AWS uses the ambient ones. */
@@ -22,9 +24,7 @@ export function localCredentials(): void {
 }
 
 /** A unique resource-name prefix for one test: `<base>-<time>-<random>`. */
-export function testPrefix(base = 'spool-test'): string {
-  return `${base}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
+export const testPrefix = uniquePrefix;
 
 /** Create queues and a table named `spool-test-<random>`, and a backend on them. */
 export async function freshAwsBackend(options: { now?: () => number; maxReceiveCount?: number } = {}) {
@@ -42,14 +42,7 @@ export async function freshAwsBackend(options: { now?: () => number; maxReceiveC
     ...(roleArn === undefined ? {} : { scheduler: { roleArn } }),
   });
   const backend: AwsBackend = openAwsBackend({
-    region,
-    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
-    queueUrl: resources.queueUrl,
-    deadLetterQueueUrl: resources.deadLetterQueueUrl,
-    tableName: resources.tableName,
-    ...(resources.scheduleGroup === undefined || resources.schedulerRoleArn === undefined
-      ? {}
-      : { scheduleGroup: resources.scheduleGroup, schedulerRoleArn: resources.schedulerRoleArn }),
+    ...backendConfig(resources, config),
     clients,
     ...(options.now === undefined ? {} : { now: options.now }),
   });

@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
-import { TaskQueue } from 'spool-tasks/cdk';
+import { TaskQueue, type TaskQueueAttributes } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
 import { cancelTimerStatement, sorted, statementsOf, timerStatements } from './iam.js';
 
@@ -210,14 +210,20 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
   });
 });
 
+/** The task queue `orders` of account 111122223333 in eu-west-1, referenced by its attributes. */
+function referenced(stack: Stack, more: Partial<TaskQueueAttributes> = {}) {
+  return TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
+    queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
+    deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
+    tableName: 'orders-tasks',
+    ...more,
+  });
+}
+
 describe('GIVEN a task queue referenced by its attributes', () => {
   it('WHEN a producer is granted and bound THEN the grants name the referenced queue and table', () => {
     const stack = new Stack(new App(), 'Producers');
-    const tasks = TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
-      queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
-      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
-      tableName: 'orders-tasks',
-    });
+    const tasks = referenced(stack);
     const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     tasks.grantEnqueue(producer);
     tasks.grantReadResults(producer);
@@ -233,11 +239,7 @@ describe('GIVEN a task queue referenced by its attributes', () => {
 
   it('WHEN a canceller is granted grantCancel THEN it may update and delete on the referenced table, and without a scheduler touches no schedule', () => {
     const stack = new Stack(new App(), 'Producers', { env: { account: '111122223333', region: 'eu-west-1' } });
-    const tasks = TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
-      queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
-      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
-      tableName: 'orders-tasks',
-    });
+    const tasks = referenced(stack);
     const canceller = new iam.Role(stack, 'Canceller', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     tasks.grantCancel(canceller);
     const table = {
@@ -253,10 +255,7 @@ describe('GIVEN a task queue referenced by its attributes', () => {
 
   it('WHEN it has a scheduler and a canceller is granted grantCancel THEN it may also delete delay.* timers of that group', () => {
     const stack = new Stack(new App(), 'Producers', { env: { account: '111122223333', region: 'eu-west-1' } });
-    const tasks = TaskQueue.fromTaskQueueAttributes(stack, 'Tasks', {
-      queueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders.fifo',
-      deadLetterQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:orders-dlq.fifo',
-      tableName: 'orders-tasks',
+    const tasks = referenced(stack, {
       scheduler: { groupName: 'spool-orders', roleArn: 'arn:aws:iam::111122223333:role/spool-scheduler' },
     });
     const canceller = new iam.Role(stack, 'Canceller', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
