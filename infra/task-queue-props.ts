@@ -12,6 +12,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { SPOOL_LAYOUT } from '../lib/aws/layout.js';
+import { MAX_BATCH, MAX_REDRIVE_RECEIVE_COUNT, MAX_VISIBILITY_SECONDS } from '../lib/protocol/limits.js';
 import type { Schedule } from '../lib/schedule/define.js';
 import {
   functionSourceRules,
@@ -175,7 +176,7 @@ export const TASK_QUEUE_DEFAULTS = {
   visibilityTimeoutFactor: 6,
   /** The layout's (lib/aws/layout.ts), which provisioning uses too. */
   maxReceiveCount: SPOOL_LAYOUT.queue.maxReceiveCount,
-  batchSize: 10,
+  batchSize: MAX_BATCH,
   maxConcurrency: 10,
   removalPolicy: RemovalPolicy.RETAIN,
   oldestMessageAgeAlarmThreshold: Duration.minutes(5),
@@ -293,21 +294,21 @@ export const TASK_QUEUE_RULES: readonly TaskQueueRule[] = [
       `Pass a visibilityTimeout of at least ${p.workerTimeout.toHumanString()} (AWS recommends ${TASK_QUEUE_DEFAULTS.visibilityTimeoutFactor}×, the default), or leave it out.`,
   },
   {
-    broken: (p) => knownDuration(p.visibilityTimeout) && p.visibilityTimeout.toSeconds() > 43_200,
+    broken: (p) => knownDuration(p.visibilityTimeout) && p.visibilityTimeout.toSeconds() > MAX_VISIBILITY_SECONDS,
     message: (p) =>
       `visibilityTimeout is ${p.visibilityTimeout.toHumanString()}: SQS allows at most 12 hours. Pass a shorter Duration.`,
   },
   {
-    broken: (p) => outside(p.maxReceiveCount, 1, 1000),
+    broken: (p) => outside(p.maxReceiveCount, 1, MAX_REDRIVE_RECEIVE_COUNT),
     message: (p) =>
-      `maxReceiveCount is ${p.maxReceiveCount}: SQS redrive allows whole numbers from 1 to 1000. ` +
+      `maxReceiveCount is ${p.maxReceiveCount}: SQS redrive allows whole numbers from 1 to ${MAX_REDRIVE_RECEIVE_COUNT}. ` +
       `Pass a value in that range (default ${TASK_QUEUE_DEFAULTS.maxReceiveCount}; spool dead-letters exhausted runs itself, so keep it high).`,
   },
   {
-    broken: (p) => outside(p.batchSize, 1, 10),
+    broken: (p) => outside(p.batchSize, 1, MAX_BATCH),
     message: (p) =>
-      `batchSize is ${p.batchSize}: an SQS FIFO event source takes 1 to 10 messages per batch. ` +
-      `Pass a whole number from 1 to 10 (default ${TASK_QUEUE_DEFAULTS.batchSize}: the fewest invocations).`,
+      `batchSize is ${p.batchSize}: an SQS FIFO event source takes 1 to ${MAX_BATCH} messages per batch. ` +
+      `Pass a whole number from 1 to ${MAX_BATCH} (default ${TASK_QUEUE_DEFAULTS.batchSize}: the fewest invocations).`,
   },
   {
     broken: (p) => outside(p.maxConcurrency, 2, 1000),

@@ -15,6 +15,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { recurringScheduleParams } from '../lib/aws/schedule-params.js';
+import { TIMER_PREFIX } from '../lib/protocol/ids.js';
 import type { Schedule } from '../lib/schedule/define.js';
 
 /** Props of {@link TaskQueueSchedules}. */
@@ -92,6 +93,6 @@ export class TaskQueueSchedules extends Construct {
   /** The ARN pattern of one-time timers (`schedule/<group>/delay.*`): what producers create and delete. */
   get timerArns(): string {
     const { partition, region, account } = Stack.of(this);
-    return `arn:${partition}:scheduler:${region}:${account}:schedule/${this.groupName}/delay.*`;
+    return `arn:${partition}:scheduler:${region}:${account}:schedule/${this.groupName}/${TIMER_PREFIX}*`;
   }
 }

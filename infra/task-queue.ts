@@ -19,6 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/keys.js';
 import { type KeyAttribute, SPOOL_LAYOUT } from '../lib/aws/layout.js';
+import { TIMER_PREFIX } from '../lib/protocol/ids.js';
 import { functionCode } from './function-code.js';
 import { TaskQueueMonitoring } from './task-queue-monitoring.js';
 import { resolveTaskQueueProps, type TaskQueueProps } from './task-queue-props.js';
@@ -217,7 +218,7 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: [action],
-      resourceArns: [`arn:${partition}:scheduler:${region}:${account}:schedule/${groupName}/delay.*`],
+      resourceArns: [`arn:${partition}:scheduler:${region}:${account}:schedule/${groupName}/${TIMER_PREFIX}*`],
     });
   }
 
@@ -396,8 +397,9 @@ export class TaskQueue extends TaskQueueBase {
       }),
     );
     // claim/heartbeat/finish/deadLetter/cancel/revive: conditional UpdateItem on task#; locks:
-    // PutItem/DeleteItem on lock#; get: GetItem. TransactWriteItems (singleton claims) is
-    // authorized per item as UpdateItem + PutItem.
+    // PutItem/DeleteItem on lock#; get: GetItem. TransactWriteItems (a singleton's claims and
+    // heartbeats, finishes that release locks) is authorized per item as UpdateItem + PutItem or
+    // DeleteItem.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],

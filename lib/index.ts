@@ -20,7 +20,6 @@ export {
 } from './client/dlq.js';
 export type { EnqueueOptions } from './client/enqueue.js';
 export type { ResultOptions, TaskHandle } from './client/handle.js';
-export type { EnqueueEvent, Middleware, RunEvent } from './client/middleware.js';
 export { createProducer, type Producer, type ProducerOptions } from './client/producer.js';
 export { createSpool, type Spool, type SpoolOptions } from './client/spool.js';
 export {
@@ -62,15 +61,25 @@ export {
 export {
   ConfigurationError,
   EnqueueError,
+  type EnqueueErrorCode,
   HardTimeoutError,
+  hasErrorCode,
   InvalidResultError,
+  isRetriable,
+  isSpoolError,
   NonRetriableError,
   RetryAfterError,
+  SPOOL_ERROR_BRAND,
+  SPOOL_ERROR_CODES,
   SpoolError,
+  type SpoolErrorCode,
+  type SpoolErrorOf,
+  type SpoolErrorOptions,
   TaskFailedError,
   TimeoutError,
   ValidationError,
 } from './task/errors.js';
+export type { EnqueueEvent, Middleware, RunEvent } from './task/middleware.js';
 export type { Jsonify } from './task/result.js';
 export { DEFAULT_RETRY, type RetryOptions } from './task/retry.js';
 export { isTerminal, TASK_STATES, type TaskState, TERMINAL_STATES } from './task/states.js';

@@ -134,7 +134,7 @@ function explainNetworkErrors(
             (config.endpoint === undefined
               ? 'Check the network and the region (AWS_REGION).'
               : 'Is the local endpoint running? Start it with `spool local start` (ministack; `npm run local:up` in the spool repository), or fix AWS_ENDPOINT_URL.'),
-          { cause: error },
+          { code: 'BACKEND_UNREACHABLE', cause: error },
         );
       }
     },

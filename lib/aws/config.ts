@@ -18,6 +18,7 @@
  * @module
  */
 
+import { SCHEDULER_NAME_FORMAT, SCHEDULER_NAME_PATTERN } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
 
 /** Where the AWS backend's resources are. */
@@ -97,8 +98,8 @@ export function resolveAwsConfig(
         '(the schedule group, and the role EventBridge Scheduler assumes to send to the queue). Set both, or neither to run without schedules and long delays.',
     );
   }
-  if (group !== undefined && !/^[0-9A-Za-z_.-]{1,64}$/.test(group)) {
-    problems.push(`scheduleGroup is ${JSON.stringify(group)}: a schedule group name is 1–64 of [0-9A-Za-z_.-].`);
+  if (group !== undefined && !SCHEDULER_NAME_PATTERN.test(group)) {
+    problems.push(`scheduleGroup is ${JSON.stringify(group)}: a schedule group name is ${SCHEDULER_NAME_FORMAT}.`);
   }
   if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(roleArn)) {
     problems.push(

@@ -17,6 +17,7 @@
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ListableState, TaskRecord } from '../backend/store.js';
+import type { Lock } from '../backend/store-rules.js';
 import type { TaskState } from '../task/states.js';
 
 export { lockKey, STATE_INDEX, taskKey } from './keys.js';
@@ -56,7 +57,7 @@ export function toRecord(item: Item | undefined, now: number): TaskRecord | unde
   if (!(expiresAt > now)) return undefined;
   const record: Record<string, unknown> = {
     id: item.id,
-    task: item.task,
+    ...(typeof item.task === 'string' ? { task: item.task } : {}),
     state: item.state,
     attempt: Number(item.attempt ?? 0),
     createdAt: Number(item.createdAt),
@@ -68,6 +69,12 @@ export function toRecord(item: Item | undefined, now: number): TaskRecord | unde
     if (value !== undefined && value !== null) record[field] = typeof value === 'bigint' ? Number(value) : value;
   }
   return record as unknown as TaskRecord;
+}
+
+/** A lock item as a lock (`undefined` for none). An expired one is returned as it is: the rules compare its expiry. */
+export function toLock(item: Item | undefined): Lock | undefined {
+  if (item === undefined || typeof item.holder !== 'string') return undefined;
+  return { holder: item.holder, expiresAt: Number(item.expiresAt) };
 }
 
 /** Whether an item exists but has expired (so it must be treated as absent and replaced). */

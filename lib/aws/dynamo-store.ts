@@ -1,8 +1,10 @@
 /**
- * The task store port on DynamoDB. Each method header states the write, its condition and its
- * outcomes; the port (`lib/backend/store.ts`) states what they mean. Failed conditions return the
- * old item (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so deciding an outcome never costs a
- * read. The happy path is two writes: `claim` and `finish`, 1 WCU each for items under 1 KB.
+ * The task store port on DynamoDB. Each method header says which DynamoDB writes it makes; the port
+ * (`lib/backend/store.ts`) states their conditions and outcomes, and the store rules
+ * (`lib/backend/store-rules.ts`) decide the outcome. Failed conditions return the old item
+ * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so deciding an outcome never costs a read. The
+ * happy path is two writes: `claim` and `finish`, 1 WCU each for items under 1 KB (a transaction,
+ * taken only where a lock is involved, costs 2 WCU per item).
  *
  * An item that exists but has expired (TTL not yet applied) counts as absent: a write whose
  * condition fails on one deletes it (conditionally) and tries again.
@@ -10,13 +12,7 @@
  * @module
  */
 
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   AcquireUniqueInput,
   AcquireUniqueResult,
@@ -36,6 +32,16 @@ import type {
   TaskRecord,
   TaskStore,
 } from '../backend/store.js';
+import {
+  decideAcquireUnique,
+  decideCancel,
+  decideClaim,
+  decideDeadLetter,
+  decideRevive,
+  holdsLease,
+  type LockRef,
+  releasedLocks,
+} from '../backend/store-rules.js';
 import { SpoolError } from '../task/errors.js';
 import { isTerminal } from '../task/states.js';
 import {
@@ -43,9 +49,9 @@ import {
   isExpired,
   isIndexed,
   itemOfConditionFailure,
-  lockKey,
   STATE_INDEX,
   taskKey,
+  toLock,
   toRecord,
   ttlSeconds,
   UpdateBuilder,
@@ -67,6 +73,7 @@ export class DynamoStore implements TaskStore {
     this.#w = new TableWriter(db, tableName);
   }
 
+  /** GetItem task#id, strongly consistent (see {@link TaskStore.get}). */
   async get(id: string): Promise<TaskRecord | undefined> {
     const out = await this.#db.send(
       new GetCommand({
@@ -79,10 +86,8 @@ export class DynamoStore implements TaskStore {
     return toRecord(out.Item, this.#now());
   }
 
-  // claim — UpdateItem task#id (TransactWriteItems with lock#singleton#key for singletons).
-  // Condition: (absent OR state ∈ {queued, retrying} OR (running AND leaseExpiresAt ≤ now)) AND
-  // attempt < maxAttempts; lock absent, expired or held by id. Outcomes: claimed | finished |
-  // leased | exhausted | singleton-busy, decided from the old item when the condition fails.
+  // claim — UpdateItem task#id; for a singleton, TransactWriteItems of it and the PutItem of
+  // lock#singleton#key. Outcome: decideClaim on the old items of the failed conditions.
   async claim(input: ClaimInput): Promise<ClaimResult> {
     const { now } = input;
     const u = new UpdateBuilder()
@@ -109,94 +114,90 @@ export class DynamoStore implements TaskStore {
       `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${nowV} AND ` +
       `(${state} IN (${u.value('queued')}, ${u.value('retrying')}) OR (${state} = ${u.value('running')} AND ${lease} <= ${nowV})) AND ` +
       `${attempt} < ${u.value(input.maxAttempts)})`;
-    const update = {
-      TableName: this.#table,
-      Key: taskKey(input.id),
-      UpdateExpression: u.expression(),
-      ConditionExpression: condition,
-      ExpressionAttributeNames: u.names,
-      ExpressionAttributeValues: u.values,
-    };
+    const update = this.#w.updateOf(input.id, u, condition);
+    const lock =
+      input.singletonKey === undefined
+        ? undefined
+        : this.#w.lockPutOf({ kind: 'singleton', key: input.singletonKey }, input.id, now, now + input.leaseMs);
     for (let round = 0; ; round++) {
       try {
-        if (input.singletonKey === undefined) {
+        if (lock === undefined) {
           const out = await this.#db.send(new UpdateCommand({ ...update, ...ALL_OLD, ReturnValues: 'ALL_NEW' }));
           return { outcome: 'claimed', record: this.#w.must(out.Attributes, now) };
         }
-        await this.#db.send(
-          new TransactWriteCommand({
-            ReturnConsumedCapacity: 'TOTAL',
-            TransactItems: [
-              { Update: { ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
-              {
-                Put: {
-                  TableName: this.#table,
-                  Item: {
-                    ...lockKey('singleton', input.singletonKey),
-                    holder: input.id,
-                    expiresAt: now + input.leaseMs,
-                    ttl: ttlSeconds(now + input.leaseMs),
-                  },
-                  ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now OR holder = :id',
-                  ExpressionAttributeValues: { ':now': now, ':id': input.id },
-                  ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-                },
-              },
-            ],
-          }),
-        );
+        await this.#w.transact([{ Update: update }, { Put: lock }]);
         const record = await this.get(input.id);
         return { outcome: 'claimed', record: this.#w.must(record, now) };
       } catch (error) {
-        const [taskItem, lockItem, failedOnTask, failedOnLock] = explainFailure(
-          error,
-          input.singletonKey !== undefined,
-        );
-        if (!failedOnTask && !failedOnLock) throw error;
-        if (failedOnTask) {
-          if (isExpired(taskItem, now) && round < 2) {
-            await this.#w.deleteExpired(taskKey(input.id), now);
-            continue;
-          }
-          const record = toRecord(taskItem, now);
-          if (record === undefined) throw error;
-          if (isTerminal(record.state)) return { outcome: 'finished', record };
-          if (record.state === 'running' && (record.leaseExpiresAt ?? 0) > now) return { outcome: 'leased', record };
-          if (record.attempt >= input.maxAttempts) return { outcome: 'exhausted', record };
-          if (round < 2) continue; // it changed between the write and now: try again
-          throw error;
+        const [onTask, onLock] = explainFailure(error) ?? [];
+        if (onTask?.conditionFailed !== true && onLock?.conditionFailed !== true) throw error;
+        if (onTask?.conditionFailed === true && isExpired(onTask.item, now) && round < 2) {
+          await this.#w.deleteExpired(taskKey(input.id), now);
+          continue;
         }
-        return {
-          outcome: 'singleton-busy',
-          holderId: String(lockItem?.holder),
-          heldUntil: Number(lockItem?.expiresAt),
-        };
+        const decision = decideClaim(
+          onTask?.conditionFailed === true ? toRecord(onTask.item, now) : undefined,
+          input,
+          onLock?.conditionFailed === true ? toLock(onLock.item) : undefined,
+        );
+        if (decision.outcome !== 'claim') return decision;
+        if (round < 2) continue; // it changed between the write and now: try again
+        throw error;
       }
     }
   }
 
-  // heartbeat — UpdateItem task#id SET leaseExpiresAt (, progress). Condition: state = running AND
-  // leaseOwner = owner. Outcomes: renewed (cancelRequested read from the new item) | lost.
-  // A singleton's lock is extended after (PutItem, condition: absent, expired or held by id).
+  // heartbeat — UpdateItem task#id; for a singleton, TransactWriteItems of it and the PutItem of
+  // lock#singleton#key, or the UpdateItem alone when only the lock's condition failed (another run
+  // holds it). A transaction returns no new item, so its update also requires that cancelRequested
+  // is absent: failing on that alone, with the lease ours, says it is set (then again without it).
   async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
     const { now } = input;
-    const u = new UpdateBuilder().set('leaseExpiresAt', now + input.leaseMs).set('updatedAt', now);
-    if (input.progress !== undefined) u.set('progress', input.progress);
-    try {
-      const renewed = await this.#w.update(input.id, u, leaseHeldBy(u, input.owner, now), now);
-      if (input.singletonKey !== undefined)
-        await this.#w.putLock('singleton', input.singletonKey, input.id, now, now + input.leaseMs);
-      return { outcome: 'renewed', cancelRequested: renewed.cancelRequested === true };
-    } catch (error) {
-      if (isConditionFailure(error)) return { outcome: 'lost' };
-      throw error;
+    const renewal = () => {
+      const u = new UpdateBuilder().set('leaseExpiresAt', now + input.leaseMs).set('updatedAt', now);
+      if (input.progress !== undefined) u.set('progress', input.progress);
+      return { u, held: leaseHeldBy(u, input.owner, now) };
+    };
+    let lock: LockRef | undefined =
+      input.singletonKey === undefined ? undefined : { kind: 'singleton', key: input.singletonKey };
+    let cancelRequested = false;
+    let failure: unknown;
+    for (let round = 0; round < 4; round++) {
+      const { u, held } = renewal();
+      try {
+        if (lock === undefined) {
+          const renewed = await this.#w.update(input.id, u, held, now);
+          return { outcome: 'renewed', cancelRequested: renewed.cancelRequested === true };
+        }
+        const condition = cancelRequested ? held : `${held} AND attribute_not_exists(${u.name('cancelRequested')})`;
+        await this.#w.transact([
+          { Update: this.#w.updateOf(input.id, u, condition) },
+          { Put: this.#w.lockPutOf(lock, input.id, now, now + input.leaseMs) },
+        ]);
+        return { outcome: 'renewed', cancelRequested };
+      } catch (error) {
+        const [onTask, onLock] = explainFailure(error) ?? [];
+        if (onTask === undefined) throw error;
+        if (onTask.conditionFailed) {
+          // With the lease ours, only the transaction's cancelRequested clause can have failed.
+          const record = toRecord(onTask.item, now);
+          const onlyTheFlag =
+            lock !== undefined &&
+            !cancelRequested &&
+            holdsLease(record, input.owner) &&
+            record.cancelRequested === true;
+          if (!onlyTheFlag) return { outcome: 'lost' };
+          cancelRequested = true;
+        }
+        if (onLock?.conditionFailed === true) lock = undefined;
+        failure = error;
+      }
     }
+    throw failure;
   }
 
-  // finish — UpdateItem task#id SET state, result, error, nextRunAt, expiresAt (absent ones
-  // removed), finishedAt when terminal; REMOVE lease. Condition: state = running AND leaseOwner =
-  // owner. Outcomes: finished | lost. Then releases the singleton lock input.singletonKey, and the
-  // unique lock input.uniqueKey when terminal (DeleteItem, condition: holder = id).
+  // finish — UpdateItem task#id; with locks to release (releasedLocks), TransactWriteItems of it and
+  // a DeleteItem per lock, again without the locks whose condition failed (gone, or held by another).
   async finish(input: FinishInput): Promise<FinishResult> {
     const { now } = input;
     const terminal = isTerminal(input.state);
@@ -212,20 +213,33 @@ export class DynamoStore implements TaskStore {
       .remove('leaseOwner')
       .remove('leaseExpiresAt');
     if (terminal) u.set('finishedAt', now);
-    try {
-      await this.#w.apply(input.id, u, leaseHeldBy(u, input.owner, now));
-      if (input.singletonKey !== undefined) await this.#w.releaseLock('singleton', input.singletonKey, input.id);
-      if (terminal && input.uniqueKey !== undefined) await this.#w.releaseLock('unique', input.uniqueKey, input.id);
-      return { outcome: 'finished' };
-    } catch (error) {
-      if (isConditionFailure(error)) return { outcome: 'lost' };
-      throw error;
+    const condition = leaseHeldBy(u, input.owner, now);
+    let locks = releasedLocks(input.state, input);
+    let failure: unknown;
+    for (let round = 0; round < 4; round++) {
+      try {
+        if (locks.length === 0) {
+          await this.#w.apply(input.id, u, condition);
+        } else {
+          await this.#w.transact([
+            { Update: this.#w.updateOf(input.id, u, condition) },
+            ...locks.map((lock) => ({ Delete: this.#w.lockDeleteOf(lock, input.id) })),
+          ]);
+        }
+        return { outcome: 'finished' };
+      } catch (error) {
+        const reasons = explainFailure(error);
+        if (reasons === undefined) throw error;
+        if (reasons[0]?.conditionFailed === true) return { outcome: 'lost' };
+        locks = locks.filter((_, i) => reasons[i + 1]?.conditionFailed !== true);
+        failure = error;
+      }
     }
+    throw failure;
   }
 
-  // deadLetter — UpdateItem task#id SET state = dead, error, finishedAt; REMOVE lease. Condition:
-  // absent OR state ∈ {queued, retrying} OR (running AND leaseExpiresAt ≤ now). Outcomes: dead |
-  // unchanged. Then releases the unique lock (condition: holder = id).
+  // deadLetter — UpdateItem task#id (outcome: decideDeadLetter on the old item), then the port's
+  // follow-up: DeleteItem of the unique lock the new record names.
   async deadLetter(input: DeadLetterInput): Promise<DeadLetterResult> {
     const { now } = input;
     const u = this.#w.terminalUpdate('dead', input.id, input.task, now, input.expiresAt).set('error', input.error);
@@ -237,35 +251,36 @@ export class DynamoStore implements TaskStore {
     for (let round = 0; ; round++) {
       try {
         const record = await this.#w.update(input.id, u, condition, now);
-        if (record.uniqueKey !== undefined) await this.#w.releaseLock('unique', record.uniqueKey, input.id);
+        await this.#release(releasedLocks('dead', { uniqueKey: record.uniqueKey }), input.id);
         return { outcome: 'dead', record };
       } catch (error) {
-        const old = itemOfConditionFailure(error);
         if (!isConditionFailure(error)) throw error;
+        const old = itemOfConditionFailure(error);
         if (isExpired(old, now) && round < 2) {
           await this.#w.deleteExpired(taskKey(input.id), now);
           continue;
         }
-        const record = toRecord(old, now);
-        if (record === undefined) throw error;
-        return { outcome: 'unchanged', record };
+        const decision = decideDeadLetter(toRecord(old, now), now);
+        if (decision.outcome !== 'dead-letter') return decision;
+        if (round < 2) continue; // it changed between the write and now: try again
+        throw error;
       }
     }
   }
 
-  // cancel — A: UpdateItem task#id SET state = cancelled, condition absent OR state ∈ {queued,
-  // retrying} (then the unique lock is released). B, when A finds it running: SET cancelRequested =
-  // true, condition state = running. Outcomes: cancelled (A) | requested (B) | finished.
+  // cancel — UpdateItem task#id to cancelled (write A; outcome: decideCancel on the old item), or to
+  // cancelRequested (write B, condition state = running); after A, the port's follow-up: DeleteItem
+  // of the unique lock the new record names.
   async cancel(input: CancelInput): Promise<CancelResult> {
     const { now } = input;
     for (let round = 0; round < 4; round++) {
-      const u = this.#w.terminalUpdate('cancelled', input.id, input.task ?? '?', now, input.expiresAt);
+      const u = this.#w.terminalUpdate('cancelled', input.id, input.task, now, input.expiresAt);
       if (input.reason !== undefined) u.set('error', input.reason);
       const state = u.name('state');
       const condition = `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${u.value(now)} AND ${state} IN (${u.value('queued')}, ${u.value('retrying')}))`;
       try {
         const record = await this.#w.update(input.id, u, condition, now);
-        if (record.uniqueKey !== undefined) await this.#w.releaseLock('unique', record.uniqueKey, input.id);
+        await this.#release(releasedLocks('cancelled', { uniqueKey: record.uniqueKey }), input.id);
         return { outcome: 'cancelled', record };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
@@ -274,10 +289,9 @@ export class DynamoStore implements TaskStore {
           await this.#w.deleteExpired(taskKey(input.id), now);
           continue;
         }
-        const record = toRecord(old, now);
-        if (record === undefined) continue;
-        if (isTerminal(record.state)) return { outcome: 'finished', record };
-        if (input.onlyIfNotStarted === true) return { outcome: 'running', record };
+        const decision = decideCancel(toRecord(old, now), input);
+        if (decision.outcome === 'finished' || decision.outcome === 'running') return decision;
+        if (decision.outcome === 'cancel') continue; // it changed between the write and now
         const b = new UpdateBuilder().set('cancelRequested', true).set('updatedAt', now);
         try {
           const requested = await this.#w.update(input.id, b, `${b.name('state')} = ${b.value('running')}`, now);
@@ -290,8 +304,7 @@ export class DynamoStore implements TaskStore {
     throw new SpoolError(`cancel(${input.id}): the run kept changing state; try again`, { taskId: input.id });
   }
 
-  // revive — UpdateItem task#id SET state = queued, attempt = 0; REMOVE lease, nextRunAt.
-  // Condition: state = dead. Outcomes: revived | absent | not-dead.
+  // revive — UpdateItem task#id (outcome: decideRevive on the old item).
   async revive(input: ReviveInput): Promise<ReviveResult> {
     const { now } = input;
     const u = new UpdateBuilder()
@@ -314,29 +327,36 @@ export class DynamoStore implements TaskStore {
       return { outcome: 'revived', record };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const record = toRecord(itemOfConditionFailure(error), now);
-      return record === undefined ? { outcome: 'absent' } : { outcome: 'not-dead', record };
+      const decision = decideRevive(toRecord(itemOfConditionFailure(error), now));
+      if (decision.outcome !== 'revive') return decision;
+      throw error;
     }
   }
 
-  // acquireUnique — PutItem lock#unique#key. Condition: absent OR expired OR holder = id OR holder =
-  // replaceHolder. Outcomes: acquired | held.
+  // acquireUnique — PutItem lock#unique#key (outcome: decideAcquireUnique on the old lock).
   async acquireUnique(input: AcquireUniqueInput): Promise<AcquireUniqueResult> {
     try {
       await this.#w.putLock('unique', input.key, input.id, input.now, input.now + input.ttlMs, input.replaceHolder);
       return { outcome: 'acquired' };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const old = itemOfConditionFailure(error);
-      return { outcome: 'held', holderId: String(old?.holder), expiresAt: Number(old?.expiresAt) };
+      const decision = decideAcquireUnique(toLock(itemOfConditionFailure(error)), input);
+      if (decision.outcome !== 'acquire') return decision;
+      throw error;
     }
   }
 
-  // releaseUnique — DeleteItem lock#unique#key. Condition: holder = id.
+  // releaseUnique — DeleteItem lock#unique#key (condition: held by id).
   async releaseUnique(key: string, id: string): Promise<void> {
-    await this.#w.releaseLock('unique', key, id);
+    await this.#release([{ kind: 'unique', key }], id);
   }
 
+  /** DeleteItem of each of `locks` that `id` holds, one by one (a lock another run holds is left alone). */
+  async #release(locks: readonly LockRef[], id: string): Promise<void> {
+    for (const lock of locks) await this.#w.releaseLock(lock.kind, lock.key, id);
+  }
+
+  /** Query of the sparse index `byState`, newest first (see {@link TaskStore.list}). */
   async list(state: ListableState, options: { readonly limit: number }): Promise<TaskRecord[]> {
     const now = this.#now();
     const records: TaskRecord[] = [];

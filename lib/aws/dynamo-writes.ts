@@ -1,13 +1,25 @@
 /**
  * The DynamoDB writes the task store is built from: conditional updates of task items, lock
- * items, and the clean-up of expired items. Each caller states its condition; see
- * `dynamo-store.ts` for the store's writes and their outcomes.
+ * items, transactions of both, and the clean-up of expired items. Each caller states its
+ * condition; see `dynamo-store.ts` for the store's writes and `lib/backend/store-rules.ts` for
+ * their outcomes.
  *
  * @module
  */
 
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  TransactWriteCommand,
+  type TransactWriteDelete,
+  type TransactWriteItem,
+  type TransactWritePut,
+  type TransactWriteUpdate,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { TaskRecord } from '../backend/store.js';
+import type { LockKind, LockRef } from '../backend/store-rules.js';
 import { SpoolError } from '../task/errors.js';
 import {
   isConditionFailure,
@@ -33,7 +45,13 @@ export class TableWriter {
   ) {}
 
   /** An update that ends a run without an attempt (dead-letter, cancel), creating the record if absent. */
-  terminalUpdate(state: 'dead' | 'cancelled', id: string, task: string, now: number, expiresAt: number): UpdateBuilder {
+  terminalUpdate(
+    state: 'dead' | 'cancelled',
+    id: string,
+    task: string | undefined,
+    now: number,
+    expiresAt: number,
+  ): UpdateBuilder {
     const u = new UpdateBuilder()
       .set('id', id)
       .set('state', state)
@@ -42,7 +60,8 @@ export class TableWriter {
       .set('updatedAt', now)
       .set('expiresAt', expiresAt)
       .set('ttl', ttlSeconds(expiresAt));
-    u.setRaw('task', `if_not_exists(${u.name('task')}, ${u.value(task)})`);
+    // An unknown task name is left absent (a record made by a cancel by id, before the run was seen).
+    if (task !== undefined) u.setRaw('task', `if_not_exists(${u.name('task')}, ${u.value(task)})`);
     u.setRaw('attempt', `if_not_exists(${u.name('attempt')}, ${u.value(0)})`);
     u.setRaw('createdAt', `if_not_exists(${u.name('createdAt')}, ${u.value(now)})`);
     return u;
@@ -59,58 +78,70 @@ export class TableWriter {
     await this.db.send(this.#updateCommand(id, u, condition, 'NONE'));
   }
 
-  #updateCommand(id: string, u: UpdateBuilder, condition: string, returnValues: 'ALL_NEW' | 'NONE'): UpdateCommand {
-    return new UpdateCommand({
+  /** The conditional update of `task#id`, as a member of a transaction (the old item on failure). */
+  updateOf(id: string, u: UpdateBuilder, condition: string): TransactWriteUpdate {
+    return {
       TableName: this.table,
       Key: taskKey(id),
       UpdateExpression: u.expression(),
       ConditionExpression: condition,
       ExpressionAttributeNames: u.names,
       ExpressionAttributeValues: u.values,
-      ReturnValues: returnValues,
-      ...ALL_OLD,
-    });
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
   }
 
-  /** PutItem of a lock item; condition: absent, expired, held by `id` (or by `replace`). */
-  async putLock(
-    kind: 'unique' | 'singleton',
-    key: string,
-    id: string,
-    now: number,
-    expiresAt: number,
-    replace?: string,
-  ) {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { ...lockKey(kind, key), holder: id, expiresAt, ttl: ttlSeconds(expiresAt) },
-        ConditionExpression: `attribute_not_exists(pk) OR expiresAt <= :now OR holder = :id${replace === undefined ? '' : ' OR holder = :replace'}`,
-        ExpressionAttributeValues: {
-          ':now': now,
-          ':id': id,
-          ...(replace === undefined ? {} : { ':replace': replace }),
-        },
-        ...ALL_OLD,
-      }),
-    );
+  #updateCommand(id: string, u: UpdateBuilder, condition: string, returnValues: 'ALL_NEW' | 'NONE'): UpdateCommand {
+    return new UpdateCommand({ ...this.updateOf(id, u, condition), ReturnValues: returnValues, ...ALL_OLD });
   }
 
-  /** DeleteItem of a lock item; condition: held by `id` (otherwise left alone). */
-  async releaseLock(kind: 'unique' | 'singleton', key: string, id: string): Promise<void> {
+  /**
+   * The put of a lock item held by `id` until `expiresAt`; condition: absent, expired, held by
+   * `id` (or by `replace`): the port's lock condition (`mayTakeLock` in the store rules).
+   */
+  lockPutOf(lock: LockRef, id: string, now: number, expiresAt: number, replace?: string): TransactWritePut {
+    return {
+      TableName: this.table,
+      Item: { ...lockKey(lock.kind, lock.key), holder: id, expiresAt, ttl: ttlSeconds(expiresAt) },
+      ConditionExpression: `attribute_not_exists(pk) OR expiresAt <= :now OR holder = :id${replace === undefined ? '' : ' OR holder = :replace'}`,
+      ExpressionAttributeValues: {
+        ':now': now,
+        ':id': id,
+        ...(replace === undefined ? {} : { ':replace': replace }),
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+  }
+
+  /** The delete of a lock item; condition: held by `id`. */
+  lockDeleteOf(lock: LockRef, id: string): TransactWriteDelete {
+    return {
+      TableName: this.table,
+      Key: lockKey(lock.kind, lock.key),
+      ConditionExpression: 'holder = :id',
+      ExpressionAttributeValues: { ':id': id },
+    };
+  }
+
+  /** PutItem of a lock item ({@link lockPutOf}); ConditionalCheckFailed carries the old lock. */
+  async putLock(kind: LockKind, key: string, id: string, now: number, expiresAt: number, replace?: string) {
+    await this.db.send(new PutCommand({ ...this.lockPutOf({ kind, key }, id, now, expiresAt, replace), ...ALL_OLD }));
+  }
+
+  /** DeleteItem of a lock item ({@link lockDeleteOf}); a lock held by another, or gone, is left alone. */
+  async releaseLock(kind: LockKind, key: string, id: string): Promise<void> {
     try {
       await this.db.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: lockKey(kind, key),
-          ConditionExpression: 'holder = :id',
-          ExpressionAttributeValues: { ':id': id },
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
+        new DeleteCommand({ ...this.lockDeleteOf({ kind, key }, id), ReturnConsumedCapacity: 'TOTAL' }),
       );
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
+  }
+
+  /** TransactWriteItems: all of `items` or none (TransactionCanceledException; see {@link explainFailure}). */
+  async transact(items: TransactWriteItem[]): Promise<void> {
+    await this.db.send(new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
   }
 
   /** DeleteItem of an item; condition: it has expired (TTL not yet applied). */
@@ -138,26 +169,27 @@ export class TableWriter {
   }
 }
 
+/** What one member of a failed write reported: a plain write has one, a transaction one per item. */
+export interface WriteFailure {
+  /** Its condition failed. */
+  readonly conditionFailed: boolean;
+  /** The item as the write found it, when its condition failed and `ALL_OLD` was asked for. */
+  readonly item: Item | undefined;
+}
+
 /**
- * Which part of a failed claim failed: `[taskItem, lockItem, failedOnTask, failedOnLock]`.
- * A plain UpdateItem fails with ConditionalCheckFailedException; a transaction with
- * TransactionCanceledException and one reason per item.
+ * Why a write failed: one {@link WriteFailure} per member, in request order, or `undefined` when it
+ * failed otherwise (rethrow it). A plain write fails with ConditionalCheckFailedException (one
+ * member); a transaction with TransactionCanceledException and one reason per item, `None` for an
+ * item whose condition held (all of them, when another write on an item conflicted).
  */
-export function explainFailure(
-  error: unknown,
-  transaction: boolean,
-): [Item | undefined, Item | undefined, boolean, boolean] {
-  if (!transaction) {
-    return isConditionFailure(error)
-      ? [itemOfConditionFailure(error), undefined, true, false]
-      : [undefined, undefined, false, false];
-  }
-  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException')
-    return [undefined, undefined, false, false];
+export function explainFailure(error: unknown): readonly WriteFailure[] | undefined {
+  if (isConditionFailure(error)) return [{ conditionFailed: true, item: itemOfConditionFailure(error) }];
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
   const reasons =
     (error as { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] }).CancellationReasons ?? [];
-  const [onTask, onLock] = [reasons[0], reasons[1]];
-  const taskItem = itemOfConditionFailure({ Item: onTask?.Item });
-  const lockItem = itemOfConditionFailure({ Item: onLock?.Item });
-  return [taskItem, lockItem, onTask?.Code === 'ConditionalCheckFailed', onLock?.Code === 'ConditionalCheckFailed'];
+  return reasons.map((reason) => ({
+    conditionFailed: reason.Code === 'ConditionalCheckFailed',
+    item: itemOfConditionFailure({ Item: reason.Item }),
+  }));
 }

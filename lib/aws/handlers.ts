@@ -11,9 +11,12 @@ export {
   createHttpHandler,
   type EnqueueResponse,
   type ErrorResponse,
+  HTTP_STATUS_BY_ERROR_CODE,
   type HttpHandlerOptions,
+  type HttpProducer,
+  type HttpProducerSource,
   type HttpResponse,
   type StatusResponse,
 } from './http-api.js';
-export { type AppSource, createSqsHandler, RELEASE_BEFORE_DEADLINE_MS } from './lambda.js';
+export { type AppSource, createSqsHandler, RELEASE_BEFORE_DEADLINE_MS, type RunnableApp } from './lambda.js';
 export type { FunctionUrlEvent, LambdaContext, SqsBatchResponse, SqsEvent, SqsRecord } from './lambda-types.js';

@@ -1,5 +1,5 @@
 /**
- * An HTTP API over an app, for a Lambda function URL (payload format 2.0): enqueue a run of a task
+ * An HTTP API over a producer, for a Lambda function URL (payload format 2.0): enqueue a run of a task
  * and read a run's status, as JSON. The function URL's IAM auth (SigV4) decides who may call it
  * (`infra/http-api.ts`); this module only routes, validates and answers.
  *
@@ -10,10 +10,13 @@
  *
  * `POST`'s body is the task's arguments as JSON; the optional headers `Idempotency-Key` and
  * `X-Ordering-Key` are the enqueue options of the same names. Errors are JSON
- * `{ error, message, … }`: 400 (body not JSON, bad header or id), 404 (unknown task or route), 405
- * (method), 413 (message over the queue's limit), 422 (arguments fail the task's schema), 500
- * (anything else; logged, never described to the caller). No answer repeats more than
- * {@link MAX_ECHO} characters of what the caller sent.
+ * `{ error, message, … }`: 400 (body not JSON, bad header or id, an enqueue option refused), 404
+ * (unknown task or route), 405 (method), 409 (a unique task's lock kept changing hands: retry), 413
+ * (message over the queue's limit), 422 (arguments fail the task's schema), 500 (anything else;
+ * logged, never described to the caller). A refused enqueue's answer also carries the spool error's
+ * `code`; its status is chosen by that code ({@link HTTP_STATUS_BY_ERROR_CODE}, and the table in
+ * `docs/errors.md`), never by its message. No answer repeats more than {@link MAX_ECHO} characters
+ * of what the caller sent.
  *
  * @example
  * ```ts
@@ -26,11 +29,11 @@
 
 import type { TaskRecord } from '../backend/store.js';
 import type { EnqueueOptions } from '../client/enqueue.js';
-import type { Spool } from '../client/spool.js';
-import type { Logger } from '../log/logger.js';
+import type { Producer } from '../client/producer.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { isValidTaskId } from '../protocol/envelope.js';
-import { EnqueueError, ValidationError } from '../task/errors.js';
-import type { AppSource } from './lambda.js';
+import { TASK_ID_FORMAT } from '../protocol/ids.js';
+import { hasErrorCode, isSpoolError, type SpoolErrorCode } from '../task/errors.js';
 import type { LambdaContext as Context, FunctionUrlEvent as LambdaFunctionURLEvent } from './lambda-types.js';
 
 /** The most characters of a caller's input (a path, a header, a parse error) an answer repeats. */
@@ -39,6 +42,37 @@ export const MAX_ECHO = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 /** The longest `X-Ordering-Key` accepted, characters (the SQS message group id's limit). */
 export const MAX_ORDERING_KEY_LENGTH = 128;
+
+/**
+ * The status a refused enqueue answers with, by its spool error's code. 500 means "not the
+ * caller's doing": the error is logged, and the answer does not describe it.
+ */
+export const HTTP_STATUS_BY_ERROR_CODE = {
+  BACKEND_FAILURE: 500,
+  BACKEND_UNREACHABLE: 500,
+  NON_RETRIABLE: 500,
+  RETRY_AFTER: 500,
+  INVALID_CONFIGURATION: 500,
+  INVALID_ARGUMENTS: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  INVALID_ENQUEUE_OPTION: 400,
+  ARGUMENTS_NOT_JSON: 400,
+  UNIQUE_LOCK_CONTENDED: 409,
+  ENQUEUE_REFUSED: 400,
+  TASK_FAILED: 500,
+  INVALID_RESULT: 500,
+  TIMEOUT: 500,
+  HARD_TIMEOUT: 500,
+  ATTEMPT_ABORTED: 500,
+} as const satisfies Readonly<Record<SpoolErrorCode, number>>;
+
+/** The `error` word of each status a refused enqueue answers with (500 is `InternalError`). */
+const ERROR_WORD = {
+  400: 'BadRequest',
+  409: 'Conflict',
+  413: 'PayloadTooLarge',
+  422: 'ValidationError',
+} as const;
 
 /** The path prefix of both routes. */
 const PREFIX = '/tasks/';
@@ -85,18 +119,32 @@ export interface StatusResponse {
 
 /** The body of every error answer. */
 export interface ErrorResponse {
-  /** A stable code: `BadRequest`, `NotFound`, `MethodNotAllowed`, `PayloadTooLarge`, `ValidationError`, `InternalError`. */
+  /**
+   * A stable word for the status: `BadRequest`, `NotFound`, `MethodNotAllowed`, `Conflict`,
+   * `PayloadTooLarge`, `ValidationError`, `InternalError`.
+   */
   readonly error: string;
+  /** The spool error's code, when the answer is a refused enqueue (see `docs/errors.md`). */
+  readonly code?: SpoolErrorCode;
   /** What went wrong and how to fix it. */
   readonly message: string;
   readonly [extra: string]: unknown;
 }
 
+/**
+ * What the HTTP API uses of a {@link Producer} (a `Spool` is one): the known tasks, `enqueue` and
+ * `handle`. It reads nothing else.
+ */
+export type HttpProducer = Pick<Producer, 'tasks' | 'enqueue' | 'handle'>;
+
+/** What the HTTP API serves: a producer (or a `Spool`), or a function making one on the first request. */
+export type HttpProducerSource = HttpProducer | (() => HttpProducer | Promise<HttpProducer>);
+
 /** Options of {@link createHttpHandler}. */
 export interface HttpHandlerOptions {
   /**
    * Where unexpected errors are logged.
-   * @default the app's logger
+   * @default createLogger(): JSON lines on stderr at SPOOL_LOG_LEVEL (else info)
    */
   readonly logger?: Logger;
   /** Called at the start of each invocation (e.g. Powertools' `logger.addContext(context)`). */
@@ -104,36 +152,46 @@ export interface HttpHandlerOptions {
 }
 
 /**
- * Create the function URL handler for an app. The app is made on the first request and reused while
- * the execution environment lives; if making it fails, the next request tries again.
+ * Create the function URL handler over a producer. A function source is called on the first
+ * request and what it makes is reused while the execution environment lives; if making it fails,
+ * the next request tries again.
+ *
+ * @example
+ * ```ts
+ * // Only the contracts: the bundle holds no handler code and no worker.
+ * export const handler = createHttpHandler(() => createProducer({ backend: openAwsBackend(), tasks: [chargeOrder] }), {
+ *   logger,
+ * });
+ * ```
  */
 export function createHttpHandler(
-  source: AppSource,
+  source: HttpProducerSource,
   options: HttpHandlerOptions = {},
 ): (event: LambdaFunctionURLEvent, context?: Context) => Promise<HttpResponse> {
-  let app: Promise<Spool> | undefined;
-  const load = (): Promise<Spool> => {
-    app ??= Promise.resolve()
+  const logger = options.logger ?? createLogger();
+  let producer: Promise<HttpProducer> | undefined;
+  const load = (): Promise<HttpProducer> => {
+    producer ??= Promise.resolve()
       .then(() => (typeof source === 'function' ? source() : source))
       .catch((error: unknown) => {
-        app = undefined;
+        producer = undefined;
         throw error;
       });
-    return app;
+    return producer;
   };
   return async (event, context) => {
     if (context !== undefined) options.onInvocation?.(context);
     const requestId = event.requestContext?.requestId ?? '';
-    let spool: Spool | undefined;
     try {
-      spool = await load();
-      return await route(spool, event);
+      return await route(await load(), event);
     } catch (error) {
-      const fields = { requestId, method: event.requestContext?.http?.method, path: clip(event.rawPath ?? ''), error };
-      const logger = options.logger ?? spool?.logger;
-      // Without an app (making it failed) and without a logger, stderr still reaches CloudWatch.
-      if (logger === undefined) console.error('http api: request failed', fields);
-      else logger.error('http api: request failed', fields);
+      logger.error('http api: request failed', {
+        requestId,
+        method: event.requestContext?.http?.method,
+        path: clip(event.rawPath ?? ''),
+        ...(isSpoolError(error) ? { code: error.code } : {}),
+        error,
+      });
       return reply(500, {
         error: 'InternalError',
         message: `The request failed because of an internal error (request id ${requestId || 'unknown'}); it has been logged. Retry later, and quote the request id if it persists.`,
@@ -144,7 +202,7 @@ export function createHttpHandler(
 }
 
 /** Answer one request (throws only on unexpected errors, which become 500). */
-async function route(spool: Spool, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
+async function route(spool: HttpProducer, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
   const method = (event.requestContext?.http?.method ?? 'GET').toUpperCase();
   const rawPath = event.rawPath ?? event.requestContext?.http?.path ?? '/';
   const rest = rawPath.startsWith(PREFIX) ? rawPath.slice(PREFIX.length) : undefined;
@@ -177,7 +235,7 @@ async function route(spool: Spool, event: LambdaFunctionURLEvent): Promise<HttpR
 }
 
 /** `POST /tasks/{taskName}`. */
-async function enqueue(spool: Spool, taskName: string, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
+async function enqueue(spool: HttpProducer, taskName: string, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
   const task = spool.tasks.get(taskName);
   if (task === undefined) {
     const known = [...spool.tasks.keys()].sort();
@@ -226,36 +284,39 @@ async function enqueue(spool: Spool, taskName: string, event: LambdaFunctionURLE
     const handle = await spool.enqueue(task, args, enqueueOptions satisfies EnqueueOptions);
     const answer: EnqueueResponse = {
       id: handle.id,
-      task: handle.task,
+      task: task.name,
       existing: handle.existing,
       status: `${PREFIX}${handle.id}`,
     };
     return reply(202, answer, { location: answer.status });
   } catch (error) {
-    if (error instanceof ValidationError) {
-      return reply(422, {
-        error: 'ValidationError',
+    if (!isSpoolError(error)) throw error;
+    // A code this copy of spool does not know (a newer copy's) is not the caller's doing either.
+    const statusCode: number = HTTP_STATUS_BY_ERROR_CODE[error.code] ?? 500;
+    if (!isCallerError(statusCode)) throw error;
+    if (hasErrorCode(error, 'INVALID_ARGUMENTS')) {
+      return reply(statusCode, {
+        error: ERROR_WORD[statusCode],
+        code: error.code,
         message: clip(error.message, 2000),
         issues: error.issues.slice(0, 50).map((i) => ({ path: clip(i.path), message: clip(i.message) })),
       });
     }
-    if (error instanceof EnqueueError) {
-      const tooLarge = /the limit is \d+ bytes/.test(error.message);
-      return reply(tooLarge ? 413 : 400, {
-        error: tooLarge ? 'PayloadTooLarge' : 'BadRequest',
-        message: clip(error.message, 1000),
-      });
-    }
-    throw error;
+    return reply(statusCode, { error: ERROR_WORD[statusCode], code: error.code, message: clip(error.message, 1000) });
   }
 }
 
+/** Whether a status is one a refused enqueue answers with (else the error is the server's: 500). */
+function isCallerError(statusCode: number): statusCode is keyof typeof ERROR_WORD {
+  return Object.hasOwn(ERROR_WORD, statusCode);
+}
+
 /** `GET /tasks/{id}`. */
-async function status(spool: Spool, id: string): Promise<HttpResponse> {
+async function status(spool: HttpProducer, id: string): Promise<HttpResponse> {
   if (!isValidTaskId(id)) {
     return reply(400, {
       error: 'BadRequest',
-      message: `${JSON.stringify(clip(id))} is not a task id: an id is 1 to 128 characters of [A-Za-z0-9_.:-]. Use the id a POST /tasks/{taskName} answered.`,
+      message: `${JSON.stringify(clip(id))} is not a task id: an id is ${TASK_ID_FORMAT}. Use the id a POST /tasks/{taskName} answered.`,
     });
   }
   const record = await spool.handle(id).info();
@@ -273,7 +334,7 @@ async function status(spool: Spool, id: string): Promise<HttpResponse> {
   }
   const answer: StatusResponse = {
     id: record.id,
-    task: record.task === '?' ? null : record.task,
+    task: record.task ?? null,
     state: record.state,
     attempt: record.attempt,
     ...(record.result === undefined ? {} : { result: parseStored(record.result) }),

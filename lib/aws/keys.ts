@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type LockKind, lockName } from '../protocol/ids.js';
 import { SPOOL_LAYOUT } from './layout.js';
 
 /** Name of the sparse index of records by state (from the layout, `lib/aws/layout.ts`). */
@@ -14,4 +15,4 @@ export const STATE_INDEX = SPOOL_LAYOUT.table.stateIndex.name;
 /** The key of a task record. */
 export const taskKey = (id: string) => ({ pk: `task#${id}` });
 /** The key of a lock. */
-export const lockKey = (kind: 'unique' | 'singleton', key: string) => ({ pk: `lock#${kind}#${key}` });
+export const lockKey = (kind: LockKind, key: string) => ({ pk: `lock#${lockName(kind, key)}` });

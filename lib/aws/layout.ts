@@ -19,7 +19,13 @@
  * @module
  */
 
-import { MAX_MESSAGE_BYTES } from '../backend/transport.js';
+import {
+  DEFAULT_MAX_RECEIVE_COUNT,
+  DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+  MAX_MESSAGE_BYTES,
+  MAX_QUEUE_NAME_LENGTH,
+  MAX_RETENTION_SECONDS,
+} from '../protocol/limits.js';
 
 /** A DynamoDB scalar attribute type, as the DynamoDB API spells it (`S` string, `N` number). */
 export type AttributeType = 'S' | 'N';
@@ -52,14 +58,16 @@ export const SPOOL_LAYOUT = {
     /**
      * How long a received message stays hidden, seconds, for a queue made by provisioning (the
      * long-running worker asks for its own on each receive). The construct derives its own from
-     * the worker Lambda's timeout (`TaskQueueProps.visibilityTimeout`).
+     * the worker Lambda's timeout (`TaskQueueProps.visibilityTimeout`). The default lease,
+     * `DEFAULT_VISIBILITY_TIMEOUT_SECONDS` (30).
      */
-    visibilityTimeoutSeconds: 30,
+    visibilityTimeoutSeconds: DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
     /**
      * Receives after which SQS moves a message to the dead-letter queue: a safety net for messages
      * that keep crashing the worker (spool dead-letters exhausted runs itself, so keep it high).
+     * `DEFAULT_MAX_RECEIVE_COUNT` (100), as the embedded backend's.
      */
-    maxReceiveCount: 100,
+    maxReceiveCount: DEFAULT_MAX_RECEIVE_COUNT,
     /** The largest message, bytes (SQS's limit, 1 MiB). */
     maximumMessageSizeBytes: MAX_MESSAGE_BYTES,
     /** Server-side encryption with SQS-managed keys, unless a customer managed key is given. */
@@ -72,8 +80,8 @@ export const SPOOL_LAYOUT = {
     fifo: true,
     deduplicationScope: 'messageGroup',
     fifoThroughputLimit: 'perMessageGroupId',
-    /** How long a dead letter is kept, seconds: 14 days, the SQS maximum. */
-    retentionSeconds: 1_209_600,
+    /** How long a dead letter is kept, seconds: 14 days, the SQS maximum (`MAX_RETENTION_SECONDS`). */
+    retentionSeconds: MAX_RETENTION_SECONDS,
     maximumMessageSizeBytes: MAX_MESSAGE_BYTES,
     encryption: 'sqs-managed',
   },
@@ -119,10 +127,10 @@ export interface LayoutNames {
 }
 
 /**
- * The longest prefix: SQS queue names are at most 80 characters, and the dead-letter queue adds
- * `-dlq.fifo` (9).
+ * The longest prefix (71): SQS queue names are at most 80 characters, and the dead-letter queue
+ * adds `-dlq.fifo` (9).
  */
-export const MAX_PREFIX_LENGTH = 80 - SPOOL_LAYOUT.deadLetterQueue.nameSuffix.length;
+export const MAX_PREFIX_LENGTH = MAX_QUEUE_NAME_LENGTH - SPOOL_LAYOUT.deadLetterQueue.nameSuffix.length;
 
 /** What a prefix may contain: the characters every one of the four names allows. */
 const PREFIX_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -136,7 +144,7 @@ export function prefixProblems(prefix: string): string[] {
   if (prefix.length === 0 || prefix.length > MAX_PREFIX_LENGTH) {
     problems.push(
       `prefix ${JSON.stringify(prefix)} is ${prefix.length} characters: allowed are 1 to ${MAX_PREFIX_LENGTH} ` +
-        `(SQS queue names are at most 80, and the dead-letter queue adds '${SPOOL_LAYOUT.deadLetterQueue.nameSuffix}'). Pass a shorter name such as 'myapp-dev'.`,
+        `(SQS queue names are at most ${MAX_QUEUE_NAME_LENGTH}, and the dead-letter queue adds '${SPOOL_LAYOUT.deadLetterQueue.nameSuffix}'). Pass a shorter name such as 'myapp-dev'.`,
     );
   }
   if (prefix.length > 0 && !PREFIX_PATTERN.test(prefix)) {

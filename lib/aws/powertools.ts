@@ -8,8 +8,8 @@
 
 import type { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Middleware } from '../client/middleware.js';
 import type { LogFields, Logger } from '../log/logger.js';
+import type { Middleware } from '../task/middleware.js';
 
 /** spool's {@link Logger} writing through a Powertools Logger. */
 export function fromPowertoolsLogger(logger: PowertoolsLogger): Logger {

@@ -10,7 +10,7 @@
  * - Input: the fire message with Scheduler's `<aws.scheduler.scheduled-time>` placeholder (a
  *   timer's input is the delayed run's message body itself).
  * - FlexibleTimeWindow OFF; retries for up to 24 hours (Scheduler's maximum: 185 attempts).
- * - Timers: `at(…)` in UTC, `ActionAfterCompletion: DELETE`.
+ * - Timers: named `delay.<task id>` (`timerName`), `at(…)` in UTC, `ActionAfterCompletion: DELETE`.
  *
  * @module
  */
@@ -83,6 +83,3 @@ export function timerScheduleParams(timer: OneTimeTimer, target: ScheduleTargetC
     },
   };
 }
-
-/** The prefix of timer names; recurring schedule names cannot contain a dot, so never collide. */
-export const TIMER_PREFIX = 'delay.';

@@ -1,7 +1,7 @@
 /**
  * The scheduler port on EventBridge Scheduler: recurring schedules and one-time timers in one
- * schedule group that spool owns (timers are named `delay.…`). Scheduler fires them itself
- * (`firing: 'service'`).
+ * schedule group that spool owns (timers are named `delay.…`, {@link TIMER_PREFIX}). Scheduler
+ * fires them itself (`firing: 'service'`).
  *
  * @module
  */
@@ -18,13 +18,13 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import type { DeployedSchedule, OneTimeTimer, SchedulerPort, ScheduleState } from '../backend/scheduler.js';
+import { TIMER_PREFIX } from '../protocol/ids.js';
 import type { ScheduleSpec } from '../schedule/define.js';
 import { isFireMessage } from '../schedule/fire.js';
 import {
   recurringScheduleParams,
   type SchedulerScheduleParams,
   type ScheduleTargetConfig,
-  TIMER_PREFIX,
   timerScheduleParams,
 } from './schedule-params.js';
 

@@ -33,7 +33,7 @@ export interface DeployedSchedule {
 
 /** A one-time timer: send `message` to the task queue at `at`. */
 export interface OneTimeTimer {
-  /** Unique name (EventBridge Scheduler: 1–64 of `[0-9A-Za-z_.-]`). */
+  /** Unique name (EventBridge Scheduler's: `SCHEDULER_NAME_FORMAT` in `lib/protocol/ids.ts`). */
   readonly name: string;
   /** When to send, epoch ms. */
   readonly at: number;

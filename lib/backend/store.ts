@@ -4,7 +4,13 @@
  * reproduce them (the conformance suite checks):
  *
  * - Each method is **one atomic conditional write** (or a transaction of several): its condition
- *   is evaluated and its update applied as one step, even with many processes or machines.
+ *   is evaluated and its update applied as one step, even with many processes or machines. The
+ *   only writes outside that step are the **follow-ups** a method's header names (the release of
+ *   the unique lock after `deadLetter` and `cancel`): others may see the state between the two,
+ *   and a crash between them leaves it for good; the header says what that state is and what
+ *   repairs it.
+ * - Which outcome a write has is decided by one pure function over the record it finds, in
+ *   `./store-rules.ts`; every backend calls those.
  * - Records carry `expiresAt` (epoch ms). Once `expiresAt ≤ now` a record reads as absent and is
  *   removed later (DynamoDB TTL). Every method treats an expired record as absent.
  * - The store keeps no clock: callers pass `now` (epoch ms), so tests can drive time.
@@ -23,12 +29,12 @@ import type { TaskState } from '../task/states.js';
 export interface TaskRecord {
   /** The task id (also the message's deduplication id). */
   readonly id: string;
-  /** The task's name; `?` when unknown (a cancel by id before the run was ever seen). */
-  readonly task: string;
+  /** The task's name; absent when unknown (a cancel by id before the run was ever seen). */
+  readonly task?: string;
   readonly state: TaskState;
   /** Attempts started so far (claims). 0 until the first claim. */
   readonly attempt: number;
-  /** Owner of the current lease (a worker id + a random token), while `running`. */
+  /** Owner of the current lease (a worker id, a per-process random token and a counter), while `running`. */
   readonly leaseOwner?: string;
   /** When the current lease ends, epoch ms, while `running`. */
   readonly leaseExpiresAt?: number;
@@ -36,7 +42,7 @@ export interface TaskRecord {
   readonly nextRunAt?: number;
   /** The handler's return value as JSON text (absent with `ignoreResult`, or before success). */
   readonly result?: string;
-  /** The last error (for `retrying`, `failed`, `dead`). */
+  /** The last error (for `retrying`, `failed`, `dead`) or, for `cancelled`, why (a skipped fire's reason, or the cancelled attempt's abort). */
   readonly error?: ErrorInfo;
   /** The last value passed to `ctx.progress()`, as JSON text. */
   readonly progress?: string;
@@ -138,7 +144,8 @@ export type FinishResult =
 /** Input of {@link TaskStore.deadLetter}. */
 export interface DeadLetterInput {
   readonly id: string;
-  readonly task: string;
+  /** The task's name, when the message named one (recorded when the run has no record yet). */
+  readonly task?: string;
   readonly now: number;
   readonly error: ErrorInfo;
   readonly expiresAt: number;
@@ -210,7 +217,8 @@ export type ListableState = 'retrying' | 'failed' | 'dead' | 'cancelled';
 /**
  * The task store port. Each method's header states its key, condition and outcomes; a backend
  * implements each as one conditional write (DynamoDB: `UpdateItem` with a `ConditionExpression`,
- * or `TransactWriteItems` where a lock is involved; SQLite: one `BEGIN IMMEDIATE` transaction).
+ * or `TransactWriteItems` where a lock is involved; SQLite: one `BEGIN IMMEDIATE` transaction),
+ * plus the follow-up a header names, and decides the outcome with `./store-rules.ts`.
  */
 export interface TaskStore {
   /** Read a record; `undefined` when absent or expired. */
@@ -225,27 +233,33 @@ export interface TaskStore {
    * - Update: state = running, attempt + 1, leaseOwner = owner, leaseExpiresAt = now + leaseMs,
    *   startedAt = now, cancelRequested removed; the singleton lock (if any) = { holder: id,
    *   expiresAt: now + leaseMs }.
-   * - Outcomes: `claimed` | `finished` (terminal) | `leased` (running, lease live) | `exhausted`
-   *   (condition failed on attempts) | `singleton-busy`. A cancelled run reports `finished`.
+   * - Outcomes, checked in this order: `finished` (terminal; a cancelled run too) | `leased`
+   *   (running, lease live) | `exhausted` (condition failed on attempts) | `singleton-busy` (the lock
+   *   is held by another run) | else `claimed`. One write: the lock is taken in the same transaction.
    */
   claim(input: ClaimInput): Promise<ClaimResult>;
 
   /**
    * **Heartbeat** — extend a lease (and record progress).
-   * - Condition: state = running AND leaseOwner = owner.
-   * - Update: leaseExpiresAt = now + leaseMs (and the singleton lock's expiry); progress if given.
-   * - Outcomes: `renewed` (with `cancelRequested`) | `lost`.
+   * - Key: `task#id` (and `singleton#singletonKey` when given, in the same transaction).
+   * - Condition: state = running AND leaseOwner = owner (the lease may have lapsed, if no one has
+   *   claimed the run since).
+   * - Update: leaseExpiresAt = now + leaseMs; progress if given. With a singleton key, the lock =
+   *   { holder: id, expiresAt: now + leaseMs } when it is absent, lapsed or held by this id; a lock
+   *   another run holds is left alone (the lease is renewed all the same).
+   * - Outcomes: `renewed` (with `cancelRequested`) | `lost` (nothing written). One write.
    */
   heartbeat(input: HeartbeatInput): Promise<HeartbeatResult>;
 
   /**
    * **Finish** — end an attempt.
+   * - Key: `task#id` (and the locks below, in the same transaction).
    * - Condition: state = running AND leaseOwner = owner.
    * - Update: state, result, error, nextRunAt, expiresAt; lease removed; finishedAt = now when
-   *   terminal. Releases the singleton lock `input.singletonKey` (if held by this id) and, when
-   *   terminal, the unique lock `input.uniqueKey` (if held by this id): the caller passes the keys
-   *   of the record its claim returned.
-   * - Outcomes: `finished` | `lost` (nothing written).
+   *   terminal. Releases the singleton lock `input.singletonKey` and, when terminal, the unique
+   *   lock `input.uniqueKey` (the caller passes the keys of the record its claim returned), each
+   *   only if held by this id: a lock that is gone or held by another run is left alone.
+   * - Outcomes: `finished` | `lost` (nothing written). One write.
    */
   finish(input: FinishInput): Promise<FinishResult>;
 
@@ -254,19 +268,30 @@ export interface TaskStore {
    * leases, unknown task, malformed message).
    * - Condition: record absent OR state ∈ {queued, retrying} OR (state = running AND
    *   leaseExpiresAt ≤ now).
-   * - Update: state = dead, error, finishedAt = now, expiresAt; lease removed; unique lock released.
-   * - Outcomes: `dead` | `unchanged` (record as it is).
+   * - Update: state = dead, error, finishedAt = now, expiresAt; lease removed.
+   * - Outcomes: `unchanged` (terminal, or running under a live lease: the record as it is) | else
+   *   `dead`.
+   * - Follow-up on `dead`: the unique lock `record.uniqueKey` is released (if held by this id). It
+   *   may be a second write (DynamoDB learns the key from the update's result). Between the two,
+   *   and for good after a crash between them, the lock names a run that is `dead`: an enqueue of
+   *   that unique key reads the holder's record, finds it terminal and takes the lock over
+   *   (`acquireUnique` with `replaceHolder`); else it lapses at its ttl. A run with no record has
+   *   no `uniqueKey`, so its lock is never released here: the same state, repaired the same way.
    */
   deadLetter(input: DeadLetterInput): Promise<DeadLetterResult>;
 
   /**
    * **Cancel**.
    * - Condition A: record absent OR state ∈ {queued, retrying} → state = cancelled, error = reason
-   *   (creates the record if absent, so the run is refused when its message arrives); unique lock
-   *   released.
+   *   (creates the record if absent, so the run is refused when its message arrives).
    * - Condition B: state = running → cancelRequested = true; with `onlyIfNotStarted`, nothing.
-   * - Outcomes: `cancelled` (A) | `requested` (B) | `running` (B with `onlyIfNotStarted`) |
-   *   `finished` (terminal, nothing written).
+   * - Outcomes: `finished` (terminal, nothing written) | `cancelled` (A) | `requested` (B) |
+   *   `running` (B with `onlyIfNotStarted`, nothing written). A backend may try A, then B, as two
+   *   conditional writes; only one of them takes effect.
+   * - Follow-up on `cancelled`: the unique lock `record.uniqueKey` is released (if held by this
+   *   id), as for `deadLetter`, with the same window: until then, or for good after a crash, the
+   *   lock names a `cancelled` run, which an enqueue of that unique key takes over. A run cancelled
+   *   before it had a record has no `uniqueKey`: its lock stays, and is taken over the same way.
    */
   cancel(input: CancelInput): Promise<CancelResult>;
 

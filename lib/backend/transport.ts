@@ -4,7 +4,8 @@
  * conformance suite checks):
  *
  * - **Deduplication**: a message whose `deduplicationId` was sent to the same queue within the
- *   last 5 minutes is accepted and dropped, even if the first copy was already deleted.
+ *   last {@link DEDUPLICATION_WINDOW_MS} (5 minutes) is accepted and dropped, whatever its body,
+ *   even if the first copy was already deleted.
  * - **Message groups**: messages of one group are delivered in send order; while any message of a
  *   group is in flight (received, not deleted, visibility not expired) no other message of that
  *   group is delivered. One receive may return several consecutive messages of one group.
@@ -12,30 +13,31 @@
  *   delivered again with `receiveCount` + 1. `changeVisibility` resets the timer from now.
  * - **Redrive**: a message received more than `maxReceiveCount` times moves to the dead-letter
  *   queue instead of being delivered.
- * - Limits: 1–10 messages per receive, body ≤ {@link MAX_MESSAGE_BYTES}, visibility ≤ 12 hours,
- *   long-poll wait ≤ 20 seconds.
+ * - Limits (`lib/protocol/limits.ts`, re-exported here): 1–{@link MAX_BATCH} messages per receive,
+ *   body ≤ {@link MAX_MESSAGE_BYTES}, visibility ≤ {@link MAX_VISIBILITY_SECONDS} (12 hours),
+ *   long-poll wait ≤ {@link MAX_WAIT_SECONDS}; group and deduplication ids as `FIFO_ID_PATTERN`
+ *   (`lib/protocol/ids.ts`) says.
  *
  * @module
  */
 
-/** Largest message body in bytes (UTF-8): SQS's limit, 1 MiB. Embedded enforces the same. */
-export const MAX_MESSAGE_BYTES = 1_048_576;
-/** Most messages one receive or one send batch may carry (SQS's limit). */
-export const MAX_BATCH = 10;
-/** Longest visibility timeout SQS accepts, in seconds (12 hours). */
-export const MAX_VISIBILITY_SECONDS = 43_200;
-/** Longest long-poll wait SQS accepts, in seconds. */
-export const MAX_WAIT_SECONDS = 20;
-/** The FIFO deduplication window, in milliseconds (5 minutes). */
-export const DEDUPLICATION_WINDOW_MS = 300_000;
+import {
+  DEDUPLICATION_WINDOW_MS,
+  MAX_BATCH,
+  MAX_MESSAGE_BYTES,
+  MAX_VISIBILITY_SECONDS,
+  MAX_WAIT_SECONDS,
+} from '../protocol/limits.js';
+
+export { DEDUPLICATION_WINDOW_MS, MAX_BATCH, MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS };
 
 /** A message to send. */
 export interface OutgoingMessage {
   /** The message body: protocol JSON, at most {@link MAX_MESSAGE_BYTES} bytes. */
   readonly body: string;
-  /** FIFO deduplication id (≤ 128 chars of `[A-Za-z0-9!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~]`). */
+  /** FIFO deduplication id: 1–128 printable ASCII characters without spaces (`FIFO_ID_PATTERN`). */
   readonly deduplicationId: string;
-  /** FIFO message group id (≤ 128 chars, same alphabet). */
+  /** FIFO message group id (the same alphabet). */
   readonly groupId: string;
   /** String attributes carried beside the body (the dead-letter reason, for example). */
   readonly attributes?: Readonly<Record<string, string>>;
@@ -63,7 +65,7 @@ export interface ReceiveOptions {
   readonly maxMessages: number;
   /** How long received messages stay hidden, in seconds (0–{@link MAX_VISIBILITY_SECONDS}). */
   readonly visibilityTimeoutSeconds: number;
-  /** Long poll: how long to wait for a first message when none is ready, in seconds (0–20). */
+  /** Long poll: how long to wait for a first message when none is ready, in seconds (0–{@link MAX_WAIT_SECONDS}). */
   readonly waitTimeSeconds: number;
   /** Ends a long poll early (returns what was received, possibly nothing). */
   readonly signal?: AbortSignal;

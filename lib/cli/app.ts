@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import type { Spool } from '../client/spool.js';
 import { importAwsModules } from '../peers.js';
+import { hasErrorCode } from '../task/errors.js';
 import { importAppModule } from './load-module.js';
 import type { BackendKind, Target } from './options.js';
 import { CliError, EXIT } from './output.js';
@@ -145,7 +146,7 @@ export async function openBackend(kind: BackendKind, db: string | undefined, cwd
     }
     return await openEmbedded(db === undefined ? undefined : resolve(cwd, db));
   } catch (error) {
-    if (error instanceof Error && error.name === 'ConfigurationError') {
+    if (hasErrorCode(error, 'INVALID_CONFIGURATION')) {
       throw new CliError(`--backend ${kind}: ${error.message}`, EXIT.usage, { cause: error });
     }
     throw error;
@@ -246,7 +247,10 @@ function loadFailure(path: string, doing: string, error: unknown): Error {
   const code = 'code' in error ? String(error.code) : '';
   const database = NOT_A_DATABASE.has(code) || (code.startsWith('SQLITE_') && CANNOT_OPEN.has(code));
   const usage =
-    error.name === 'ConfigurationError' || error instanceof SyntaxError || code.startsWith('ERR_REQUIRE') || database;
+    hasErrorCode(error, 'INVALID_CONFIGURATION') ||
+    error instanceof SyntaxError ||
+    code.startsWith('ERR_REQUIRE') ||
+    database;
   const hint = database
     ? ' The app opened an embedded database it cannot use: check SPOOL_DB, and the path it passes to ' +
       'openEmbeddedBackend({ path }).'

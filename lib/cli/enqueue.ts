@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import type { EnqueueOptions } from '../client/enqueue.js';
 import type { Spool } from '../client/spool.js';
+import { hasErrorCode } from '../task/errors.js';
 import { loadApp } from './app.js';
 import { readArguments, STDIN_ARGUMENT } from './input.js';
 import { type AppFlags, appOption, backendOption, dbOption, integer, jsonOption, targetOf } from './options.js';
@@ -120,7 +121,7 @@ async function enqueueWith(
     failure = error;
   }
   const record = await handle.info();
-  if (failure instanceof Error && failure.name === 'TimeoutError') {
+  if (hasErrorCode(failure, 'TIMEOUT')) {
     // The library's message gives API advice (result({ timeoutMs })); a CLI user needs the flag.
     failure = new CliError(
       `Run ${handle.id} of task '${handle.task}' did not finish within ${flags.timeoutMs} ms (state: ` +

@@ -1,11 +1,11 @@
 /**
  * The CLI's input/output: where it writes, its exit codes, its errors, and the small formatters
- * (tables, key/value blocks, JSON, times) every command uses.
+ * (tables, key/value blocks, JSON, times) every command uses. How an error is reported, and the
+ * exit code it maps to, is `report.ts`'s (this module imports nothing of spool's, so that
+ * `load-module.ts` and it load on their own).
  *
  * @module
  */
-
-import { CommanderError } from 'commander';
 
 /** A stream the CLI writes to (`process.stdout`, or a collecting stream in tests). */
 export type OutStream = NodeJS.WritableStream & { readonly isTTY?: boolean };
@@ -59,51 +59,6 @@ export class CliError extends Error {
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
   }
-}
-
-/** Errors (by `name`, so copies of spool from another bundle match) that mean bad input: exit 2. */
-const USAGE_ERRORS = new Set(['ValidationError', 'ConfigurationError', 'EnqueueError']);
-/** Errors that mean the run asked about failed or did not finish in time: exit 1. */
-const FAILED_ERRORS = new Set(['TaskFailedError', 'TimeoutError']);
-
-/** Print an error on stderr as `spool: <message>` and return the exit code it maps to. */
-export function reportError(io: Pick<CliIo, 'stderr'>, error: unknown): number {
-  if (error instanceof CommanderError) {
-    // Commander has printed its message (through `outputError`) or the help already.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
-    return EXIT.usage;
-  }
-  const debug = process.env.SPOOL_DEBUG === '1';
-  let code: number = EXIT.backend;
-  let message: string;
-  if (error instanceof CliError) {
-    code = error.exitCode;
-    message = error.message;
-  } else if (error instanceof Error && USAGE_ERRORS.has(error.name)) {
-    code = EXIT.usage;
-    message = error.message;
-  } else if (error instanceof Error && FAILED_ERRORS.has(error.name)) {
-    code = EXIT.failed;
-    message = error.message;
-  } else if (error instanceof Error && error.name === 'SpoolError') {
-    message = error.message;
-  } else {
-    const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    message = `unexpected error: ${described}${debug ? '' : ' (set SPOOL_DEBUG=1 to see the stack)'}`;
-  }
-  io.stderr.write(`spool: ${message}\n`);
-  if (debug && error instanceof Error) io.stderr.write(`${stackWithCauses(error)}\n`);
-  return code;
-}
-
-function stackWithCauses(error: Error): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
-    parts.push(current.stack ?? `${current.name}: ${current.message}`);
-    current = current.cause;
-  }
-  return parts.join('\nCaused by: ');
 }
 
 /** Write one line. */

@@ -20,6 +20,7 @@ import {
   writeEnvFile,
 } from '../local/env.js';
 import { importAwsModules } from '../peers.js';
+import { MAX_REDRIVE_RECEIVE_COUNT, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
 import { integer, jsonOption } from './options.js';
 import { type CliContext, CliError, EXIT, line, printJson, table } from './output.js';
 
@@ -81,12 +82,12 @@ export function registerProvision(program: Command, ctx: CliContext): void {
     .option(
       '--max-receive-count <n>',
       `receives before SQS redrives a message to the DLQ (default ${SPOOL_LAYOUT.queue.maxReceiveCount})`,
-      integer(1, 1000),
+      integer(1, MAX_REDRIVE_RECEIVE_COUNT),
     )
     .option(
       '--visibility-timeout <s>',
       `the task queue's visibility timeout, seconds (default ${SPOOL_LAYOUT.queue.visibilityTimeoutSeconds})`,
-      integer(0, 43_200),
+      integer(0, MAX_VISIBILITY_SECONDS),
     )
     .option('--scheduler-role-arn <arn>', 'the role EventBridge Scheduler assumes to send to the queue')
     .option('--no-scheduler', 'make no schedule group (no schedules, no delays over 15 minutes)')

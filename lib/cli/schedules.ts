@@ -13,6 +13,7 @@ import { describeSpec, type ScheduleSpec, triggerOf } from '../schedule/define.j
 import { fireRun } from '../schedule/fire.js';
 import { applySync, planIsEmpty, planSync, type SyncPlan } from '../schedule/sync.js';
 import { describeTrigger, nextFire } from '../schedule/trigger.js';
+import { hasErrorCode } from '../task/errors.js';
 import { describeBackend, loadApp, openReader, type Reader } from './app.js';
 import { appOption, backendOption, dbOption, jsonOption, type ReaderFlags, type Target, targetOf } from './options.js';
 import { type CliContext, CliError, EXIT, iso, line, printJson, table } from './output.js';
@@ -180,7 +181,7 @@ async function sync(ctx: CliContext, flags: Flags, target: Target): Promise<numb
     try {
       plan = planSync(spool.schedules.values(), await scheduler.list(), scheduler);
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConfigurationError') throw new CliError(error.message, EXIT.usage);
+      if (hasErrorCode(error, 'INVALID_CONFIGURATION')) throw new CliError(error.message, EXIT.usage);
       throw error;
     }
     if (!flags.dryRun) await applySync(scheduler, plan);

@@ -113,7 +113,7 @@ function render(ctx: CliContext, description: string, report: Report): void {
   line(ctx.stdout, `Recent failures (newest first, ${report.recentFailures.length} shown):`);
   const rows = report.recentFailures.map((f) => [
     f.id,
-    f.task,
+    f.task ?? '-',
     f.state,
     f.updatedAt,
     f.error === null ? '' : truncate(`${f.error.name}: ${f.error.message}`, 100),

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import type { Spool } from '../client/spool.js';
 import { createLogger } from '../log/logger.js';
+import { MAX_CONCURRENCY, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
 import { WORKER_DEFAULTS, type Worker, type WorkerOptions } from '../worker/worker.js';
 import { describeBackend, loadApp } from './app.js';
 import { type AppFlags, appOption, backendOption, dbOption, integer, targetOf } from './options.js';
@@ -35,7 +36,11 @@ export function registerWorkers(program: Command, ctx: CliContext): void {
     .addOption(appOption())
     .addOption(backendOption())
     .addOption(dbOption())
-    .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
+    .option(
+      '--concurrency <n>',
+      `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`,
+      integer(1, MAX_CONCURRENCY),
+    )
     .option('--verbose', 'log at debug level')
     .addHelpText(
       'after',
@@ -55,11 +60,15 @@ Examples:
     .addOption(appOption())
     .addOption(backendOption())
     .addOption(dbOption())
-    .option('--concurrency <n>', `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`, integer(1, 10_000))
+    .option(
+      '--concurrency <n>',
+      `attempts run at once (default ${WORKER_DEFAULTS.concurrency})`,
+      integer(1, MAX_CONCURRENCY),
+    )
     .option(
       '--visibility-timeout <s>',
       `visibility timeout requested on receive, seconds (default ${WORKER_DEFAULTS.visibilityTimeoutSeconds})`,
-      integer(1, 43_200),
+      integer(1, MAX_VISIBILITY_SECONDS),
     )
     .option(
       '--shutdown-grace-ms <ms>',
@@ -111,12 +120,12 @@ async function work(ctx: CliContext, flags: WorkerFlags, command: Command): Prom
   };
   return serve(ctx, spool, () => spool.worker(options), {
     started: () =>
-      spool.logger.info('spool worker running', {
+      spool.runtime.logger.info('spool worker running', {
         backend: describeBackend(spool.backend),
         tasks: [...spool.tasks.keys()].sort(),
         concurrency: options.concurrency ?? WORKER_DEFAULTS.concurrency,
       }),
-    notice: (message) => spool.logger.warn(message),
+    notice: (message) => spool.runtime.logger.warn(message),
   });
 }
 

@@ -8,7 +8,9 @@
 import type { Backend } from '../backend/backend.js';
 import { MAX_BATCH, type ReceivedMessage } from '../backend/transport.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
-import { DEAD_LETTER_ATTRIBUTES as A } from '../worker/processor.js';
+import { REDRIVE_ID_PREFIX } from '../protocol/ids.js';
+import { DEFAULT_RETENTION_MS, MAX_FIFO_ID_LENGTH } from '../protocol/limits.js';
+import { DEAD_LETTER_ATTRIBUTES as A } from '../protocol/reasons.js';
 
 /** One dead-lettered message, as `spool dlq list` shows it. */
 export interface DeadLetter {
@@ -92,7 +94,7 @@ export async function redriveDeadLetters(backend: Backend, options: RedriveOptio
   const dlq = backend.transport.deadLetters;
   const wanted = options.taskIds === undefined ? undefined : new Set(options.taskIds);
   const now = options.now ?? Date.now;
-  const retentionMs = options.retentionMs ?? 604_800_000;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const skipped: ReceivedMessage[] = [];
   let moved = 0;
   try {
@@ -118,7 +120,7 @@ export async function redriveDeadLetters(backend: Backend, options: RedriveOptio
         await backend.transport.tasks.send(
           take.map((m) => ({
             body: m.body,
-            deduplicationId: `rd-${m.messageId}`.slice(0, 128),
+            deduplicationId: `${REDRIVE_ID_PREFIX}${m.messageId}`.slice(0, MAX_FIFO_ID_LENGTH),
             groupId: m.groupId,
           })),
         );

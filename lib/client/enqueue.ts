@@ -4,17 +4,21 @@
  * @module
  */
 
-import { createHash } from 'node:crypto';
 import { MAX_TIMER_MESSAGE_CHARS, type OneTimeTimer, type SchedulerPort } from '../backend/scheduler.js';
 import type { TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queue } from '../backend/transport.js';
 import { canonicalJson, deriveTaskId, randomTaskId } from '../protocol/canonical.js';
 import { encodeEnvelope } from '../protocol/envelope.js';
+import { delayedDeduplicationId, FIFO_ID_FORMAT, FIFO_ID_PATTERN, timerName } from '../protocol/ids.js';
+import { MAX_ENQUEUE_DELAY_MS, MAX_QUEUED_DELAY_MS } from '../protocol/limits.js';
 import type { AnyTaskContract } from '../task/contract.js';
 import { ConfigurationError, EnqueueError } from '../task/errors.js';
+import type { Middleware } from '../task/middleware.js';
 import { validateArgs } from '../task/schema.js';
 import { isTerminal } from '../task/states.js';
-import type { Middleware } from './middleware.js';
+
+// Defined in lib/protocol (limits.ts, ids.ts), re-exported for the modules that import them from here.
+export { MAX_QUEUED_DELAY_MS, timerName };
 
 /** Options of one enqueue. */
 export interface EnqueueOptions {
@@ -54,13 +58,6 @@ export interface PreparedRun {
   readonly timer?: OneTimeTimer;
 }
 
-/** Longest delay a message waits out in the queue itself, ms (15 minutes); longer ones use a timer. */
-export const MAX_QUEUED_DELAY_MS = 900_000;
-/** Longest delay, ms (365 days). */
-export const MAX_DELAY_MS = 31_536_000_000;
-
-const KEY_PATTERN = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
-
 /** Validate arguments and build the message of one run (nothing is sent). */
 export async function prepareRun(
   task: AnyTaskContract,
@@ -84,14 +81,14 @@ export async function prepareRun(
     throw new EnqueueError(
       `Task '${task.name}': the message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} bytes (SQS's 1 MiB). ` +
         'Nothing was enqueued. Store large data elsewhere (S3, a database) and pass its key as the argument.',
-      { taskName: task.name, taskId: id },
+      { code: 'PAYLOAD_TOO_LARGE', taskName: task.name, taskId: id },
     );
   }
   const groupId = options.orderingKey ?? id;
-  if (!KEY_PATTERN.test(groupId)) {
+  if (!FIFO_ID_PATTERN.test(groupId)) {
     throw new EnqueueError(
-      `Task '${task.name}': orderingKey ${JSON.stringify(groupId)} is not allowed; use 1–128 printable ASCII characters without spaces.`,
-      { taskName: task.name, taskId: id },
+      `Task '${task.name}': orderingKey ${JSON.stringify(groupId)} is not allowed; use ${FIFO_ID_FORMAT}.`,
+      { code: 'INVALID_ENQUEUE_OPTION', taskName: task.name, taskId: id },
     );
   }
   if (notBefore === undefined)
@@ -103,7 +100,7 @@ export async function prepareRun(
     throw new EnqueueError(
       `Task '${task.name}': a run delayed by more than 15 minutes waits in a one-time schedule, whose message may be at most ${MAX_TIMER_MESSAGE_CHARS} characters (EventBridge Scheduler's limit); this one is ${body.length}. ` +
         'Nothing was enqueued. Pass smaller arguments (store large data elsewhere and pass its key), or delay by 15 minutes or less.',
-      { taskName: task.name, taskId: id },
+      { code: 'PAYLOAD_TOO_LARGE', taskName: task.name, taskId: id },
     );
   }
   return { id, message, uniqueKey, args: travelled, timer: { name: timerName(id), at: notBefore, message } };
@@ -112,7 +109,10 @@ export async function prepareRun(
 /** When the run may start (epoch ms), from `delaySeconds` or `runAt`; `undefined` for at once. */
 function startTime(task: AnyTaskContract, options: EnqueueOptions, now: number): number | undefined {
   const fail = (what: string): never => {
-    throw new EnqueueError(`Task '${task.name}': ${what}. Nothing was enqueued.`, { taskName: task.name });
+    throw new EnqueueError(`Task '${task.name}': ${what}. Nothing was enqueued.`, {
+      code: 'INVALID_ENQUEUE_OPTION',
+      taskName: task.name,
+    });
   };
   const { delaySeconds, runAt } = options;
   if (delaySeconds !== undefined && runAt !== undefined) fail('give delaySeconds or runAt, not both');
@@ -121,9 +121,11 @@ function startTime(task: AnyTaskContract, options: EnqueueOptions, now: number):
       typeof delaySeconds !== 'number' ||
       !Number.isFinite(delaySeconds) ||
       delaySeconds < 0 ||
-      delaySeconds * 1000 > MAX_DELAY_MS
+      delaySeconds * 1000 > MAX_ENQUEUE_DELAY_MS
     ) {
-      fail(`delaySeconds is ${String(delaySeconds)}; allowed: a number of seconds from 0 to 31536000 (one year)`);
+      fail(
+        `delaySeconds is ${String(delaySeconds)}; allowed: a number of seconds from 0 to ${MAX_ENQUEUE_DELAY_MS / 1000} (one year)`,
+      );
     }
     return delaySeconds === 0 ? undefined : now + Math.round(delaySeconds * 1000);
   }
@@ -132,25 +134,12 @@ function startTime(task: AnyTaskContract, options: EnqueueOptions, now: number):
   if (typeof at !== 'number' || !Number.isFinite(at)) {
     fail(`runAt is ${String(runAt)}; allowed: a valid Date or epoch milliseconds`);
   }
-  if (at - now > MAX_DELAY_MS) {
+  if (at - now > MAX_ENQUEUE_DELAY_MS) {
     fail(
       `runAt is ${new Date(at).toISOString()}, more than one year ahead (now ${new Date(now).toISOString()}); allowed: up to one year ahead`,
     );
   }
   return at <= now ? undefined : at;
-}
-
-/** The deduplication id of a delayed run's message: its id and start time (each body has its own id). */
-function delayedDeduplicationId(id: string, notBefore: number): string {
-  const plain = `${id}@${notBefore}`;
-  return plain.length <= 128 ? plain : createHash('sha256').update(plain).digest('hex');
-}
-
-/** The name of a delayed run's one-time timer (EventBridge Scheduler: 1–64 of `[0-9A-Za-z_.-]`). */
-export function timerName(id: string): string {
-  return /^[0-9A-Za-z_.-]{1,58}$/.test(id)
-    ? `delay.${id}`
-    : `delay.${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 }
 
 /** Run the `onEnqueue` hooks of every middleware, in order. */
@@ -188,7 +177,7 @@ export async function acquireUniqueLock(
   }
   throw new EnqueueError(
     `Task '${task.name}': could not take unique lock ${JSON.stringify(run.uniqueKey)}: it changed hands three times during this enqueue. Try again.`,
-    { taskName: task.name, taskId: run.id },
+    { code: 'UNIQUE_LOCK_CONTENDED', taskName: task.name, taskId: run.id },
   );
 }
 

@@ -6,6 +6,7 @@
 
 import type { SchedulerPort } from '../backend/scheduler.js';
 import type { TaskRecord, TaskStore } from '../backend/store.js';
+import { timerName } from '../protocol/ids.js';
 import { SpoolError, TaskFailedError, TimeoutError } from '../task/errors.js';
 import type { TaskState } from '../task/states.js';
 
@@ -27,8 +28,8 @@ export interface ResultOptions {
 export interface TaskHandle<R = unknown> {
   /** The task id. */
   readonly id: string;
-  /** The task's name (`?` for a handle made from a bare id). */
-  readonly task: string;
+  /** The task's name; absent for a handle made from a bare id. */
+  readonly task?: string;
   /** `true` when enqueue returned an existing run instead of a new one (a `unique` task). */
   readonly existing: boolean;
   /** The run's state. A run the store has no record of yet is `queued`. */
@@ -52,20 +53,27 @@ export interface TaskHandle<R = unknown> {
 /** Defaults of {@link ResultOptions}. */
 export const RESULT_DEFAULTS = { timeoutMs: 30_000, maxPollIntervalMs: 500 } as const;
 
+/** What {@link createHandle} builds a handle from. */
+export interface HandleSource {
+  readonly store: TaskStore;
+  /** Where a delayed run's one-time schedule lives (deleted on cancel). */
+  readonly scheduler: SchedulerPort | undefined;
+  readonly now: () => number;
+  readonly id: string;
+  /** The task's name, when known. */
+  readonly task?: string;
+  readonly existing: boolean;
+  /** How long a record made by `cancel()` is kept, ms. */
+  readonly retentionMs: number;
+}
+
 /** Build a handle over a store. */
-export function createHandle<R>(
-  store: TaskStore,
-  scheduler: SchedulerPort | undefined,
-  timerName: string,
-  now: () => number,
-  id: string,
-  task: string,
-  existing: boolean,
-  retentionMs: number,
-): TaskHandle<R> {
+export function createHandle<R>(source: HandleSource): TaskHandle<R> {
+  const { store, scheduler, now, id, task, existing, retentionMs } = source;
+  const named = task === undefined ? `Run ${id}` : `Run ${id} of task '${task}'`;
   return {
     id,
-    task,
+    ...(task === undefined ? {} : { task }),
     existing,
     async status() {
       return (await store.get(id))?.state ?? 'queued';
@@ -85,10 +93,10 @@ export function createHandle<R>(
         const left = deadline - Date.now();
         if (left <= 0) {
           throw new TimeoutError(
-            `Run ${id} of task '${task}' did not finish within ${timeoutMs} ms (state: ${record?.state ?? 'queued'}). ` +
+            `${named} did not finish within ${timeoutMs} ms (state: ${record?.state ?? 'queued'}). ` +
               'Is a worker running for this backend? Wait longer with result({ timeoutMs }), or check `spool inspect ' +
               `${id}\`.`,
-            { taskId: id, taskName: task },
+            { taskId: id, ...(task === undefined ? {} : { taskName: task }) },
           );
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left)));
@@ -99,16 +107,16 @@ export function createHandle<R>(
       const at = now();
       const outcome = await store.cancel({
         id,
-        ...(task === '?' ? {} : { task }),
+        ...(task === undefined ? {} : { task }),
         now: at,
         expiresAt: at + retentionMs,
       });
       if (outcome.outcome === 'cancelled' && scheduler !== undefined) {
         try {
-          await scheduler.cancelOnce(timerName);
+          await scheduler.cancelOnce(timerName(id));
         } catch (error) {
           throw new SpoolError(
-            `Run ${id} is cancelled and will not run, but deleting its one-time schedule ${timerName} failed (it will fire and be dropped): ${(error as Error).message}`,
+            `Run ${id} is cancelled and will not run, but deleting its one-time schedule ${timerName(id)} failed (it will fire and be dropped): ${(error as Error).message}`,
             { taskId: id, cause: error },
           );
         }
@@ -127,9 +135,10 @@ function settle<R>(record: TaskRecord): { value: R } | undefined {
     case 'dead':
     case 'cancelled': {
       const reason = record.error === undefined ? '' : `: ${record.error.name}: ${record.error.message}`;
-      throw new TaskFailedError(`Run ${record.id} of task '${record.task}' ended ${record.state}${reason}`, {
+      const named = record.task === undefined ? `Run ${record.id}` : `Run ${record.id} of task '${record.task}'`;
+      throw new TaskFailedError(`${named} ended ${record.state}${reason}`, {
         taskId: record.id,
-        taskName: record.task,
+        ...(record.task === undefined ? {} : { taskName: record.task }),
         state: record.state,
         ...(record.error === undefined ? {} : { errorName: record.error.name }),
       });

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { type AnyTaskContract, TASK_DEFAULTS } from '../task/contract.js';
 import type { TaskArgs, TaskResult } from '../task/define.js';
 import { EnqueueError, ValidationError } from '../task/errors.js';
+import type { Middleware } from '../task/middleware.js';
 import {
   acquireUniqueLock,
   type EnqueueOptions,
@@ -18,10 +19,8 @@ import {
   prepareRun,
   runEnqueueHooks,
   sendRuns,
-  timerName,
 } from './enqueue.js';
 import { createHandle, type TaskHandle } from './handle.js';
-import type { Middleware } from './middleware.js';
 
 /** Options of {@link createProducer}. */
 export interface ProducerOptions {
@@ -43,12 +42,10 @@ export interface ProducerOptions {
 
 /** Enqueue runs and follow them. A {@link Spool} is a producer that also runs workers. */
 export interface Producer {
+  /** The backend runs are sent to (operators pass it to `listDeadLetters` and the like). */
   readonly backend: Backend;
   /** Known contracts by name (see {@link ProducerOptions.tasks}). */
   readonly tasks: ReadonlyMap<string, AnyTaskContract>;
-  readonly middleware: readonly Middleware[];
-  readonly logger: Logger;
-  readonly now: () => number;
   /**
    * Enqueue one run of a task or contract. Arguments are type-checked at compile time and
    * validated by the schema now (a `ValidationError` means nothing was sent). The handle's
@@ -95,16 +92,22 @@ export function createProducer(options: ProducerOptions): Producer {
   const middleware = options.middleware ?? [];
   const logger = options.logger ?? createLogger();
   const now = options.now ?? Date.now;
-  const retentionOf = (name: string) => (tasks.get(name)?.resultTtlSeconds ?? TASK_DEFAULTS.resultTtlSeconds) * 1000;
-  const handleFor = <R>(id: string, task: string, existing: boolean, retentionMs = retentionOf(task)) =>
-    createHandle<R>(backend.store, backend.scheduler, timerName(id), now, id, task, existing, retentionMs);
+  const retentionOf = (name: string | undefined) =>
+    ((name === undefined ? undefined : tasks.get(name)?.resultTtlSeconds) ?? TASK_DEFAULTS.resultTtlSeconds) * 1000;
+  const handleFor = <R>(id: string, task: string | undefined, existing: boolean, retentionMs = retentionOf(task)) =>
+    createHandle<R>({
+      store: backend.store,
+      scheduler: backend.scheduler,
+      now,
+      id,
+      ...(task === undefined ? {} : { task }),
+      existing,
+      retentionMs,
+    });
 
   return {
     backend,
     tasks,
-    middleware,
-    logger,
-    now,
     async enqueue(task, args, enqueueOptions) {
       const retentionMs = task.resultTtlSeconds * 1000;
       const run = await prepareRun(task, args, enqueueOptions, now());
@@ -149,7 +152,7 @@ export function createProducer(options: ProducerOptions): Producer {
       logger.debug('enqueued many', { task: task.name, count: toSend.length });
       return runs.map((run) => handles.get(run.id) ?? handleFor(run.id, task.name, false, retentionMs));
     },
-    handle: (id, task = '?') => handleFor(id, task, false),
+    handle: (id, task) => handleFor(id, task, false),
     close: async () => {
       await backend.close();
     },
@@ -167,6 +170,7 @@ function rewordBulkError(error: unknown, index: number, total: number): unknown 
   }
   if (error instanceof EnqueueError) {
     return new EnqueueError(where + error.message + tail, {
+      code: error.code,
       cause: error,
       ...(error.taskName === undefined ? {} : { taskName: error.taskName }),
     });

@@ -1,8 +1,9 @@
 /**
  * {@link EmbeddedStore}: the task store port (`lib/backend/store.ts`) on the embedded SQLite file.
  *
- * Each write method reads the record (and lock), evaluates the port's condition, and writes, inside
- * a `BEGIN IMMEDIATE` transaction — so it is atomic across connections and processes. Writes are
+ * Each write method reads the record (and lock), decides with the store rules
+ * (`lib/backend/store-rules.ts`), and writes, inside a `BEGIN IMMEDIATE` transaction — so it is
+ * atomic across connections and processes, follow-ups included. Writes are
  * group-committed with every other write to the file (the queues' too) requested in the same turn
  * of the event loop: they share one transaction (see {@link EmbeddedDatabase.write}), and each
  * resolves only after that COMMIT. Table `tasks`
@@ -35,6 +36,20 @@ import type {
   TaskRecord,
   TaskStore,
 } from '../backend/store.js';
+import {
+  decideAcquireUnique,
+  decideCancel,
+  decideClaim,
+  decideDeadLetter,
+  decideRevive,
+  holdsLease,
+  type Lock,
+  type LockKind,
+  type LockRef,
+  mayTakeLock,
+  releasedLocks,
+} from '../backend/store-rules.js';
+import { lockName } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
 import { isTerminal } from '../task/states.js';
 import type { EmbeddedDatabase } from './database.js';
@@ -54,11 +69,6 @@ export const SWEEP_SPAN = 2 * SWEEP_EVERY;
 /** Most expired locks one sweep deletes. */
 const SWEEP_LIMIT = 500;
 
-interface LockRow {
-  readonly holder: string;
-  readonly expires_at: number;
-}
-
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The task store of the embedded backend. */
@@ -71,7 +81,7 @@ export class EmbeddedStore implements TaskStore {
   readonly #insertClaim: (input: ClaimInput) => boolean;
   /** Finish's conditional update itself: whether the lease was ours (then the row was updated). */
   readonly #updateFinish: (input: FinishInput) => boolean;
-  readonly #readLock: (key: string, now: number) => LockRow | undefined;
+  readonly #readLock: (key: string, now: number) => Lock | undefined;
   readonly #writeLock: (key: string, holder: string, expiresAt: number) => void;
   readonly #releaseLock: (key: string, holder: string) => void;
   readonly #list: (state: string, now: number, limit: number) => TaskRecord[];
@@ -108,8 +118,8 @@ export class EmbeddedStore implements TaskStore {
         .map((column) => `${column} = ?`)
         .join(', ')} WHERE id = ?`,
     );
-    const selectLock = sqlite.prepare<[string, number], LockRow>(
-      'SELECT holder, expires_at FROM locks WHERE key = ? AND expires_at > ?',
+    const selectLock = sqlite.prepare<[string, number], Lock>(
+      'SELECT holder, expires_at AS expiresAt FROM locks WHERE key = ? AND expires_at > ?',
     );
     const upsertLock = sqlite.prepare<[string, string, number]>(
       'INSERT OR REPLACE INTO locks (key, holder, expires_at) VALUES (?, ?, ?)',
@@ -202,10 +212,7 @@ export class EmbeddedStore implements TaskStore {
     return this.#read(id, this.#now());
   }
 
-  // claim — condition: (absent | queued | retrying | running with lease ≤ now) AND attempt < maxAttempts
-  // AND singleton lock absent/expired/held by id. Outcomes: claimed | finished (terminal, incl. cancelled)
-  // | leased (live lease) | exhausted (attempts) | singleton-busy (lock held by another).
-  /** Start an attempt (see {@link TaskStore.claim}). */
+  /** Start an attempt (see {@link TaskStore.claim}; outcome: {@link decideClaim}). */
   async claim(input: ClaimInput): Promise<ClaimResult> {
     return this.#writeTx(input.now, (): ClaimResult => {
       const { now } = input;
@@ -223,23 +230,16 @@ export class EmbeddedStore implements TaskStore {
         return { outcome: 'claimed', record: claimed };
       }
       const found = this.#read(input.id, now);
-      const record = found ?? newRecord(input.id, input.task, now, input.expiresAt);
-      if (isTerminal(record.state)) return { outcome: 'finished', record };
-      if (record.state === 'running' && (record.leaseExpiresAt ?? 0) > now) return { outcome: 'leased', record };
-      if (record.attempt >= input.maxAttempts) return { outcome: 'exhausted', record };
-      const singletonLock = input.singletonKey === undefined ? undefined : `singleton#${input.singletonKey}`;
-      if (singletonLock !== undefined) {
-        const lock = this.#readLock(singletonLock, now);
-        if (lock && lock.holder !== input.id) {
-          return { outcome: 'singleton-busy', holderId: lock.holder, heldUntil: lock.expires_at };
-        }
-        this.#writeLock(singletonLock, input.id, now + input.leaseMs);
-      }
+      const singletonLock = input.singletonKey === undefined ? undefined : lockName('singleton', input.singletonKey);
+      const lock = singletonLock === undefined ? undefined : this.#readLock(singletonLock, now);
+      const decision = decideClaim(found, input, lock);
+      if (decision.outcome !== 'claim') return decision;
+      if (singletonLock !== undefined) this.#writeLock(singletonLock, input.id, now + input.leaseMs);
       const claimed: Mutable<TaskRecord> = {
-        ...record,
+        ...(found ?? newRecord(input.id, input.task, now, input.expiresAt)),
         task: input.task,
         state: 'running',
-        attempt: record.attempt + 1,
+        attempt: (found?.attempt ?? 0) + 1,
         leaseOwner: input.owner,
         leaseExpiresAt: now + input.leaseMs,
         startedAt: now,
@@ -254,55 +254,42 @@ export class EmbeddedStore implements TaskStore {
     });
   }
 
-  // heartbeat — condition: state = running AND leaseOwner = owner. Update: lease (+ singleton lock) to
-  // now + leaseMs, progress if given. Outcomes: renewed (with cancelRequested) | lost.
-  /** Extend a lease and record progress (see {@link TaskStore.heartbeat}). */
+  /** Extend a lease and record progress (see {@link TaskStore.heartbeat}; condition: {@link holdsLease}). */
   async heartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
     return this.#writeTx(input.now, (): HeartbeatResult => {
       const { now } = input;
       const record = this.#read(input.id, now);
-      if (record?.state !== 'running' || record.leaseOwner !== input.owner) return { outcome: 'lost' };
+      if (!holdsLease(record, input.owner)) return { outcome: 'lost' };
       const renewed: Mutable<TaskRecord> = { ...record, leaseExpiresAt: now + input.leaseMs, updatedAt: now };
       if (input.progress !== undefined) renewed.progress = input.progress;
       this.#write(renewed, true);
       if (input.singletonKey !== undefined) {
-        const key = `singleton#${input.singletonKey}`;
-        const lock = this.#readLock(key, now);
-        if (!lock || lock.holder === input.id) this.#writeLock(key, input.id, now + input.leaseMs);
+        const key = lockName('singleton', input.singletonKey);
+        if (mayTakeLock(this.#readLock(key, now), input.id, now)) this.#writeLock(key, input.id, now + input.leaseMs);
       }
       return { outcome: 'renewed', cancelRequested: record.cancelRequested === true };
     });
   }
 
-  // finish — condition: state = running AND leaseOwner = owner. Update: state, result, error, nextRunAt,
-  // expiresAt; lease removed; finishedAt when terminal; releases the singleton lock input.singletonKey,
-  // and the unique lock input.uniqueKey when terminal (each only if held by this id). Outcomes:
-  // finished | lost (nothing written).
-  /** End an attempt (see {@link TaskStore.finish}). */
+  /** End an attempt (see {@link TaskStore.finish}; locks: {@link releasedLocks}). */
   async finish(input: FinishInput): Promise<FinishResult> {
     return this.#writeTx(input.now, (): FinishResult => {
       // The condition is the UPDATE's WHERE clause: one statement, no read first.
       if (!this.#updateFinish(input)) return { outcome: 'lost' };
-      if (input.singletonKey !== undefined) this.#releaseLock(`singleton#${input.singletonKey}`, input.id);
-      if (isTerminal(input.state) && input.uniqueKey !== undefined) {
-        this.#releaseLock(`unique#${input.uniqueKey}`, input.id);
-      }
+      this.#release(releasedLocks(input.state, input), input.id);
       return { outcome: 'finished' };
     });
   }
 
-  // deadLetter — condition: absent | queued | retrying | running with lease ≤ now. Update: state = dead,
-  // error, finishedAt = now, expiresAt; lease removed; unique lock released. Outcomes: dead | unchanged.
-  /** Record that a run will not be attempted again (see {@link TaskStore.deadLetter}). */
+  /** Record that a run will not be attempted again (see {@link TaskStore.deadLetter}; outcome: {@link decideDeadLetter}). */
   async deadLetter(input: DeadLetterInput): Promise<DeadLetterResult> {
     return this.#writeTx(input.now, (): DeadLetterResult => {
       const { now } = input;
       const found = this.#read(input.id, now);
-      const record = found ?? newRecord(input.id, input.task, now, input.expiresAt);
-      const liveLease = record.state === 'running' && (record.leaseExpiresAt ?? 0) > now;
-      if (isTerminal(record.state) || liveLease) return { outcome: 'unchanged', record };
+      const decision = decideDeadLetter(found, now);
+      if (decision.outcome !== 'dead-letter') return decision;
       const dead: Mutable<TaskRecord> = {
-        ...record,
+        ...(found ?? newRecord(input.id, input.task, now, input.expiresAt)),
         state: 'dead',
         error: input.error,
         finishedAt: now,
@@ -312,23 +299,20 @@ export class EmbeddedStore implements TaskStore {
       delete dead.leaseOwner;
       delete dead.leaseExpiresAt;
       this.#write(dead, found !== undefined);
-      if (record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);
+      this.#release(releasedLocks('dead', { uniqueKey: dead.uniqueKey }), input.id);
       return { outcome: 'dead', record: dead };
     });
   }
 
-  // cancel — A: absent | queued | retrying → cancelled (record created if absent), unique lock released;
-  // B: running → cancelRequested = true (unless onlyIfNotStarted). Outcomes: cancelled (A) | requested (B) |
-  // running (onlyIfNotStarted, nothing written) | finished (terminal).
-  /** Cancel a run (see {@link TaskStore.cancel}). */
+  /** Cancel a run (see {@link TaskStore.cancel}; outcome: {@link decideCancel}). */
   async cancel(input: CancelInput): Promise<CancelResult> {
     return this.#writeTx(input.now, (): CancelResult => {
       const { now } = input;
       const found = this.#read(input.id, now);
-      const record = found ?? newRecord(input.id, input.task ?? '?', now, input.expiresAt);
-      if (isTerminal(record.state)) return { outcome: 'finished', record };
-      if (record.state === 'running') {
-        if (input.onlyIfNotStarted === true) return { outcome: 'running', record };
+      const decision = decideCancel(found, input);
+      if (decision.outcome === 'finished' || decision.outcome === 'running') return decision;
+      const record = found ?? newRecord(input.id, input.task, now, input.expiresAt);
+      if (decision.outcome === 'request-cancel') {
         const requested: TaskRecord = { ...record, cancelRequested: true, updatedAt: now };
         this.#write(requested, found !== undefined);
         return { outcome: 'requested', record: requested };
@@ -342,22 +326,19 @@ export class EmbeddedStore implements TaskStore {
         ...(input.reason === undefined ? {} : { error: input.reason }),
       };
       this.#write(cancelled, found !== undefined);
-      if (record.uniqueKey !== undefined) this.#releaseLock(`unique#${record.uniqueKey}`, input.id);
+      this.#release(releasedLocks('cancelled', { uniqueKey: cancelled.uniqueKey }), input.id);
       return { outcome: 'cancelled', record: cancelled };
     });
   }
 
-  // revive — condition: state = dead. Update: state = queued, attempt = 0, lease and nextRunAt removed,
-  // expiresAt. Outcomes: revived | absent | not-dead.
-  /** Make a dead run runnable again (see {@link TaskStore.revive}). */
+  /** Make a dead run runnable again (see {@link TaskStore.revive}; outcome: {@link decideRevive}). */
   async revive(input: ReviveInput): Promise<ReviveResult> {
     return this.#writeTx(input.now, (): ReviveResult => {
       const { now } = input;
-      const record = this.#read(input.id, now);
-      if (!record) return { outcome: 'absent' };
-      if (record.state !== 'dead') return { outcome: 'not-dead', record };
+      const decision = decideRevive(this.#read(input.id, now));
+      if (decision.outcome !== 'revive') return decision;
       const revived: Mutable<TaskRecord> = {
-        ...record,
+        ...decision.record,
         state: 'queued',
         attempt: 0,
         updatedAt: now,
@@ -371,25 +352,20 @@ export class EmbeddedStore implements TaskStore {
     });
   }
 
-  // acquireUnique — key unique#key; condition: lock absent | expired | holder = id | holder = replaceHolder.
-  // Update: holder = id, expiresAt = now + ttlMs. Outcomes: acquired | held (by holderId).
-  /** Take a unique lock (see {@link TaskStore.acquireUnique}). */
+  /** Take a unique lock (see {@link TaskStore.acquireUnique}; outcome: {@link decideAcquireUnique}). */
   async acquireUnique(input: AcquireUniqueInput): Promise<AcquireUniqueResult> {
     return this.#writeTx(input.now, (): AcquireUniqueResult => {
-      const key = `unique#${input.key}`;
-      const lock = this.#readLock(key, input.now);
-      if (lock && lock.holder !== input.id && lock.holder !== input.replaceHolder) {
-        return { outcome: 'held', holderId: lock.holder, expiresAt: lock.expires_at };
-      }
+      const key = lockName('unique', input.key);
+      const decision = decideAcquireUnique(this.#readLock(key, input.now), input);
+      if (decision.outcome !== 'acquire') return decision;
       this.#writeLock(key, input.id, input.now + input.ttlMs);
       return { outcome: 'acquired' };
     });
   }
 
-  // releaseUnique — condition: lock.holder = id (a lock held by another is left alone). No outcome.
   /** Release a unique lock that `id` holds (see {@link TaskStore.releaseUnique}). */
   async releaseUnique(key: string, id: string): Promise<void> {
-    await this.#writeTx(this.#now(), () => this.#releaseLock(`unique#${key}`, id));
+    await this.#writeTx(this.#now(), () => this.#release([{ kind: 'unique', key }], id));
   }
 
   /** Records in `state`, most recently updated first (index `tasks_by_state`). */
@@ -400,6 +376,11 @@ export class EmbeddedStore implements TaskStore {
       );
     }
     return this.#list(state, this.#now(), options.limit);
+  }
+
+  /** Delete each of `locks` that `id` holds (a lock another run holds is left alone). */
+  #release(locks: readonly LockRef[], id: string): void {
+    for (const lock of locks) this.#releaseLock(lockName(lock.kind, lock.key), id);
   }
 
   /**

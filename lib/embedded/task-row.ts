@@ -12,9 +12,20 @@ import type { TaskState } from '../task/states.js';
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A fresh `queued` record. */
-export function newRecord(id: string, task: string, now: number, expiresAt: number): TaskRecord {
-  return { id, task, state: 'queued', attempt: 0, createdAt: now, updatedAt: now, expiresAt };
+export function newRecord(id: string, task: string | undefined, now: number, expiresAt: number): TaskRecord {
+  return {
+    id,
+    ...(task === undefined ? {} : { task }),
+    state: 'queued',
+    attempt: 0,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt,
+  };
 }
+
+/** The `task` column of a record whose task is unknown (the column is NOT NULL; no task name is empty). */
+const NO_TASK = '';
 
 /**
  * A row of table `tasks` as a raw array, in {@link TASK_COLUMNS} order: one column per
@@ -48,7 +59,7 @@ export type TaskRowFields = [
 export function toRow(record: TaskRecord): TaskRow {
   return [
     record.id,
-    record.task,
+    record.task ?? NO_TASK,
     record.state,
     record.attempt,
     record.leaseOwner ?? null,
@@ -92,7 +103,7 @@ export function fromRow(row: TaskRow): TaskRecord {
   ] = row;
   const record: Mutable<TaskRecord> = {
     id,
-    task,
+    ...(task === NO_TASK ? {} : { task }),
     state: state as TaskState,
     attempt,
     createdAt,

@@ -41,7 +41,7 @@ function reject(path: string, what: string, taskName: string): never {
   throw new EnqueueError(
     `Arguments of task '${taskName}' are not JSON: ${path} is ${what}. Task arguments travel as JSON; ` +
       'pass strings, finite numbers, booleans, null, arrays and plain objects (convert bigints and dates to strings).',
-    { taskName },
+    { code: 'ARGUMENTS_NOT_JSON', taskName },
   );
 }
 

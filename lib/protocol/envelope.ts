@@ -6,14 +6,18 @@
  * ```
  *
  * - `spool` — protocol version, the number 1.
- * - `id` — the task id: 1–128 characters `[A-Za-z0-9_.:-]`. Also the FIFO deduplication id, so the
- *   body must be a pure function of the id: no timestamps (SQS rejects a duplicate id whose body
- *   differs). The send time comes from the queue.
- * - `task` — the registered task name.
+ * - `id` — the task id: 1–128 characters of `[A-Za-z0-9_.:-]` (`./ids.ts`). Also the FIFO
+ *   deduplication id, so the body must be a pure function of the id: no timestamps. A second send
+ *   of the id is the same run: within the 5-minute deduplication window the queue drops it
+ *   (whatever its body), after it the store's claim finds the run's record; so whichever copy is
+ *   claimed first is what runs. The send time comes from the queue.
+ * - `task` — the registered task name: 1–200 characters of `[A-Za-z0-9_.:/-]`.
  * - `args` — the task's arguments, validated by the task's schema when the run starts.
  * - `unique` — optional: the unique lock the run holds (released when it ends).
  * - `notBefore` — optional: an ISO 8601 UTC time; the run does not start before it (a delay or
- *   ETA). A worker that receives the message earlier hides it until then.
+ *   ETA). A worker that receives the message earlier hides it until then. Such a message's
+ *   deduplication id is `<id>@<notBefore, epoch ms>` (`delayedDeduplicationId`), since its body
+ *   differs from the undelayed one's.
  * - `schedule` — optional, on runs a schedule fired: `{ "name", "at" (the scheduled time, ISO
  *   8601), "cron" + "timezone" or "every", "overlap", "missedRuns" }` (see docs/protocol.md).
  *
@@ -21,6 +25,10 @@
  *
  * @module
  */
+
+import { isValidTaskId, isValidTaskName, TASK_ID_FORMAT, TASK_NAME_FORMAT } from './ids.js';
+
+export { isValidTaskId, isValidTaskName };
 
 /** The protocol version this library writes and reads. */
 export const PROTOCOL_VERSION = 1;
@@ -62,19 +70,6 @@ export interface EnvelopeExtras {
 export type DecodeResult =
   | { readonly ok: true; readonly envelope: Envelope }
   | { readonly ok: false; readonly reason: string; readonly id?: string; readonly task?: string };
-
-const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-const NAME_PATTERN = /^[A-Za-z0-9_.:/-]{1,200}$/;
-
-/** Whether `id` is a valid task id (1–128 characters of `[A-Za-z0-9_.:-]`). */
-export function isValidTaskId(id: string): boolean {
-  return ID_PATTERN.test(id);
-}
-
-/** Whether `name` is a valid task name (1–200 characters of `[A-Za-z0-9_.:/-]`). */
-export function isValidTaskName(name: string): boolean {
-  return NAME_PATTERN.test(name);
-}
 
 /** Encode an envelope as a message body; `argsJson` is the arguments' canonical JSON text. */
 export function encodeEnvelope(id: string, task: string, argsJson: string, extras: EnvelopeExtras = {}): string {
@@ -126,14 +121,14 @@ export function decodeEnvelope(body: string): DecodeResult {
   if (id === undefined) {
     return {
       ok: false,
-      reason: `"id" is ${describe(record.id)}; expected 1–128 characters of [A-Za-z0-9_.:-]`,
+      reason: `"id" is ${describe(record.id)}; expected ${TASK_ID_FORMAT}`,
       ...known,
     };
   }
   if (task === undefined) {
     return {
       ok: false,
-      reason: `"task" is ${describe(record.task)}; expected a task name of [A-Za-z0-9_.:/-]`,
+      reason: `"task" is ${describe(record.task)}; expected a task name: ${TASK_NAME_FORMAT}`,
       ...known,
     };
   }

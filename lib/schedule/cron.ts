@@ -11,7 +11,7 @@
  * `a-b`, a step `*\/n` or `a-b/n`, or a comma list of those; months and weekdays also by name
  * (`JAN`, `MON`); weekday 0 and 7 are Sunday; `?` is `*` in the day fields. Restricting both the
  * day of month and the day of week is refused (EventBridge allows only one). Macros: `@hourly`,
- * `@daily`, `@weekly`, `@monthly`, `@yearly`.
+ * `@daily` (or `@midnight`), `@weekly`, `@monthly`, `@yearly` (or `@annually`).
  *
  * @module
  */
@@ -186,7 +186,7 @@ function wallTime(instant: number, timeZone: string): number {
  * happens twice.
  */
 function instantOf(wall: number, timeZone: string): number | undefined {
-  const halfDay = 43_200_000;
+  const halfDay = DAY_MS / 2;
   const offsets = new Set([
     wallTime(wall - halfDay, timeZone) - (wall - halfDay - ((wall - halfDay) % 60_000)),
     wallTime(wall + halfDay, timeZone) - (wall + halfDay - ((wall + halfDay) % 60_000)),

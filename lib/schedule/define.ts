@@ -6,6 +6,7 @@
  */
 
 import { canonicalJson } from '../protocol/canonical.js';
+import { SCHEDULE_NAME_FORMAT, SCHEDULE_NAME_PATTERN } from '../protocol/ids.js';
 import type { AnyTask, TaskArgs } from '../task/define.js';
 import { ConfigurationError } from '../task/errors.js';
 import { describeTrigger, makeTrigger, type Trigger } from './trigger.js';
@@ -19,7 +20,7 @@ export type MissedRunsPolicy = 'latest' | 'all';
 export interface ScheduleDefinition<T extends AnyTask> {
   /**
    * Unique within the app: 1–64 characters of `[A-Za-z0-9_-]`, starting with a letter or digit
-   * (it is also the EventBridge Scheduler schedule's name).
+   * (`SCHEDULE_NAME_FORMAT`; it is also the EventBridge Scheduler schedule's name).
    */
   readonly name: string;
   /** The task each fire runs. */
@@ -73,9 +74,6 @@ export interface Schedule {
   readonly spec: ScheduleSpec;
 }
 
-/** Schedule names: 1–64 of `[A-Za-z0-9_-]`, starting with a letter or digit. */
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
 /**
  * Define a recurring schedule.
  *
@@ -92,9 +90,9 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
  */
 export function defineSchedule<T extends AnyTask>(definition: ScheduleDefinition<T>): Schedule {
   const where = `defineSchedule '${String(definition.name)}'`;
-  if (typeof definition.name !== 'string' || !NAME_PATTERN.test(definition.name)) {
+  if (typeof definition.name !== 'string' || !SCHEDULE_NAME_PATTERN.test(definition.name)) {
     throw new ConfigurationError(
-      `defineSchedule: name is ${JSON.stringify(definition.name)}; allowed: 1–64 characters of [A-Za-z0-9_-], starting with a letter or digit.`,
+      `defineSchedule: name is ${JSON.stringify(definition.name)}; allowed: ${SCHEDULE_NAME_FORMAT}.`,
     );
   }
   if (typeof definition.task?.name !== 'string' || typeof definition.task.handler !== 'function') {

@@ -1,8 +1,8 @@
 /**
  * Fires: one scheduled time of one schedule, and the run it becomes.
  *
- * **A fire's task id is deterministic**: `sched:<schedule>:<scheduled time, ISO 8601>`. It is
- * also the message's deduplication id and group. So two schedulers firing the same time, a
+ * **A fire's task id is deterministic**: `sched:<schedule>:<scheduled time, ISO 8601>`
+ * ({@link FIRE_ID_PREFIX}). It is also the message's deduplication id and group. So two schedulers firing the same time, a
  * redelivery, or EventBridge Scheduler retrying its target all name the same run, and the store's
  * claim lets it run once.
  *
@@ -17,19 +17,23 @@
 import type { OutgoingMessage } from '../backend/transport.js';
 import { canonicalJson } from '../protocol/canonical.js';
 import { encodeEnvelope, type FireInfo, PROTOCOL_VERSION, parseIsoTime } from '../protocol/envelope.js';
+import { FIRE_ID_PREFIX, MANUAL_FIRE_MARKER } from '../protocol/ids.js';
 import type { ScheduleSpec } from './define.js';
 
 /** The placeholder EventBridge Scheduler replaces with the fire's scheduled time. */
 export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
 
-/** The task id of a fire (`manual`: one made by `spool schedules trigger`). */
+/**
+ * The task id of a fire: `sched:<schedule>:<scheduled time, ISO 8601 with ms>`, or
+ * `sched:<schedule>:manual:<time>` for one made by `spool schedules trigger` (`manual`).
+ */
 export function fireId(schedule: string, at: number, manual = false): string {
-  return `sched:${schedule}:${manual ? 'manual:' : ''}${new Date(at).toISOString()}`;
+  return `${fireGroup(schedule)}:${manual ? MANUAL_FIRE_MARKER : ''}${new Date(at).toISOString()}`;
 }
 
-/** The FIFO group of a schedule's fire messages (Scheduler's `SqsParameters.MessageGroupId`). */
+/** The FIFO group of a schedule's fire messages (Scheduler's `SqsParameters.MessageGroupId`): `sched:<schedule>`. */
 export function fireGroup(schedule: string): string {
-  return `sched:${schedule}`;
+  return `${FIRE_ID_PREFIX}${schedule}`;
 }
 
 /** The fire info a fire's run carries in its envelope. */
@@ -44,7 +48,10 @@ function fireInfo(spec: ScheduleSpec, at: number): FireInfo {
   };
 }
 
-/** The message of a fire's run: id, deduplication id and group are all the fire id. */
+/**
+ * The message of a fire's run: id, deduplication id and group are all the fire id. A manual fire
+ * (`options.manual`) carries `overlap: 'allow'` and `missedRuns: 'all'`, so it is never skipped.
+ */
 export function fireRun(spec: ScheduleSpec, at: number, options: { manual?: boolean } = {}): OutgoingMessage {
   const id = fireId(spec.name, at, options.manual);
   const schedule = fireInfo(spec, at);

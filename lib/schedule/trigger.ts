@@ -18,10 +18,11 @@ export type Trigger =
   | { readonly kind: 'cron'; readonly cron: CronExpression; readonly timezone: string }
   | { readonly kind: 'rate'; readonly everyMs: number; readonly every: string };
 
-const UNITS: Readonly<Record<string, number>> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+const DAY_MS = 86_400_000;
+const UNITS: Readonly<Record<string, number>> = { second: 1000, minute: 60_000, hour: 3_600_000, day: DAY_MS };
 
-/** Longest rate: 365 days. */
-const MAX_EVERY_MS = 365 * 86_400_000;
+/** Longest rate, ms: 365 days (spool's own bound). */
+const MAX_EVERY_MS = 365 * DAY_MS;
 
 /** Parse a rate such as `'1 second'`, `'5 minutes'`, `'2 hours'`, `'1 day'` into ms. */
 export function parseEvery(every: string): number {
@@ -30,7 +31,7 @@ export function parseEvery(every: string): number {
   const unit = match === null ? undefined : UNITS[(match[2] as string).toLowerCase()];
   if (unit === undefined || !Number.isInteger(count) || count < 1 || count * unit > MAX_EVERY_MS) {
     throw new ConfigurationError(
-      `every ${JSON.stringify(every)} is not a rate; write "<n> <unit>" with n ≥ 1 and unit second(s), minute(s), hour(s) or day(s), up to 365 days (for example "30 seconds" or "1 hour").`,
+      `every ${JSON.stringify(every)} is not a rate; write "<n> <unit>" with n ≥ 1 and unit second(s), minute(s), hour(s) or day(s), up to ${MAX_EVERY_MS / DAY_MS} days (for example "30 seconds" or "1 hour").`,
     );
   }
   return count * unit;

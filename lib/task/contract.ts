@@ -8,7 +8,8 @@
  */
 
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { isValidTaskName } from '../protocol/envelope.js';
+import { isValidTaskName, TASK_NAME_FORMAT } from '../protocol/ids.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_RETENTION_SECONDS, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
 import { ConfigurationError } from './errors.js';
 import { type RetryOptions, type RetryPolicy, resolveRetry } from './retry.js';
 import type { AnySchema } from './schema.js';
@@ -34,19 +35,24 @@ export interface TimeoutOptions {
  * argument schema. Producer and worker read the same contract, so they cannot disagree on it.
  */
 export interface TaskContractDefinition<S extends AnySchema> {
-  /** The task's name: 1–200 characters of `[A-Za-z0-9_.:/-]`, unique within an app. */
+  /** The task's name: 1–200 characters of `[A-Za-z0-9_.:/-]` (`TASK_NAME_FORMAT`), unique within an app. */
   readonly name: string;
   /** Standard Schema for the arguments (zod, valibot, arktype, …). */
   readonly schema: S;
-  /** Retry policy. @default {@link DEFAULT_RETRY} (3 attempts, 1 s – 5 min backoff with full jitter) */
+  /**
+   * Retry policy.
+   * @default {@link DEFAULT_RETRY}: 3 attempts, each backoff drawn uniformly between 1 s and the
+   * exponential 1 s × 2^attempt, capped at 5 min
+   */
   readonly retry?: RetryOptions;
   /** Attempt timeouts. @default none */
   readonly timeout?: TimeoutOptions;
   /**
-   * Lease length in seconds: how long a worker owns a run before another may take it over if the
-   * first stops heartbeating. A live worker renews it every third of this, so it bounds how long a
-   * crash delays the retry, not how long a task may run.
-   * @default 30
+   * Lease length in seconds (1 to 43,200: 12 hours, SQS's longest visibility timeout, which
+   * heartbeats extend by this much): how long a worker owns a run before another may take it over
+   * if the first stops heartbeating. A live worker renews it every third of this, so it bounds how
+   * long a crash delays the retry, not how long a task may run.
+   * @default 30 (`DEFAULT_LEASE_SECONDS`, also the default visibility timeout)
    */
   readonly leaseSeconds?: number;
   /**
@@ -79,15 +85,17 @@ export interface TaskContractDefinition<S extends AnySchema> {
   /**
    * How long a finished run's record (state, result, error) is kept, in seconds. Duplicates
    * delivered within this time are recognised as duplicates.
-   * @default 604800 (7 days)
+   * @default 604800 (7 days, `DEFAULT_RETENTION_SECONDS`)
    */
   readonly resultTtlSeconds?: number;
 }
 
-/** Defaults of task options, in one place. */
+/** Defaults of task options, in one place (from `lib/protocol/limits.ts`). */
 export const TASK_DEFAULTS = {
-  leaseSeconds: 30,
-  resultTtlSeconds: 604_800,
+  /** {@link TaskContractDefinition.leaseSeconds}: `DEFAULT_LEASE_SECONDS`. */
+  leaseSeconds: DEFAULT_LEASE_SECONDS,
+  /** {@link TaskContractDefinition.resultTtlSeconds}: `DEFAULT_RETENTION_SECONDS`. */
+  resultTtlSeconds: DEFAULT_RETENTION_SECONDS,
 } as const;
 
 /**
@@ -176,14 +184,16 @@ export function resolveContract<S extends AnySchema>(
     throw new ConfigurationError(`${caller}: ${what}. Fix the task definition.`, { taskName: String(name) });
   };
   if (typeof name !== 'string' || !isValidTaskName(name)) {
-    fail(`name is ${JSON.stringify(name)}; allowed: 1–200 characters of [A-Za-z0-9_.:/-]`);
+    fail(`name is ${JSON.stringify(name)}; allowed: ${TASK_NAME_FORMAT}`);
   }
   if (typeof definition.schema?.['~standard']?.validate !== 'function') {
     fail(`schema of task '${name}' is not a Standard Schema (zod ≥ 3.24, valibot ≥ 1, arktype ≥ 2 are)`);
   }
   const leaseSeconds = definition.leaseSeconds ?? TASK_DEFAULTS.leaseSeconds;
-  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > 43_200) {
-    fail(`leaseSeconds of task '${name}' is ${leaseSeconds}; allowed: an integer from 1 to 43200 (12 hours)`);
+  if (!Number.isInteger(leaseSeconds) || leaseSeconds < 1 || leaseSeconds > MAX_VISIBILITY_SECONDS) {
+    fail(
+      `leaseSeconds of task '${name}' is ${leaseSeconds}; allowed: an integer from 1 to ${MAX_VISIBILITY_SECONDS} (12 hours)`,
+    );
   }
   const resultTtlSeconds = definition.resultTtlSeconds ?? TASK_DEFAULTS.resultTtlSeconds;
   if (!Number.isInteger(resultTtlSeconds) || resultTtlSeconds < 1) {

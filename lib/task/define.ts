@@ -32,8 +32,9 @@ export interface TaskContext {
   /** Attempts allowed in all. */
   readonly maxAttempts: number;
   /**
-   * Aborted when the soft timeout passes, the run is cancelled, the hard timeout passes, or the
-   * worker shuts down. `signal.reason` says which. Pass it to `fetch` and friends.
+   * Aborted when the soft timeout passes, the run is cancelled, the hard timeout passes, the
+   * lease is lost (another worker took the run over), or the worker shuts down (or its Lambda's
+   * deadline nears). `signal.reason` says which. Pass it to `fetch` and friends.
    */
   readonly signal: AbortSignal;
   /** A logger whose lines carry taskId, task and attempt. */

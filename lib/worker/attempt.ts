@@ -5,16 +5,19 @@
  */
 
 import type { TaskRecord, TaskStore } from '../backend/store.js';
-import type { Middleware, RunEvent } from '../client/middleware.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyTask, TaskContext } from '../task/define.js';
 import { HardTimeoutError, SpoolError, TimeoutError } from '../task/errors.js';
+import type { Middleware, RunEvent } from '../task/middleware.js';
 import { validateArgsNow } from '../task/schema.js';
 import { leaseLength } from './lease.js';
 
 /** Why an attempt's signal was aborted by spool (the handler sees it as `signal.reason`). */
 export class AttemptAbortedError extends SpoolError {
+  /** The codes `instanceof AttemptAbortedError` accepts. */
+  static override readonly codes = ['ATTEMPT_ABORTED'] as const;
   override name = 'AttemptAbortedError';
+  declare readonly code: 'ATTEMPT_ABORTED';
   /** `cancelled` by `cancel()`, `lease-lost`, or `shutdown` of the worker. */
   readonly why: 'cancelled' | 'lease-lost' | 'shutdown';
 
@@ -25,7 +28,7 @@ export class AttemptAbortedError extends SpoolError {
         : why === 'lease-lost'
           ? 'the lease on the run was lost (another worker took it over)'
           : 'the worker is shutting down',
-      context,
+      { ...context, code: 'ATTEMPT_ABORTED' },
     );
     this.why = why;
   }

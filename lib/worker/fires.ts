@@ -7,6 +7,8 @@
 import type { Queue, ReceivedMessage } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import type { FireInfo } from '../protocol/envelope.js';
+import { FIRE_LOCK_PREFIX } from '../protocol/ids.js';
+import { MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
 import { triggerOf } from '../schedule/define.js';
 import { decodeFireMessage, fireRun, isFireMessage } from '../schedule/fire.js';
 import { followingFire, latestFire } from '../schedule/trigger.js';
@@ -29,7 +31,11 @@ export async function waitForStart(
 ): Promise<{ kind: 'retry'; delaySeconds: number; note: string } | undefined> {
   const waitMs = notBefore - now();
   if (waitMs > HOLD_MS) {
-    return { kind: 'retry', delaySeconds: Math.min(43_200, Math.floor(waitMs / 1000)), note: 'delayed' };
+    return {
+      kind: 'retry',
+      delaySeconds: Math.min(MAX_VISIBILITY_SECONDS, Math.floor(waitMs / 1000)),
+      note: 'delayed',
+    };
   }
   if (waitMs > 0) {
     await sleep(waitMs, stop);
@@ -40,7 +46,7 @@ export async function waitForStart(
 
 /** The singleton lock a fire holds while it runs (`overlap: 'skip'`); `#` keeps it apart from task singletons. */
 export function fireSingletonKey(fire: FireInfo): string | undefined {
-  return fire.overlap === 'skip' ? `#schedule/${fire.name}` : undefined;
+  return fire.overlap === 'skip' ? `${FIRE_LOCK_PREFIX}${fire.name}` : undefined;
 }
 
 /**

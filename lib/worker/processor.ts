@@ -7,7 +7,8 @@
  *    come is hidden until then.
  * 2. **Claim** the run in the store (conditional write + lease). Outcomes: run it; acknowledge a
  *    finished duplicate; hide a duplicate of a leased run until the lease ends; dead-letter a run
- *    whose lease expired with no attempts left; wait for a busy singleton.
+ *    with no attempts left (its lease expired, or a shutdown released its last attempt); wait for a
+ *    busy singleton.
  *    A fire that was missed (`missedRuns: 'latest'`) or overlaps its schedule's running fire
  *    (`overlap: 'skip'`) ends cancelled, with the reason.
  * 3. Run the attempt (validation, middleware, timeouts, heartbeat).
@@ -19,11 +20,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage } from '../backend/transport.js';
-import type { Middleware } from '../client/middleware.js';
 import type { Logger } from '../log/logger.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
+import { DEAD_LETTER_ID_PREFIX } from '../protocol/ids.js';
+import { DEFAULT_RETENTION_MS, MAX_FIFO_ID_LENGTH, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
+import { DEAD_LETTER_ATTRIBUTES, reasonError } from '../protocol/reasons.js';
 import type { AnyTask } from '../task/define.js';
-import { type ErrorInfo, NonRetriableError, RetryAfterError, toErrorInfo, ValidationError } from '../task/errors.js';
+import { type ErrorInfo, isRetriable, RetryAfterError, toErrorInfo } from '../task/errors.js';
+import type { Middleware } from '../task/middleware.js';
 import { encodeResult } from '../task/result.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
@@ -65,8 +69,6 @@ export interface MessageControl {
 
 /** Largest result stored, in bytes (DynamoDB items are at most 400 KB). */
 export const MAX_RESULT_BYTES = 350_000;
-/** Fallback retention for records of messages whose task is unknown, ms (7 days). */
-const UNKNOWN_RETENTION_MS = 604_800_000;
 
 /** Makes lease owners unique per attempt: a random token per process, then a counter. */
 const OWNER_TOKEN = randomUUID().slice(0, 8);
@@ -78,30 +80,46 @@ function leaseOwner(workerId: string): string {
   return `${workerId}/${OWNER_TOKEN}.${attempts}`;
 }
 
+/** One message being processed: what every step of the processor reads. */
+interface Processing {
+  readonly deps: ProcessorDeps;
+  readonly message: ReceivedMessage;
+  readonly control: MessageControl;
+}
+
+/** A message whose envelope names a registered task. */
+interface RunProcessing extends Processing {
+  readonly task: AnyTask;
+  readonly envelope: Envelope;
+  /** For lines about the run before (or without) an attempt: carries its task id and name. */
+  readonly log: Logger;
+}
+
+/** The run a dead-lettered message names, when its envelope was readable that far. */
+interface NamedRun {
+  readonly id: string;
+  /** Absent when the message's task name was unreadable. */
+  readonly task?: string;
+}
+
 /** Process one message. Never rejects for a task's failure; rejects only when the backend fails. */
 export async function processMessage(
   deps: ProcessorDeps,
   message: ReceivedMessage,
   control: MessageControl,
 ): Promise<Disposition> {
+  const p: Processing = { deps, message, control };
   const bytes = Buffer.byteLength(message.body, 'utf8');
   if (bytes > MAX_MESSAGE_BYTES) {
     const reason = `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} (SQS's 1 MiB)`;
-    return deadLetterMessage(deps, message, { name: 'OversizeMessage', message: reason }, undefined, undefined);
+    return deadLetterMessage(p, reasonError('OversizeMessage', reason), undefined);
   }
   const fire = mightBeFireMessage(message.body) ? await handleFireMessage(deps, message) : undefined;
-  if (fire !== undefined) {
-    return fire.kind === 'ack' ? fire : deadLetterMessage(deps, message, fire.error, undefined, undefined);
-  }
+  if (fire !== undefined) return fire.kind === 'ack' ? fire : deadLetterMessage(p, fire.error, undefined);
   const decoded = decodeEnvelope(message.body);
   if (!decoded.ok) {
-    return deadLetterMessage(
-      deps,
-      message,
-      { name: 'MalformedMessage', message: decoded.reason },
-      decoded.id,
-      decoded.task,
-    );
+    const run = decoded.id === undefined ? undefined : { id: decoded.id, ...definedTask(decoded.task) };
+    return deadLetterMessage(p, reasonError('MalformedMessage', decoded.reason), run);
   }
   const { envelope } = decoded;
   const task = deps.tasks.get(envelope.task);
@@ -110,22 +128,17 @@ export async function processMessage(
     const reason =
       `unknown task '${envelope.task}'; this worker runs: ${known}. ` +
       'Register the task in createSpool({ tasks }) and deploy it, then `spool dlq redrive`.';
-    return deadLetterMessage(deps, message, { name: 'UnknownTask', message: reason }, envelope.id, envelope.task);
+    return deadLetterMessage(p, reasonError('UnknownTask', reason), { id: envelope.id, task: envelope.task });
   }
   if (envelope.notBefore !== undefined) {
     const parked = await waitForStart(envelope.notBefore, deps.now, control.stop);
     if (parked !== undefined) return parked;
   }
-  return claimAndRun(deps, message, control, task, envelope);
+  return claimAndRun({ ...p, task, envelope, log: deps.logger.child({ taskId: envelope.id, task: task.name }) });
 }
 
-async function claimAndRun(
-  deps: ProcessorDeps,
-  message: ReceivedMessage,
-  control: MessageControl,
-  task: AnyTask,
-  envelope: Envelope,
-): Promise<Disposition> {
+async function claimAndRun(p: RunProcessing): Promise<Disposition> {
+  const { deps, control, task, envelope, log } = p;
   const now = deps.now();
   const retentionMs = task.resultTtlSeconds * 1000;
   const leaseMs = leaseLength(task, now, control.deadline);
@@ -134,9 +147,9 @@ async function claimAndRun(
   // A missed fire is skipped before the claim, so it never holds its schedule's overlap lock.
   const missed = missedFire(envelope.schedule, now);
   if (missed !== undefined) {
-    const skipped = await skipFire(deps.store, envelope, task, now, { name: 'MissedRun', message: missed });
+    const skipped = await skipFire(p, now, reasonError('MissedRun', missed));
     if (skipped.outcome === 'cancelled') {
-      runLogger(deps.logger, envelope, task).info('schedule fire skipped: a later fire is already due');
+      log.info('schedule fire skipped: a later fire is already due');
       return { kind: 'ack', note: 'skipped (missed)' };
     }
   }
@@ -158,29 +171,22 @@ async function claimAndRun(
   // Only the outcomes that do not run log here (a claimed run logs through its attempt's logger).
   switch (claim.outcome) {
     case 'finished':
-      runLogger(deps.logger, envelope, task).debug('duplicate delivery of an ended run; acknowledged without running', {
-        state: claim.record.state,
-      });
+      log.debug('duplicate delivery of an ended run; acknowledged without running', { state: claim.record.state });
       return { kind: 'ack', note: `already ${claim.record.state}` };
     case 'leased': {
       const waitMs = (claim.record.leaseExpiresAt ?? now) - now;
-      runLogger(deps.logger, envelope, task).debug(
-        'run is leased by another worker; message hidden until the lease ends',
-        { waitMs },
-      );
+      log.debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
       return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000 + 1), note: 'leased elsewhere' };
     }
     case 'singleton-busy': {
       if (fireLock !== undefined) {
         const reason = `skipped: the schedule's run ${claim.holderId} is still running (overlap: 'skip')`;
-        await skipFire(deps.store, envelope, task, now, { name: 'OverlapSkipped', message: reason });
-        runLogger(deps.logger, envelope, task).info('schedule fire skipped: the previous run is still running', {
-          holder: claim.holderId,
-        });
+        await skipFire(p, now, reasonError('OverlapSkipped', reason));
+        log.info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
         return { kind: 'ack', note: 'skipped (overlap)' };
       }
       const waitMs = claim.heldUntil - now;
-      runLogger(deps.logger, envelope, task).debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
+      log.debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
       return {
         kind: 'retry',
         delaySeconds: Math.min(task.leaseSeconds, clampSeconds(waitMs / 1000)),
@@ -191,21 +197,15 @@ async function claimAndRun(
       const reason =
         `the lease expired ${claim.record.attempt} time(s) without the run finishing ` +
         '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left';
-      return deadLetterMessage(deps, message, { name: 'LeaseExpired', message: reason }, envelope.id, task.name);
+      return deadLetterMessage(p, reasonError('LeaseExpired', reason), { id: envelope.id, task: task.name });
     }
     case 'claimed':
-      return runClaimed(deps, message, control, task, envelope, claim.record);
+      return runClaimed(p, claim.record);
   }
 }
 
-async function runClaimed(
-  deps: ProcessorDeps,
-  message: ReceivedMessage,
-  control: MessageControl,
-  task: AnyTask,
-  envelope: Envelope,
-  record: TaskRecord,
-): Promise<Disposition> {
+async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposition> {
+  const { deps, message, control, task, envelope } = p;
   const log = deps.logger.child({ taskId: record.id, task: task.name, attempt: record.attempt });
   log.info('attempt started', { receiveCount: message.receiveCount });
   const outcome = await runAttempt({
@@ -237,10 +237,10 @@ async function runClaimed(
     }
     const size = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
     if (size > MAX_RESULT_BYTES) {
-      const error = {
-        name: 'ResultTooLarge',
-        message: `the result is ${size} bytes as JSON; at most ${MAX_RESULT_BYTES} are stored. Store it elsewhere (S3) and return its key, or set ignoreResult.`,
-      };
+      const error = reasonError(
+        'ResultTooLarge',
+        `the result is ${size} bytes as JSON; at most ${MAX_RESULT_BYTES} are stored. Store it elsewhere (S3) and return its key, or set ignoreResult.`,
+      );
       log.error('attempt failed: result too large', { durationMs: outcome.durationMs });
       await finish('failed', { error });
       return { kind: 'ack', note: 'failed: result too large' };
@@ -252,7 +252,7 @@ async function runClaimed(
 
   const error = outcome.aborted ?? outcome.error;
   const info = toErrorInfo(error);
-  const retriable = !(error instanceof NonRetriableError || error instanceof ValidationError);
+  const retriable = isRetriable(error);
   const attemptsLeft = record.attempt < task.retry.maxAttempts;
   const why = outcome.aborted?.why;
   const willRetry = why !== 'cancelled' && retriable && (attemptsLeft || why === 'shutdown');
@@ -283,7 +283,7 @@ async function runClaimed(
   if (!attemptsLeft) {
     const reason = `${info.name}: ${info.message} (attempt ${record.attempt} of ${task.retry.maxAttempts}, no attempts left)`;
     await finish('dead', { error: info });
-    await sendToDeadLetters(deps, message, { name: info.name, message: reason }, record.id, task.name);
+    await sendToDeadLetters(p, { name: info.name, message: reason }, { id: record.id, task: task.name });
     log.error('attempt failed; no attempts left, dead-lettered', { error: info, durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'dead' };
   }
@@ -326,54 +326,34 @@ async function finishAttempt(
 }
 
 /** Record a message as dead (when it names a run) and move it to the dead-letter queue. */
-async function deadLetterMessage(
-  deps: ProcessorDeps,
-  message: ReceivedMessage,
-  error: ErrorInfo,
-  id: string | undefined,
-  taskName: string | undefined,
-): Promise<Disposition> {
+async function deadLetterMessage(p: Processing, error: ErrorInfo, run: NamedRun | undefined): Promise<Disposition> {
+  const { deps } = p;
   const now = deps.now();
-  if (id !== undefined) {
-    const retentionMs = taskName === undefined ? undefined : deps.tasks.get(taskName)?.resultTtlSeconds;
+  if (run !== undefined) {
+    const retentionSeconds = run.task === undefined ? undefined : deps.tasks.get(run.task)?.resultTtlSeconds;
     const dead = await deps.store.deadLetter({
-      id,
-      task: taskName ?? '?',
+      id: run.id,
+      ...definedTask(run.task),
       now,
       error,
-      expiresAt: now + (retentionMs === undefined ? UNKNOWN_RETENTION_MS : retentionMs * 1000),
+      expiresAt: now + (retentionSeconds === undefined ? DEFAULT_RETENTION_MS : retentionSeconds * 1000),
     });
     if (dead.outcome === 'unchanged' && dead.record.state !== 'dead') {
       deps.logger.warn('message could not be run, but its run is not dead-letterable; acknowledged', {
-        taskId: id,
+        taskId: run.id,
         state: dead.record.state,
         reason: error.message,
       });
       return { kind: 'ack', note: `unchanged (${dead.record.state})` };
     }
   }
-  await sendToDeadLetters(deps, message, error, id, taskName);
-  deps.logger.error('message dead-lettered', { taskId: id, task: taskName, error });
+  await sendToDeadLetters(p, error, run);
+  deps.logger.error('message dead-lettered', { taskId: run?.id, task: run?.task, error });
   return { kind: 'ack', note: 'dead-lettered' };
 }
 
-/** Attribute names on dead-lettered messages. */
-export const DEAD_LETTER_ATTRIBUTES = {
-  reason: 'spool-reason',
-  errorName: 'spool-error',
-  taskId: 'spool-task-id',
-  task: 'spool-task',
-  deadAt: 'spool-dead-at',
-  sourceMessageId: 'spool-source-message-id',
-} as const;
-
-async function sendToDeadLetters(
-  deps: ProcessorDeps,
-  message: ReceivedMessage,
-  error: ErrorInfo,
-  id: string | undefined,
-  taskName: string | undefined,
-): Promise<void> {
+async function sendToDeadLetters(p: Processing, error: ErrorInfo, run: NamedRun | undefined): Promise<void> {
+  const { deps, message } = p;
   const a = DEAD_LETTER_ATTRIBUTES;
   const body =
     Buffer.byteLength(message.body, 'utf8') > MAX_MESSAGE_BYTES
@@ -382,35 +362,35 @@ async function sendToDeadLetters(
   await deps.deadLetters.send([
     {
       body,
-      deduplicationId: `dl-${message.messageId}`.slice(0, 128),
-      groupId: id ?? message.messageId,
+      deduplicationId: `${DEAD_LETTER_ID_PREFIX}${message.messageId}`.slice(0, MAX_FIFO_ID_LENGTH),
+      groupId: run?.id ?? message.messageId,
       attributes: {
         [a.reason]: error.message.slice(0, 4000),
         [a.errorName]: error.name,
         [a.deadAt]: new Date(deps.now()).toISOString(),
         [a.sourceMessageId]: message.messageId,
-        ...(id === undefined ? {} : { [a.taskId]: id }),
-        ...(taskName === undefined ? {} : { [a.task]: taskName }),
+        ...(run === undefined ? {} : { [a.taskId]: run.id }),
+        ...(run?.task === undefined ? {} : { [a.task]: run.task }),
       },
     },
   ]);
 }
 
 /** End a fire that will not run as `cancelled` with `reason`; a copy already running is left alone. */
-function skipFire(store: TaskStore, envelope: Envelope, task: AnyTask, now: number, reason: ErrorInfo) {
-  return store.cancel({
-    id: envelope.id,
-    task: task.name,
+function skipFire(p: RunProcessing, now: number, reason: ErrorInfo) {
+  return p.deps.store.cancel({
+    id: p.envelope.id,
+    task: p.task.name,
     now,
-    expiresAt: now + task.resultTtlSeconds * 1000,
+    expiresAt: now + p.task.resultTtlSeconds * 1000,
     reason,
     onlyIfNotStarted: true,
   });
 }
 
-/** The logger for lines about a run that is not attempted (yet). */
-function runLogger(logger: Logger, envelope: Envelope, task: AnyTask): Logger {
-  return logger.child({ taskId: envelope.id, task: task.name });
+/** `{ task }` when `name` is known. */
+function definedTask(name: string | undefined): { task?: string } {
+  return name === undefined ? {} : { task: name };
 }
 
 function singletonKeyOf(task: AnyTask, args: unknown): string | undefined {
@@ -423,5 +403,5 @@ function singletonKeyOf(task: AnyTask, args: unknown): string | undefined {
 }
 
 function clampSeconds(seconds: number): number {
-  return Math.min(43_200, Math.max(0, Math.ceil(seconds)));
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds)));
 }

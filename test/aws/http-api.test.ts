@@ -7,13 +7,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
-import { createSpool, type LogFields, type Logger, type Spool, silentLogger, type Worker } from 'spool-tasks';
+import {
+  createProducer,
+  createSpool,
+  EnqueueError,
+  type LogFields,
+  type Logger,
+  SPOOL_ERROR_CODES,
+  type Spool,
+  type SpoolErrorCode,
+  silentLogger,
+  type Worker,
+} from 'spool-tasks';
 import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { createHttpHandler, type HttpResponse } from 'spool-tasks/lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineOrderTasks } from '../../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../../examples/orders/providers.js';
-import { MAX_ECHO } from '../../lib/aws/http-api.js';
+import { HTTP_STATUS_BY_ERROR_CODE, type HttpProducer, MAX_ECHO } from '../../lib/aws/http-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-http-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -194,6 +205,7 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
     expect(response.statusCode).toBe(413);
     expect(json(response)).toEqual({
       error: 'PayloadTooLarge',
+      code: 'PAYLOAD_TOO_LARGE',
       message: expect.stringMatching(/the limit is \d+ bytes/),
     });
   });
@@ -203,7 +215,10 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
       post('orders.charge', { orderId: 'o-8', amountCents: 1 }, { 'x-ordering-key': 'a b' }),
     );
     expect(response.statusCode).toBe(400);
-    expect(json(response).message).toMatch(/orderingKey "a b" is not allowed/);
+    expect(json(response)).toMatchObject({
+      error: 'BadRequest',
+      message: expect.stringMatching(/orderingKey "a b" is not allowed/),
+    });
   });
 
   it('WHEN a header is too long THEN 400, repeating at most 200 characters of it', async () => {
@@ -230,7 +245,7 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
   it('WHEN the id is invalid THEN 400, repeating at most 200 characters of it', async () => {
     const response = await handler(request('GET', `/tasks/${'bad id!'.repeat(100)}`));
     expect(response.statusCode).toBe(400);
-    expect(json(response).message).toMatch(/is not a task id: an id is 1 to 128 characters/);
+    expect(json(response).message).toMatch(/is not a task id: an id is 1–128 characters of \[A-Za-z0-9_.:-\]/);
     expect(response.body.length).toBeLessThan(500);
   });
 
@@ -318,5 +333,114 @@ describe('GIVEN the HTTP handler over an app with no worker running', () => {
     );
     expect((await handler(request('GET', `/tasks/${'2'.repeat(32)}`))).statusCode).toBe(500);
     expect((await handler(request('GET', `/tasks/${'2'.repeat(32)}`))).statusCode).toBe(200);
+  });
+});
+
+/** An error as another copy of spool makes it: a plain Error with the shared brand and a code. */
+function fromAnotherBundle(code: string, message: string, extra: Record<string, unknown> = {}): Error {
+  const error = Object.assign(new Error(message), { name: 'RenamedByAMinifier', code, ...extra });
+  Object.defineProperty(error, Symbol.for('spool-tasks.error'), { value: true });
+  return error;
+}
+
+describe('GIVEN the HTTP handler over a producer whose enqueue refuses', () => {
+  let spool: Spool;
+  beforeAll(() => {
+    spool = exampleSpool();
+  });
+  afterAll(() => spool.close());
+
+  /** A handler whose enqueue rejects with `error`, and what it logged. */
+  function refusing(error: unknown) {
+    const logged: (LogFields | undefined)[] = [];
+    const producer: HttpProducer = {
+      tasks: spool.tasks,
+      enqueue: () => Promise.reject(error),
+      handle: (id, task) => spool.handle(id, task),
+    };
+    const logger: Logger = { ...silentLogger, error: (_message, fields) => logged.push(fields) };
+    return { handler: createHttpHandler(producer, { logger }), logged };
+  }
+
+  it.each(SPOOL_ERROR_CODES)(
+    'WHEN the error (from another copy of spool) carries %s THEN the status is that of the code, whatever the message says',
+    async (code: SpoolErrorCode) => {
+      // The message is bait: the old handler chose 413 by matching "the limit is … bytes".
+      const { handler, logged } = refusing(fromAnotherBundle(code, 'the limit is 1 bytes', { issues: [] }));
+      const response = await handler(post('orders.charge', { orderId: 'o-20', amountCents: 1 }));
+      const status = HTTP_STATUS_BY_ERROR_CODE[code];
+      expect(response.statusCode).toBe(status);
+      if (status === 500) {
+        expect(json(response)).toMatchObject({ error: 'InternalError', requestId: 'req-42' });
+        expect(response.body).not.toContain('the limit');
+        expect(logged).toEqual([expect.objectContaining({ code, error: expect.any(Error) })]);
+      } else {
+        expect(json(response)).toMatchObject({ code, message: 'the limit is 1 bytes' });
+        expect(logged).toEqual([]);
+      }
+    },
+  );
+
+  it('WHEN the code and the message disagree THEN the code decides', async () => {
+    const options = refusing(new EnqueueError('the limit is 5 bytes', { code: 'INVALID_ENQUEUE_OPTION' }));
+    expect((await options.handler(post('orders.charge', {}))).statusCode).toBe(400);
+    const tooLarge = refusing(new EnqueueError('it is big', { code: 'PAYLOAD_TOO_LARGE' }));
+    const response = await tooLarge.handler(post('orders.charge', {}));
+    expect(response.statusCode).toBe(413);
+    expect(json(response)).toEqual({ error: 'PayloadTooLarge', code: 'PAYLOAD_TOO_LARGE', message: 'it is big' });
+  });
+
+  it("WHEN a unique task's lock kept changing hands THEN 409 Conflict, saying to try again", async () => {
+    const { handler } = refusing(
+      new EnqueueError('could not take unique lock: it changed hands three times. Try again.', {
+        code: 'UNIQUE_LOCK_CONTENDED',
+      }),
+    );
+    const response = await handler(post('orders.charge', {}));
+    expect(response.statusCode).toBe(409);
+    expect(json(response)).toMatchObject({ error: 'Conflict', code: 'UNIQUE_LOCK_CONTENDED' });
+  });
+
+  it('WHEN a ValidationError comes from another copy THEN 422 with its issues', async () => {
+    const issues = [{ path: 'orderId', message: 'Required' }];
+    const { handler } = refusing(
+      fromAnotherBundle('INVALID_ARGUMENTS', "Invalid arguments for task 'orders.charge'", { issues }),
+    );
+    const response = await handler(post('orders.charge', {}));
+    expect(response.statusCode).toBe(422);
+    expect(json(response)).toEqual({
+      error: 'ValidationError',
+      code: 'INVALID_ARGUMENTS',
+      message: "Invalid arguments for task 'orders.charge'",
+      issues,
+    });
+  });
+});
+
+describe('GIVEN the HTTP handler over a producer that is not a Spool', () => {
+  it('WHEN it serves POST and GET THEN it reads only the tasks, enqueue and handle of the producer', async () => {
+    const tasks = defineOrderTasks({ payments: new FakePayments(), mail: new FlakyMail() });
+    const producer = createProducer({
+      backend: openEmbeddedBackend({ path: join(dir, `http-${dbs++}.db`) }),
+      tasks: Object.values(tasks),
+      logger: silentLogger,
+    });
+    const read = new Set<string | symbol>();
+    const watched = new Proxy(producer, {
+      get(target, property, receiver) {
+        read.add(property);
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    try {
+      const handler = createHttpHandler(() => watched, { logger: silentLogger });
+      const enqueued = await handler(post('orders.charge', { orderId: 'o-30', amountCents: 1 }));
+      expect(enqueued.statusCode).toBe(202);
+      expect((await handler(request('GET', String(json(enqueued).status)))).statusCode).toBe(200);
+      read.delete('then'); // the promise that resolves the source looks for a then
+      expect([...read].sort()).toEqual(['enqueue', 'handle', 'tasks']);
+    } finally {
+      await producer.close();
+    }
   });
 });

@@ -109,6 +109,29 @@ export function basics(factory: BackendFactory) {
       expect(overlap).toBe(false);
     });
 
+    it('GIVEN an ordering key WHEN an earlier run fails once and retries THEN the later runs wait for its retry', async () => {
+      const order: string[] = [];
+      let failed = false;
+      const t = defineTask({
+        name: `ordered.retry.${suffix()}`,
+        schema: z.object({ i: z.number() }),
+        idempotencyKey: false,
+        retry: { maxAttempts: 3, minDelayMs: 1000, maxDelayMs: 1000 },
+        handler({ i }) {
+          if (i === 1 && !failed) {
+            failed = true;
+            order.push('1 failed');
+            throw new Error('first attempt of run 1 fails');
+          }
+          order.push(String(i));
+        },
+      });
+      const { spool } = await app([t], { worker: { concurrency: 10 } });
+      for (let i = 0; i < 4; i++) await spool.enqueue(t, { i }, { orderingKey: 'customer-1' });
+      await waitFor(() => order.length === 5, 30_000, '4 ordered runs and one retry');
+      expect(order).toEqual(['0', '1 failed', '1', '2', '3']);
+    });
+
     it('GIVEN a run that ended failed WHEN result() is awaited THEN it rejects with TaskFailedError', async () => {
       const t = defineTask({
         name: `fails.${suffix()}`,

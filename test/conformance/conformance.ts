@@ -5,6 +5,7 @@
  */
 
 import { describe } from 'vitest';
+import { atomicity } from './atomicity.suite.js';
 import { badInput } from './bad-input.suite.js';
 import { basics } from './basics.suite.js';
 import { exactlyOnce } from './exactly-once.suite.js';
@@ -26,5 +27,6 @@ export function describeConformance(factory: BackendFactory): void {
     badInput(factory);
     lifecycle(factory);
     scheduling(factory);
+    atomicity(factory);
   });
 }

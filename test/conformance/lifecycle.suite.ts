@@ -20,6 +20,17 @@ export function lifecycle(factory: BackendFactory) {
       await expect(h.result({ timeoutMs: 1000 })).rejects.toThrow(/ended cancelled/);
     });
 
+    it('GIVEN a bare id never enqueued WHEN cancelled THEN its record is cancelled and names no task', async () => {
+      const { spool } = await app([], { worker: false });
+      const handle = spool.handle(`never-seen-${suffix()}`);
+      expect(handle.task).toBeUndefined();
+      expect(await handle.cancel()).toBe('cancelled');
+      const record = await handle.info();
+      expect(record?.state).toBe('cancelled');
+      expect(record).not.toHaveProperty('task');
+      await expect(handle.result({ timeoutMs: 1000 })).rejects.toThrow(/^Run never-seen-\S+ ended cancelled$/);
+    });
+
     it('GIVEN a running run WHEN cancelled THEN its signal aborts at the next heartbeat and it ends cancelled', async () => {
       const started = deferred();
       const t = defineTask({

@@ -1,7 +1,7 @@
 import { defineTask, listDeadLetters, NonRetriableError, RetryAfterError, TaskFailedError } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DEAD_LETTER_ATTRIBUTES } from '../../lib/worker/processor.js';
+import { DEAD_LETTER_ATTRIBUTES } from '../../lib/protocol/reasons.js';
 import { type BackendFactory, suffix, useHarness, waitFor, waitForDeadLetters } from './harness.js';
 
 export function retries(factory: BackendFactory) {
@@ -68,6 +68,27 @@ export function retries(factory: BackendFactory) {
       expect((error as TaskFailedError).errorName).toBe('NonRetriableError');
       expect(calls).toBe(1);
       expect(await listDeadLetters(spool.backend, { limit: 10 })).toHaveLength(0);
+    });
+
+    it('GIVEN a NonRetriableError from another copy of spool-tasks (its brand and code, not this class) THEN the run fails after one attempt', async () => {
+      let calls = 0;
+      const t = defineTask({
+        name: `fatal.copy.${suffix()}`,
+        schema: z.object({}),
+        retry: { maxAttempts: 5, minDelayMs: 0 },
+        handler: () => {
+          calls++;
+          // What a second bundle's NonRetriableError is to this one: an Error with the shared brand.
+          const error = Object.assign(new Error('card declined'), { name: 'NonRetriableError', code: 'NON_RETRIABLE' });
+          Object.defineProperty(error, Symbol.for('spool-tasks.error'), { value: true });
+          throw error;
+        },
+      });
+      const { spool } = await app([t]);
+      const h = await spool.enqueue(t, {});
+      const error = await h.result({ timeoutMs: 10_000 }).catch((e: unknown) => e);
+      expect((error as TaskFailedError).state).toBe('failed');
+      expect(calls).toBe(1);
     });
 
     it('GIVEN a RetryAfterError THEN the next attempt waits the given delay', async () => {

@@ -270,10 +270,13 @@ describe('EmbeddedStore.deadLetter', () => {
 describe('EmbeddedStore.cancel', () => {
   it('GIVEN absent, queued, running and terminal runs WHEN cancelled THEN cancelled, requested, finished', async () => {
     const { store } = openStore();
-    expect(await store.cancel({ id: 'unknown', now: T0, expiresAt: TTL })).toMatchObject({
+    const unknown = await store.cancel({ id: 'unknown', now: T0, expiresAt: TTL });
+    expect(unknown).toMatchObject({
       outcome: 'cancelled',
-      record: { id: 'unknown', task: '?', state: 'cancelled', attempt: 0, finishedAt: T0 },
+      record: { id: 'unknown', state: 'cancelled', attempt: 0, finishedAt: T0 },
     });
+    expect(unknown.record).not.toHaveProperty('task');
+    expect(await store.get('unknown')).not.toHaveProperty('task');
     expect(await store.cancel({ id: 'named', task: 'job', now: T0, expiresAt: TTL })).toMatchObject({
       outcome: 'cancelled',
       record: { task: 'job' },

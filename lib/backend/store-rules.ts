@@ -1,0 +1,175 @@
+/**
+ * The task store's rules: which outcome each conditional write of the port (`./store.ts`) has, as
+ * pure functions over the record (and lock) the write finds. The port's method headers state each
+ * condition and outcome; these functions are their one implementation, and both adapters call them:
+ * the embedded store on what it reads inside its transaction, the DynamoDB store on the item a
+ * failed condition returns (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). An adapter only does
+ * the I/O: it expresses the condition in its own language (SQL, a `ConditionExpression`) and writes.
+ *
+ * Every function takes the record as the store reads it: `undefined` when absent or expired.
+ * A decision is either an outcome of the port (nothing is written) or a verb naming the write to
+ * make (`claim`, `dead-letter`, `cancel`, …).
+ *
+ * @module
+ */
+
+import type { LockKind } from '../protocol/ids.js';
+import { isTerminal, type TaskState } from '../task/states.js';
+import type {
+  AcquireUniqueInput,
+  AcquireUniqueResult,
+  CancelInput,
+  CancelResult,
+  ClaimInput,
+  ClaimResult,
+  DeadLetterResult,
+  ReviveResult,
+  TaskRecord,
+} from './store.js';
+
+/** The kinds of lock a store keeps (defined with the lock names, in `lib/protocol/ids.ts`). */
+export type { LockKind };
+
+/** A lock as a store holds it. */
+export interface Lock {
+  /** The task id holding it. */
+  readonly holder: string;
+  /** When it lapses on its own, epoch ms. */
+  readonly expiresAt: number;
+}
+
+/** Which lock: its kind and key (a store derives its own item key or row key from them). */
+export interface LockRef {
+  readonly kind: LockKind;
+  readonly key: string;
+}
+
+/**
+ * Whether `id` may take, keep or extend `lock`: the lock condition of `TaskStore.acquireUnique`'s
+ * header. {@link decideClaim} and a heartbeat's singleton lock use it without `replaceHolder`.
+ */
+export function mayTakeLock(lock: Lock | undefined, id: string, now: number, replaceHolder?: string): boolean {
+  return (
+    lock === undefined ||
+    lock.expiresAt <= now ||
+    lock.holder === id ||
+    (replaceHolder !== undefined && lock.holder === replaceHolder)
+  );
+}
+
+/** Whether the run is `running` under a lease that has not lapsed (`leaseExpiresAt > now`). */
+export function hasLiveLease(record: TaskRecord, now: number): boolean {
+  return record.state === 'running' && (record.leaseExpiresAt ?? 0) > now;
+}
+
+/**
+ * The condition of `TaskStore.heartbeat` and `TaskStore.finish` (see their headers): `owner` holds
+ * the lease of a `running` run, lapsed or not (nobody has claimed the run since).
+ */
+export function holdsLease(record: TaskRecord | undefined, owner: string): record is TaskRecord {
+  return record?.state === 'running' && record.leaseOwner === owner;
+}
+
+/** What {@link decideClaim} decides: write the claim, or an outcome of the port with nothing written. */
+export type ClaimDecision = { readonly outcome: 'claim' } | Exclude<ClaimResult, { readonly outcome: 'claimed' }>;
+
+/**
+ * The outcome of `TaskStore.claim` (its header states the condition and the outcomes, checked
+ * in the order listed there). `singletonLock` is the lock on `input.singletonKey` as found
+ * (`undefined`: absent, or no singleton key).
+ *
+ * @example
+ * ```ts
+ * const decision = decideClaim(record, input, lock);
+ * if (decision.outcome !== 'claim') return decision; // finished | leased | exhausted | singleton-busy
+ * ```
+ */
+export function decideClaim(
+  record: TaskRecord | undefined,
+  input: Pick<ClaimInput, 'id' | 'now' | 'maxAttempts'>,
+  singletonLock?: Lock,
+): ClaimDecision {
+  if (record !== undefined) {
+    if (isTerminal(record.state)) return { outcome: 'finished', record };
+    if (hasLiveLease(record, input.now)) return { outcome: 'leased', record };
+    if (record.attempt >= input.maxAttempts) return { outcome: 'exhausted', record };
+  }
+  if (singletonLock !== undefined && !mayTakeLock(singletonLock, input.id, input.now)) {
+    return { outcome: 'singleton-busy', holderId: singletonLock.holder, heldUntil: singletonLock.expiresAt };
+  }
+  return { outcome: 'claim' };
+}
+
+/** What {@link decideDeadLetter} decides. */
+export type DeadLetterDecision =
+  | { readonly outcome: 'dead-letter' }
+  | Extract<DeadLetterResult, { readonly outcome: 'unchanged' }>;
+
+/** The outcome of `TaskStore.deadLetter` (its header states the condition). */
+export function decideDeadLetter(record: TaskRecord | undefined, now: number): DeadLetterDecision {
+  if (record !== undefined && (isTerminal(record.state) || hasLiveLease(record, now))) {
+    return { outcome: 'unchanged', record };
+  }
+  return { outcome: 'dead-letter' };
+}
+
+/** What {@link decideCancel} decides: `cancel` is the header's write A, `request-cancel` its write B. */
+export type CancelDecision =
+  | { readonly outcome: 'cancel' }
+  | { readonly outcome: 'request-cancel' }
+  | Extract<CancelResult, { readonly outcome: 'finished' | 'running' }>;
+
+/** The outcome of `TaskStore.cancel` (its header states conditions A and B and the outcomes). */
+export function decideCancel(
+  record: TaskRecord | undefined,
+  input: Pick<CancelInput, 'onlyIfNotStarted'>,
+): CancelDecision {
+  if (record === undefined) return { outcome: 'cancel' };
+  if (isTerminal(record.state)) return { outcome: 'finished', record };
+  if (record.state !== 'running') return { outcome: 'cancel' };
+  return input.onlyIfNotStarted === true ? { outcome: 'running', record } : { outcome: 'request-cancel' };
+}
+
+/** What {@link decideRevive} decides. */
+export type ReviveDecision =
+  | { readonly outcome: 'revive'; readonly record: TaskRecord }
+  | Exclude<ReviveResult, { readonly outcome: 'revived' }>;
+
+/** The outcome of `TaskStore.revive` (its header states the condition); `revive` carries the dead record. */
+export function decideRevive(record: TaskRecord | undefined): ReviveDecision {
+  if (record === undefined) return { outcome: 'absent' };
+  return record.state === 'dead' ? { outcome: 'revive', record } : { outcome: 'not-dead', record };
+}
+
+/** What {@link decideAcquireUnique} decides. */
+export type AcquireUniqueDecision =
+  | { readonly outcome: 'acquire' }
+  | Extract<AcquireUniqueResult, { readonly outcome: 'held' }>;
+
+/** The outcome of `TaskStore.acquireUnique`: {@link mayTakeLock} on the lock as found. */
+export function decideAcquireUnique(
+  lock: Lock | undefined,
+  input: Pick<AcquireUniqueInput, 'id' | 'now' | 'replaceHolder'>,
+): AcquireUniqueDecision {
+  if (lock !== undefined && !mayTakeLock(lock, input.id, input.now, input.replaceHolder)) {
+    return { outcome: 'held', holderId: lock.holder, expiresAt: lock.expiresAt };
+  }
+  return { outcome: 'acquire' };
+}
+
+/**
+ * The locks a write that leaves `running` (or never reaches it) releases, each only if held by the
+ * run's id (a lock another run holds is left alone): the singleton lock `singletonKey` names, and
+ * the unique lock `uniqueKey` names when `state` is terminal. `TaskStore.finish` passes its
+ * input's keys; `TaskStore.deadLetter` and `TaskStore.cancel` pass only the record's
+ * `uniqueKey` (the runs they end hold no live singleton lock: it lapses with the lease).
+ */
+export function releasedLocks(
+  state: TaskState,
+  keys: { readonly singletonKey?: string | undefined; readonly uniqueKey?: string | undefined },
+): LockRef[] {
+  const locks: LockRef[] = [];
+  if (keys.singletonKey !== undefined) locks.push({ kind: 'singleton', key: keys.singletonKey });
+  if (keys.uniqueKey !== undefined && isTerminal(state)) locks.push({ kind: 'unique', key: keys.uniqueKey });
+  return locks;
+}

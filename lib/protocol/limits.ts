@@ -1,0 +1,98 @@
+/**
+ * spool's limits and defaults, each written once. Every constant says its unit (in its name:
+ * `…_MS`, `…_SECONDS`, `…_BYTES`) and where it comes from:
+ *
+ * - **a limit of an AWS service** spool runs on (SQS, EventBridge Scheduler). The embedded runtime
+ *   enforces the same ones, so what works locally works on AWS;
+ * - **spool's own** bound or default, derived from a service limit where it has to fit one.
+ *
+ * Imports nothing, so every layer (protocol, core, adapters, the CDK construct) may use it.
+ *
+ * @module
+ */
+
+const SECOND_MS = 1000;
+const MINUTE_SECONDS = 60;
+const HOUR_SECONDS = 3600;
+const DAY_SECONDS = 86_400;
+
+// SQS (FIFO queues)
+
+/** Largest message body in bytes (UTF-8): SQS's limit, 1 MiB. The embedded queue enforces the same. */
+export const MAX_MESSAGE_BYTES = 1_048_576;
+/** Most messages one receive or one send batch may carry (SQS's limit). */
+export const MAX_BATCH = 10;
+/** Longest visibility timeout SQS accepts, in seconds (12 hours). */
+export const MAX_VISIBILITY_SECONDS = 12 * HOUR_SECONDS;
+/** Longest long-poll wait SQS accepts, in seconds. */
+export const MAX_WAIT_SECONDS = 20;
+/** The FIFO deduplication window, in milliseconds (SQS's: 5 minutes). */
+export const DEDUPLICATION_WINDOW_MS = 5 * MINUTE_SECONDS * SECOND_MS;
+/** Longest FIFO message group id and deduplication id, in characters (SQS's limit). */
+export const MAX_FIFO_ID_LENGTH = 128;
+/** Largest `maxReceiveCount` of an SQS redrive policy (SQS allows 1 to this). */
+export const MAX_REDRIVE_RECEIVE_COUNT = 1000;
+/** Longest SQS queue name, in characters (SQS's limit; a FIFO queue's includes its `.fifo`). */
+export const MAX_QUEUE_NAME_LENGTH = 80;
+/** Longest message retention SQS allows, in seconds (14 days); the dead-letter queue keeps its messages this long. */
+export const MAX_RETENTION_SECONDS = 14 * DAY_SECONDS;
+
+// EventBridge Scheduler
+
+/** Longest schedule name and schedule group name, in characters (EventBridge Scheduler's limit). */
+export const MAX_SCHEDULER_NAME_LENGTH = 64;
+
+// spool's own bounds
+
+/** Longest task id, in characters: the task id is the message's FIFO deduplication id. */
+export const MAX_TASK_ID_LENGTH = MAX_FIFO_ID_LENGTH;
+/** Longest task name, in characters (spool's own bound). */
+export const MAX_TASK_NAME_LENGTH = 200;
+/** Longest schedule name, in characters: a schedule's name is its EventBridge Scheduler schedule's name. */
+export const MAX_SCHEDULE_NAME_LENGTH = MAX_SCHEDULER_NAME_LENGTH;
+/**
+ * Longest delay before a retry, in milliseconds (12 hours): a retry waits out its delay in its
+ * message's visibility timeout, so at most SQS's longest ({@link MAX_VISIBILITY_SECONDS}).
+ */
+export const MAX_RETRY_DELAY_MS = MAX_VISIBILITY_SECONDS * SECOND_MS;
+/**
+ * Longest delay of an enqueue (`delaySeconds`, `runAt`), in milliseconds (365 days; spool's own
+ * bound). Delays over {@link MAX_QUEUED_DELAY_MS} wait in a one-time schedule.
+ */
+export const MAX_ENQUEUE_DELAY_MS = 365 * DAY_SECONDS * SECOND_MS;
+/**
+ * Longest delay a message waits out in the task queue itself, in milliseconds (15 minutes; spool's
+ * own threshold): a worker that receives it early hides it again. Longer delays use a timer.
+ */
+export const MAX_QUEUED_DELAY_MS = 15 * MINUTE_SECONDS * SECOND_MS;
+/** Most attempts a retry policy may allow (`retry.maxAttempts`; spool's own bound). */
+export const MAX_ATTEMPTS = 1000;
+/** Most attempts one long-running worker runs at once (`concurrency`; spool's own bound). */
+export const MAX_CONCURRENCY = 10_000;
+
+// spool's own defaults
+
+/**
+ * Default lease of a run, in seconds (30): a task's `leaseSeconds`. The default visibility
+ * timeouts derive from it ({@link DEFAULT_VISIBILITY_TIMEOUT_SECONDS}).
+ */
+export const DEFAULT_LEASE_SECONDS = 30;
+/**
+ * Default visibility timeout, in seconds: the long-running worker's `visibilityTimeoutSeconds` and
+ * a provisioned task queue's. The lease's default, because a crashed worker's run is taken over
+ * after the longer of the two: equal, neither waits for the other.
+ */
+export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = DEFAULT_LEASE_SECONDS;
+/**
+ * Default retention of a record, in seconds (7 days): how long a finished run's record is kept
+ * (a task's `resultTtlSeconds`), and the retention of records whose task is not known.
+ */
+export const DEFAULT_RETENTION_SECONDS = 7 * DAY_SECONDS;
+/** {@link DEFAULT_RETENTION_SECONDS} in milliseconds, as records' `expiresAt` counts. */
+export const DEFAULT_RETENTION_MS = DEFAULT_RETENTION_SECONDS * SECOND_MS;
+/**
+ * Default `maxReceiveCount` of the task queue's redrive policy (100; AWS and embedded): a safety
+ * net for messages that keep crashing the worker. spool dead-letters exhausted runs itself, so it
+ * is high.
+ */
+export const DEFAULT_MAX_RECEIVE_COUNT = 100;

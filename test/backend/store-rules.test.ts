@@ -1,0 +1,167 @@
+import type { TaskRecord, TaskState } from 'spool-tasks';
+import { describe, expect, it } from 'vitest';
+import {
+  decideAcquireUnique,
+  decideCancel,
+  decideClaim,
+  decideDeadLetter,
+  decideRevive,
+  holdsLease,
+  mayTakeLock,
+  releasedLocks,
+} from '../../lib/backend/store-rules.js';
+
+const NOW = 1_700_000_000_000;
+const TERMINAL: readonly TaskState[] = ['succeeded', 'failed', 'cancelled', 'dead'];
+
+function record(state: TaskState, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return { id: 't1', task: 'job', state, attempt: 1, createdAt: NOW, updatedAt: NOW, expiresAt: NOW + 1e6, ...extra };
+}
+
+const running = (leaseExpiresAt: number, extra: Partial<TaskRecord> = {}) =>
+  record('running', { leaseOwner: 'w1', leaseExpiresAt, ...extra });
+
+const claimInput = { id: 't1', now: NOW, maxAttempts: 3 };
+
+describe('mayTakeLock', () => {
+  it('GIVEN no lock, a lapsed one, or one held by the id THEN it may be taken', () => {
+    expect(mayTakeLock(undefined, 'a', NOW)).toBe(true);
+    expect(mayTakeLock({ holder: 'b', expiresAt: NOW }, 'a', NOW)).toBe(true);
+    expect(mayTakeLock({ holder: 'a', expiresAt: NOW + 1 }, 'a', NOW)).toBe(true);
+  });
+
+  it('GIVEN a live lock held by another THEN only naming it as replaceHolder takes it', () => {
+    const lock = { holder: 'b', expiresAt: NOW + 1 };
+    expect(mayTakeLock(lock, 'a', NOW)).toBe(false);
+    expect(mayTakeLock(lock, 'a', NOW, 'c')).toBe(false);
+    expect(mayTakeLock(lock, 'a', NOW, 'b')).toBe(true);
+  });
+});
+
+describe('holdsLease', () => {
+  it('GIVEN a running record THEN only its lease owner holds it, lapsed or not; otherwise nobody', () => {
+    expect(holdsLease(running(NOW - 1), 'w1')).toBe(true);
+    expect(holdsLease(running(NOW + 1), 'w2')).toBe(false);
+    expect(holdsLease(record('retrying', { leaseOwner: 'w1' }), 'w1')).toBe(false);
+    expect(holdsLease(undefined, 'w1')).toBe(false);
+  });
+});
+
+describe('decideClaim', () => {
+  it('GIVEN no record, a queued, a retrying or a lapsed running one THEN claim', () => {
+    for (const found of [undefined, record('queued'), record('retrying'), running(NOW)]) {
+      expect(decideClaim(found, claimInput)).toEqual({ outcome: 'claim' });
+    }
+  });
+
+  it('GIVEN a terminal record THEN finished, a cancelled one too', () => {
+    for (const state of TERMINAL) {
+      const found = record(state);
+      expect(decideClaim(found, claimInput)).toEqual({ outcome: 'finished', record: found });
+    }
+  });
+
+  it('GIVEN a live lease THEN leased; GIVEN a lapsed lease with no attempts left THEN exhausted', () => {
+    const live = running(NOW + 1);
+    expect(decideClaim(live, claimInput)).toEqual({ outcome: 'leased', record: live });
+    const spent = running(NOW, { attempt: 3 });
+    expect(decideClaim(spent, claimInput)).toEqual({ outcome: 'exhausted', record: spent });
+  });
+
+  it('GIVEN a singleton lock another run holds THEN singleton-busy until it lapses; held by this id THEN claim', () => {
+    const lock = { holder: 'other', expiresAt: NOW + 5 };
+    expect(decideClaim(record('queued'), claimInput, lock)).toEqual({
+      outcome: 'singleton-busy',
+      holderId: 'other',
+      heldUntil: NOW + 5,
+    });
+    expect(decideClaim(undefined, { ...claimInput, now: NOW + 5 }, lock)).toEqual({ outcome: 'claim' });
+    expect(decideClaim(undefined, claimInput, { holder: 't1', expiresAt: NOW + 5 })).toEqual({ outcome: 'claim' });
+  });
+
+  it('GIVEN a record that fails and a busy lock THEN the record outcome comes first', () => {
+    const found = record('succeeded');
+    expect(decideClaim(found, claimInput, { holder: 'other', expiresAt: NOW + 5 })).toEqual({
+      outcome: 'finished',
+      record: found,
+    });
+  });
+});
+
+describe('decideDeadLetter', () => {
+  it('GIVEN no record, a queued, a retrying or a lapsed running one THEN dead-letter', () => {
+    for (const found of [undefined, record('queued'), record('retrying'), running(NOW)]) {
+      expect(decideDeadLetter(found, NOW)).toEqual({ outcome: 'dead-letter' });
+    }
+  });
+
+  it('GIVEN a terminal record or a live lease THEN unchanged, with the record as it is', () => {
+    for (const found of [...TERMINAL.map((state) => record(state)), running(NOW + 1)]) {
+      expect(decideDeadLetter(found, NOW)).toEqual({ outcome: 'unchanged', record: found });
+    }
+  });
+});
+
+describe('decideCancel', () => {
+  it('GIVEN no record, a queued or a retrying one THEN cancel (write A)', () => {
+    for (const found of [undefined, record('queued'), record('retrying')]) {
+      expect(decideCancel(found, {})).toEqual({ outcome: 'cancel' });
+      expect(decideCancel(found, { onlyIfNotStarted: true })).toEqual({ outcome: 'cancel' });
+    }
+  });
+
+  it('GIVEN a running record THEN request-cancel (write B), or running with onlyIfNotStarted, lease live or not', () => {
+    for (const found of [running(NOW + 1), running(NOW - 1)]) {
+      expect(decideCancel(found, {})).toEqual({ outcome: 'request-cancel' });
+      expect(decideCancel(found, { onlyIfNotStarted: true })).toEqual({ outcome: 'running', record: found });
+    }
+  });
+
+  it('GIVEN a terminal record THEN finished', () => {
+    for (const state of TERMINAL) {
+      const found = record(state);
+      expect(decideCancel(found, { onlyIfNotStarted: true })).toEqual({ outcome: 'finished', record: found });
+    }
+  });
+});
+
+describe('decideRevive', () => {
+  it('GIVEN no record THEN absent; a dead one THEN revive; any other THEN not-dead', () => {
+    expect(decideRevive(undefined)).toEqual({ outcome: 'absent' });
+    const dead = record('dead');
+    expect(decideRevive(dead)).toEqual({ outcome: 'revive', record: dead });
+    for (const state of ['queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled'] as const) {
+      const found = record(state);
+      expect(decideRevive(found)).toEqual({ outcome: 'not-dead', record: found });
+    }
+  });
+});
+
+describe('decideAcquireUnique', () => {
+  it('GIVEN a live lock another run holds THEN held, unless it is the replaceHolder', () => {
+    const lock = { holder: 'b', expiresAt: NOW + 5 };
+    const input = { id: 'a', now: NOW };
+    expect(decideAcquireUnique(lock, input)).toEqual({ outcome: 'held', holderId: 'b', expiresAt: NOW + 5 });
+    expect(decideAcquireUnique(lock, { ...input, replaceHolder: 'b' })).toEqual({ outcome: 'acquire' });
+    expect(decideAcquireUnique(lock, { ...input, now: NOW + 5 })).toEqual({ outcome: 'acquire' });
+    expect(decideAcquireUnique(undefined, input)).toEqual({ outcome: 'acquire' });
+  });
+});
+
+describe('releasedLocks', () => {
+  it('GIVEN a terminal state THEN the singleton and the unique lock are released', () => {
+    expect(releasedLocks('succeeded', { singletonKey: 's', uniqueKey: 'u' })).toEqual([
+      { kind: 'singleton', key: 's' },
+      { kind: 'unique', key: 'u' },
+    ]);
+  });
+
+  it('GIVEN retrying THEN only the singleton lock; the unique lock stays until the run ends', () => {
+    expect(releasedLocks('retrying', { singletonKey: 's', uniqueKey: 'u' })).toEqual([{ kind: 'singleton', key: 's' }]);
+  });
+
+  it('GIVEN no keys THEN nothing is released', () => {
+    expect(releasedLocks('dead', {})).toEqual([]);
+    expect(releasedLocks('cancelled', { uniqueKey: undefined })).toEqual([]);
+  });
+});
