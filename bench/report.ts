@@ -47,6 +47,29 @@ export interface SystemResult {
   readonly p99Ms: number;
 }
 
+/** Enqueue→start latency percentiles of one phase, ms. */
+export interface LatencyResult {
+  /** Median, ms. */
+  readonly p50Ms: number;
+  /** 99th percentile, ms. */
+  readonly p99Ms: number;
+}
+
+/** The embedded runtime with the producer and the worker in two processes. */
+export interface CrossProcessResults {
+  /** With the library's defaults (cross-process wake-ups on). */
+  readonly wake: LatencyResult;
+  /** With `crossProcessWake: false` in both processes (polling only), when measured. */
+  readonly polling?: LatencyResult;
+  /** Tasks measured per mode. */
+  readonly tasks: number;
+}
+
+/** The p50 and p99 of `latencies`, rounded to 0.01 ms. */
+export function latencyResult(latencies: readonly number[]): LatencyResult {
+  return { p50Ms: roundMs(percentile(latencies, 50)), p99Ms: roundMs(percentile(latencies, 99)) };
+}
+
 /** `count` per `ms`, as a rate per second (rounded). */
 export function perSecond(count: number, ms: number): number {
   return ms > 0 ? Math.round((count / ms) * 1000) : 0;
@@ -76,6 +99,15 @@ export function roundMs(ms: number): number {
 /** Now, as epoch ms with sub-millisecond precision (comparable across the process). */
 export function preciseNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Now, ms (µs precision), on the machine's monotonic clock (`process.hrtime`: `CLOCK_MONOTONIC`,
+ * `mach_absolute_time`, `QueryPerformanceCounter`), which every process of the machine shares: a
+ * time taken in one process can be subtracted from a time taken in another.
+ */
+export function monotonicNow(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
 }
 
 /** A counter that resolves `done` when it reaches `target`, or rejects after `timeoutMs`. */
@@ -141,8 +173,28 @@ function format(value: number): string {
   return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2);
 }
 
-/** The machine-readable result: one line of JSON with the keys of {@link SystemResult} per system. */
-export function jsonLine(results: Readonly<Record<SystemName, SystemResult>>): string {
+/** The cross-process latencies as a Markdown table (rows: the modes measured). */
+export function renderCrossProcess(results: CrossProcessResults): string {
+  const rows: [string, LatencyResult][] = [['wake-up (default)', results.wake]];
+  if (results.polling) rows.push(['polling only (crossProcessWake: false)', results.polling]);
+  const header = ['embedded, producer and worker in two processes', 'enqueue→start p50 ms', 'p99 ms'];
+  const body = rows.map(([label, r]) => [label, format(r.p50Ms), format(r.p99Ms)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...body.map(line)].join('\n');
+}
+
+/**
+ * The machine-readable result: one line of JSON with the keys of {@link SystemResult} per system,
+ * then `crossProcess` (`p50Ms`, `p99Ms`: the embedded runtime, producer and worker in two
+ * processes), and `crossProcessPolling` (the same with the wake-ups off) when measured.
+ */
+export function jsonLine(
+  results: Readonly<Record<SystemName, SystemResult>>,
+  crossProcess: CrossProcessResults,
+): string {
   const pick = (r: SystemResult) => ({
     enqueuePerSecond: r.enqueuePerSecond,
     processPerSecond: r.processPerSecond,
@@ -150,5 +202,11 @@ export function jsonLine(results: Readonly<Record<SystemName, SystemResult>>): s
     p99Ms: r.p99Ms,
     processPerSecondAt10: r.processPerSecondAt10,
   });
-  return JSON.stringify({ embedded: pick(results.embedded), bullmq: pick(results.bullmq) });
+  const latency = (r: LatencyResult) => ({ p50Ms: r.p50Ms, p99Ms: r.p99Ms });
+  return JSON.stringify({
+    embedded: pick(results.embedded),
+    bullmq: pick(results.bullmq),
+    crossProcess: latency(crossProcess.wake),
+    ...(crossProcess.polling ? { crossProcessPolling: latency(crossProcess.polling) } : {}),
+  });
 }

@@ -3,13 +3,16 @@
  *
  * Same workload for both (no-op tasks): bulk enqueue rate; processing rate with one worker at
  * concurrency 10 and 50 (tasks already enqueued); enqueue→start latency p50/p99 with a worker
- * running at concurrency 10 and tasks enqueued one by one, 1 ms apart. Phases are interleaved,
+ * running at concurrency 10 and tasks enqueued one by one, 1 ms apart. For the embedded runtime
+ * only, the same latency with the producer and the worker in two processes (the worker spawned as
+ * a child, as with an app and `spool worker`); with `--cross-process-polling` also with the
+ * cross-process wake-ups off, the two modes alternating round by round. Phases are interleaved,
  * each on an empty queue: every bulk phase runs `--rounds` times per system, the two systems
  * alternating (and taking turns at going first), and the rates reported are the medians of the
  * rounds, so a burst of load from the machine's other jobs hits one round of one system, not the
  * result. See BENCHMARKS.md.
  *
- * Usage: `npm run bench [-- --tasks N] [--latency-tasks N] [--rounds N] [--json]`. With `--json`
+ * Usage: `npm run bench [-- --tasks N] [--latency-tasks N] [--rounds N] [--cross-process-polling] [--json]`. With `--json`
  * the last line of stdout is one JSON object; progress goes to stderr.
  *
  * @module
@@ -17,14 +20,17 @@
 
 import { availableParallelism } from 'node:os';
 import { bullmqSystem } from './bullmq.js';
-import { embeddedSystem } from './embedded.js';
+import { type EmbeddedSystem, embeddedSystem } from './embedded.js';
 import { benchOptions } from './options.js';
 import { RedisNotFoundError, type RedisServer, startRedis } from './redis.js';
 import {
+  type CrossProcessResults,
   jsonLine,
+  latencyResult,
   median,
   percentile,
   perSecond,
+  renderCrossProcess,
   renderTable,
   roundMs,
   type SystemName,
@@ -32,16 +38,19 @@ import {
   type SystemUnderTest,
 } from './report.js';
 
-const USAGE = `Usage: npm run bench -- [--tasks N] [--latency-tasks N] [--rounds N] [--json]
-  --tasks N          tasks per bulk phase (default 10000)
-  --latency-tasks N  tasks enqueued one by one for the latency phase (default 1000)
-  --rounds N         bulk phases per system and concurrency, alternating; rates are their medians (default 3)
-  --json             print the results as one JSON object on the last line of stdout`;
+const USAGE = `Usage: npm run bench -- [--tasks N] [--latency-tasks N] [--rounds N] [--cross-process-polling] [--json]
+  --tasks N                tasks per bulk phase (default 10000)
+  --latency-tasks N        tasks enqueued one by one for each latency phase (default 1000)
+  --rounds N               bulk phases per system and concurrency, alternating; rates are their medians (default 3)
+  --cross-process-polling  also measure the cross-process latency with the wake-ups off (polling only),
+                           alternating with them on over --rounds rounds
+  --json                   print the results as one JSON object on the last line of stdout`;
 
 interface Options {
   readonly tasks: number;
   readonly latencyTasks: number;
   readonly rounds: number;
+  readonly crossProcessPolling: boolean;
   readonly json: boolean;
 }
 
@@ -50,12 +59,14 @@ function parseOptions(): Options {
     tasks: { type: 'string', default: '10000' },
     'latency-tasks': { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
+    'cross-process-polling': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
   return {
     tasks: count('tasks', values.tasks),
     latencyTasks: count('latency-tasks', values['latency-tasks']),
     rounds: count('rounds', values.rounds),
+    crossProcessPolling: values['cross-process-polling'] === true,
     json: values.json === true,
   };
 }
@@ -89,7 +100,8 @@ async function main(): Promise<void> {
       `machine: ${availableParallelism()} CPUs, node ${process.version}, redis ${server.version} ` +
         `(${server.executable}, in-memory, 127.0.0.1:${server.port}, pid ${server.pid})`,
     );
-    systems.push(embeddedSystem(), bullmqSystem(server));
+    const embedded = embeddedSystem();
+    systems.push(embedded, bullmqSystem(server));
     const samples = new Map<SystemName, Samples>(
       systems.map((s) => [s.name, { enqueueTasks: 0, enqueueMs: 0, processPerSecond: new Map(), latencies: [] }]),
     );
@@ -135,6 +147,8 @@ async function main(): Promise<void> {
       );
     }
 
+    const crossProcess = await measureCrossProcess(embedded, options);
+
     const resultOf = (name: SystemName): SystemResult => {
       const s = samples.get(name);
       if (s === undefined) throw new Error(`no samples for ${name}`);
@@ -151,13 +165,44 @@ async function main(): Promise<void> {
       `\n${options.tasks.toLocaleString('en-US')} no-op tasks per bulk phase, ` +
         `${options.latencyTasks.toLocaleString('en-US')} for latency; process rates are the median of ` +
         `${options.rounds} alternating round(s)\n\n${renderTable(results)}\n\n` +
-        `process/s per round @10: ${roundsLine(10)}\nprocess/s per round @50: ${roundsLine(50)}\n`,
+        `process/s per round @10: ${roundsLine(10)}\nprocess/s per round @50: ${roundsLine(50)}\n\n` +
+        `${renderCrossProcess(crossProcess)}\n\n${crossProcess.tasks.toLocaleString('en-US')} tasks per mode, ` +
+        'enqueued one by one 1 ms apart to a worker at concurrency 10 in another process\n',
     );
-    if (options.json) process.stdout.write(`${jsonLine(results)}\n`);
+    if (options.json) process.stdout.write(`${jsonLine(results, crossProcess)}\n`);
   } finally {
     for (const system of systems) await system.close();
     await server.stop();
   }
+}
+
+/**
+ * The embedded runtime's latency with the worker in another process: `--latency-tasks` tasks with
+ * the wake-ups on; with `--cross-process-polling`, as many with them off, the two modes alternating
+ * over `--rounds` rounds (taking turns at going first), each round a fresh worker process and file.
+ */
+async function measureCrossProcess(embedded: EmbeddedSystem, options: Options): Promise<CrossProcessResults> {
+  const modes = options.crossProcessPolling ? [true, false] : [true];
+  const rounds = options.crossProcessPolling ? options.rounds : 1;
+  const perRound = Math.ceil(options.latencyTasks / rounds);
+  const latencies = new Map<boolean, number[]>(modes.map((wake) => [wake, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const wake of round % 2 === 1 ? modes : [...modes].reverse()) {
+      const measured = await embedded.crossProcessLatency(perRound, 10, wake);
+      latencies.get(wake)?.push(...measured);
+      progress(
+        `embedded cross-process (${wake ? 'wake-up' : 'polling only'}) round ${round}/${rounds}: ` +
+          `${measured.length} tasks: p50 ${percentile(measured, 50).toFixed(2)} ms, ` +
+          `p99 ${percentile(measured, 99).toFixed(2)} ms, max ${percentile(measured, 100).toFixed(2)} ms`,
+      );
+    }
+  }
+  const polling = latencies.get(false);
+  return {
+    wake: latencyResult(latencies.get(true) ?? []),
+    ...(polling ? { polling: latencyResult(polling) } : {}),
+    tasks: perRound * rounds,
+  };
 }
 
 await main();

@@ -1,7 +1,8 @@
 /**
  * The embedded backend: spool's queue transport and task store on one SQLite file, for local
  * development and single-machine deployments. Several processes (workers, the CLI, an app) may
- * share the file; every write is a `BEGIN IMMEDIATE` transaction.
+ * share the file; every write is a `BEGIN IMMEDIATE` transaction, and a send wakes the long polls
+ * of the other processes at once (a UDP datagram on 127.0.0.1, see option `crossProcessWake`).
  *
  * @example
  * ```ts
@@ -16,9 +17,11 @@
 import type { SchedulerPort } from '../backend/scheduler.js';
 import type { TaskStore } from '../backend/store.js';
 import type { QueueTransport } from '../backend/transport.js';
+import type { Logger } from '../log/logger.js';
+import { DEFAULT_MAX_RECEIVE_COUNT } from '../protocol/limits.js';
 import { ConfigurationError } from '../task/errors.js';
-import { openDatabase } from './database.js';
-import { EmbeddedQueue } from './queue.js';
+import { type OpenDatabaseOptions, openDatabase } from './database.js';
+import { EmbeddedQueue, type LongPollOptions } from './queue.js';
 import { EmbeddedScheduler } from './scheduler.js';
 import { EmbeddedStore } from './store.js';
 
@@ -26,8 +29,8 @@ import { EmbeddedStore } from './store.js';
 export const DEFAULT_EMBEDDED_PATH = '.spool/spool.db';
 /** The task queue's default name (the dead-letter queue is `<name>-dlq`). */
 export const DEFAULT_QUEUE_NAME = 'spool';
-/** Default redrive threshold: receives before a message moves to the dead-letter queue. */
-export const DEFAULT_MAX_RECEIVE_COUNT = 100;
+/** Default redrive threshold: receives before a message moves to the dead-letter queue (the AWS queue's too). */
+export { DEFAULT_MAX_RECEIVE_COUNT };
 
 /** Options of {@link openEmbeddedBackend}. */
 export interface EmbeddedBackendOptions {
@@ -45,6 +48,22 @@ export interface EmbeddedBackendOptions {
   readonly now?: () => number;
   /** How long to wait for another process's write lock, ms. @default 5000 */
   readonly busyTimeoutMs?: number;
+  /**
+   * Wake long polls across processes: while a receive of this process waits, it listens for a UDP
+   * datagram on 127.0.0.1 (a port the OS picks, registered in the file), and each commit of this
+   * process that sends to a queue notifies the other processes waiting on it. Off, a receive finds
+   * another process's messages by polling alone (every 5–50 ms, see `longPoll`); a lost or failed
+   * wake-up also falls back to polling, so it only ever costs latency.
+   * @default true
+   */
+  readonly crossProcessWake?: boolean;
+  /**
+   * The fallback polling of a long poll (the sleeps between two looks at the file).
+   * @default { firstSleepMs: 5, maxSleepMs: 50 }
+   */
+  readonly longPoll?: LongPollOptions;
+  /** Where the backend's diagnostics go (cross-process wake-ups that fail, at `debug`). @default silentLogger */
+  readonly logger?: Logger;
 }
 
 /** An open embedded backend. */
@@ -57,7 +76,10 @@ export interface EmbeddedBackend {
   readonly scheduler: SchedulerPort;
   /** Absolute path of the database file (or `:memory:`). */
   readonly path: string;
-  /** Close the connection; pending long polls return empty. Idempotent. */
+  /**
+   * Close the connection; pending long polls return empty. The file's wake-up socket of this process
+   * closes with its last connection (and its registrations are deleted). Idempotent.
+   */
   close(): void;
 }
 
@@ -75,18 +97,22 @@ export function openEmbeddedBackend(options: EmbeddedBackendOptions = {}): Embed
     );
   }
   const now = options.now ?? Date.now;
-  const db = openDatabase(
-    options.path ?? DEFAULT_EMBEDDED_PATH,
-    options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs },
-  );
+  const databaseOptions: OpenDatabaseOptions = {
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    ...(options.crossProcessWake === undefined ? {} : { crossProcessWake: options.crossProcessWake }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  };
+  const db = openDatabase(options.path ?? DEFAULT_EMBEDDED_PATH, databaseOptions);
   try {
     const deadLetterQueue = `${queueName}-dlq`;
+    const longPoll = options.longPoll === undefined ? {} : { longPoll: options.longPoll };
     const tasks = new EmbeddedQueue(db, {
       name: queueName,
       now,
       redrive: { deadLetterQueue, maxReceiveCount: options.maxReceiveCount ?? DEFAULT_MAX_RECEIVE_COUNT },
+      ...longPoll,
     });
-    const deadLetters = new EmbeddedQueue(db, { name: deadLetterQueue, now });
+    const deadLetters = new EmbeddedQueue(db, { name: deadLetterQueue, now, ...longPoll });
     return {
       transport: { tasks, deadLetters },
       store: new EmbeddedStore(db, { now }),

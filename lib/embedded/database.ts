@@ -2,7 +2,8 @@
  * The embedded backend's SQLite file: opening it (directory, pragmas, schema) and running write
  * transactions with `BEGIN IMMEDIATE`, so that several processes sharing the file serialise their
  * writes (SQLite's write lock is taken at the start of the transaction, never upgraded midway).
- * The queues and the store write through one group commit per connection ({@link EmbeddedDatabase.write}),
+ * The queues and the store write through one group commit per connection ({@link EmbeddedDatabase.write},
+ * `group-commit.ts`), which waits for another process's write lock without blocking the event loop,
  * and WAL checkpoints run on a worker thread (`checkpointer.ts`).
  *
  * One file holds everything: the messages of every queue, the FIFO deduplication ids, the task
@@ -21,6 +22,13 @@
  *   On the happy path (claim, then finish as succeeded) only the table and its `id` index are
  *   written.
  * - `locks (key, holder, expires_at)`: `unique#…` and `singleton#…` locks; `locks_by_expiry`.
+ * - `wake_listeners (queue, port) → token, pid, expires_at`: the processes whose long polls of a queue
+ *   want a UDP datagram on `127.0.0.1:<port>` after another process's send (`wake.ts`); a handful
+ *   of rows, read after each commit that sent.
+ *
+ * Wake-ups: a write that makes messages receivable calls {@link EmbeddedDatabase.wakeOnCommit}; once
+ * the group commit's transactions are committed, the queue's receivers in this process are woken
+ * (`events`), and those of other processes through `wake.ts` (one datagram per listening process).
  *
  * @module
  */
@@ -29,6 +37,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
+import { type Logger, silentLogger } from '../log/logger.js';
 import { requirePeer } from '../peers.js';
 import { ConfigurationError } from '../task/errors.js';
 import {
@@ -37,12 +46,14 @@ import {
   DEFAULT_AUTOCHECKPOINT_FRAMES,
   MAIN_AUTOCHECKPOINT_FRAMES,
 } from './checkpointer.js';
+import { GroupCommit, MAX_TRANSACTION_WEIGHT } from './group-commit.js';
+import { CrossProcessWake, WAKE_SCHEMA, WakeSocket, wakeEvent } from './wake.js';
 
 /** A better-sqlite3 connection. */
 export type SqliteConnection = Database.Database;
 
 /** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * The states `list` can list, as the condition of the partial index `tasks_by_state` (a query
@@ -153,7 +164,7 @@ CREATE TABLE IF NOT EXISTS locks (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
-${SCHEDULER_SCHEMA}`;
+${SCHEDULER_SCHEMA}${WAKE_SCHEMA}`;
 
 /**
  * Upgrades of an existing file, by the version they start from (`from` → `from + 1`). A new file
@@ -164,12 +175,22 @@ const MIGRATIONS: Readonly<Record<number, string>> = {
   2: `DROP INDEX IF EXISTS tasks_by_expiry;
 DROP INDEX IF EXISTS tasks_by_state;
 CREATE INDEX tasks_by_state ON tasks (state, updated_at) WHERE ${LISTABLE};`,
+  3: WAKE_SCHEMA,
 };
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
   /** How long to wait for another connection's lock, ms. @default DEFAULT_BUSY_TIMEOUT_MS (5000) */
   readonly busyTimeoutMs?: number;
+  /**
+   * Wake long polls across processes: a receive of this process about to sleep registers for a UDP
+   * datagram on 127.0.0.1, and this process's sends notify the other processes' registered receives
+   * (`wake.ts`). Off, receives of other processes find this process's messages by polling only.
+   * @default true
+   */
+  readonly crossProcessWake?: boolean;
+  /** Where the wake-ups' failures go (at `debug`: each only costs latency). @default silentLogger */
+  readonly logger?: Logger;
 }
 
 /** An open embedded database: the connection plus what every user of it shares. */
@@ -179,8 +200,9 @@ export interface EmbeddedDatabase {
   /** Absolute path of the file, or `:memory:`. */
   readonly path: string;
   /**
-   * In-process wake-ups: emits `message:<queue>` after a commit made one of the queue's messages receivable.
-   * Shared by every connection this process has to the same file.
+   * In-process wake-ups: emits `message:<queue>` (`wakeEvent`) after a commit made one of the queue's
+   * messages receivable, by this process or (through `wake.ts`) another. Shared by every connection
+   * this process has to the same file.
    */
   readonly events: EventEmitter;
   /** Aborted when the database is closed (wakes long polls so they return). */
@@ -192,115 +214,66 @@ export interface EmbeddedDatabase {
    * add up to more than {@link MAX_TRANSACTION_WEIGHT}); each sees the ones before it, exactly as
    * if each had its own transaction, and its promise settles only after the COMMIT. If a write
    * throws, the transaction is rolled back and each of its writes runs again in its own, so a
-   * failing write fails alone. If the transaction cannot begin (another process holds the write
-   * lock past the busy timeout), each of its writes rejects with that error.
+   * failing write fails alone. While another process holds the write lock, the transaction waits
+   * for it without blocking the event loop, trying again every turn at first, then every few ms;
+   * if it cannot begin within the busy timeout, each of its writes rejects with SQLite's error.
    */
   write<R>(fn: () => R, weight?: number): Promise<R>;
+  /**
+   * Call from inside a write that made messages of `queue` receivable: once this group commit's
+   * transactions are committed, `message:<queue>` is emitted on {@link events}, and the other
+   * processes listening to `queue` are notified (once per group commit, whatever the number of calls).
+   * A write rolled back may still wake: a wake-up that finds nothing only costs a poll.
+   */
+  wakeOnCommit(queue: string): void;
+  /**
+   * Call when a receive of `queue` is about to sleep: makes sure this process is registered for the
+   * other processes' wake-ups. Returns the registration in progress (never rejects); poll once more
+   * after it, before sleeping (a message sent before it committed was not notified). `undefined`
+   * when there is nothing to wait for: already registered, cross-process wake-ups off or failing,
+   * or an in-memory database.
+   */
+  listen(queue: string): Promise<void> | undefined;
   /** Close the connection (committing the writes still pending first). Idempotent. */
   close(): void;
 }
 
+export { MAX_TRANSACTION_WEIGHT };
+
 /**
- * Most weight (≈ rows written: a message, a record) one group-commit transaction carries, which
- * bounds how long it holds the write lock; a single heavier write still runs, alone.
+ * What the connections of this process to one file share: the in-process wake-up emitter and the
+ * cross-process wake socket (none for an in-memory database), with a reference count.
  */
-export const MAX_TRANSACTION_WEIGHT = 500;
-
-/** A write waiting for the next group commit. */
-interface PendingWrite {
-  readonly run: () => unknown;
-  readonly weight: number;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
+interface Channel {
+  readonly events: EventEmitter;
+  readonly wake: WakeSocket | undefined;
+  users: number;
 }
 
-/** The group-commit scheduler of one connection (see {@link EmbeddedDatabase.write}). */
-class GroupCommit {
-  readonly #tx: (writes: readonly PendingWrite[], results: unknown[]) => void;
-  #pending: PendingWrite[] = [];
-  #scheduled = false;
-  /** Whether the current transaction got as far as running a write (so BEGIN succeeded). */
-  #began = false;
+/** Per-file channels of this process. */
+const channels = new Map<string, Channel>();
 
-  constructor(sqlite: SqliteConnection) {
-    this.#tx = writeTransaction(sqlite, (writes: readonly PendingWrite[], results: unknown[]) => {
-      this.#began = true;
-      for (const write of writes) results.push(write.run());
-    });
-  }
-
-  write<R>(fn: () => R, weight: number): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.#pending.push({ run: fn, weight, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  /** Commit everything pending now, in call order. */
-  flush(): void {
-    this.#scheduled = false;
-    while (this.#pending.length > 0) {
-      let count = 0;
-      let weight = 0;
-      for (const write of this.#pending) {
-        if (count > 0 && weight + write.weight > MAX_TRANSACTION_WEIGHT) break;
-        count += 1;
-        weight += write.weight;
-      }
-      this.#commit(this.#pending.splice(0, count));
-    }
-  }
-
-  #commit(batch: readonly PendingWrite[]): void {
-    const results: unknown[] = [];
-    this.#began = false;
-    try {
-      this.#tx(batch, results);
-    } catch (error) {
-      if (batch.length === 1 || !this.#began) {
-        for (const write of batch) write.reject(error);
-        return;
-      }
-      // One write threw, or COMMIT failed: the whole batch was rolled back. Run each write in its
-      // own transaction, as if they had never been grouped.
-      for (const write of batch) {
-        const alone: unknown[] = [];
-        try {
-          this.#tx([write], alone);
-          write.resolve(alone[0]);
-        } catch (failure) {
-          write.reject(failure);
-        }
-      }
-      return;
-    }
-    for (let index = 0; index < batch.length; index++) batch[index]?.resolve(results[index]);
-  }
-}
-
-/** Per-file emitters shared by the connections of this process, with a reference count. */
-const channels = new Map<string, { readonly events: EventEmitter; users: number }>();
-
-function acquireChannel(key: string): EventEmitter {
+function acquireChannel(key: string, memory: boolean, logger: Logger): Channel {
   const found = channels.get(key);
   if (found) {
     found.users += 1;
-    return found.events;
+    return found;
   }
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  channels.set(key, { events, users: 1 });
-  return events;
+  const channel: Channel = { events, wake: memory ? undefined : new WakeSocket(events, logger), users: 1 };
+  channels.set(key, channel);
+  return channel;
 }
 
-function releaseChannel(key: string): void {
+/** Release one use of the channel; closes its wake socket (through `sqlite`) if it was the last. */
+function releaseChannel(key: string, sqlite: SqliteConnection): void {
   const found = channels.get(key);
   if (!found) return;
   found.users -= 1;
-  if (found.users <= 0) channels.delete(key);
+  if (found.users > 0) return;
+  channels.delete(key);
+  found.wake?.close(sqlite);
 }
 
 /**
@@ -343,24 +316,39 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): E
     });
     if (checkpointer !== undefined) sqlite.pragma(`wal_autocheckpoint = ${MAIN_AUTOCHECKPOINT_FRAMES}`);
   }
+  const logger = options.logger ?? silentLogger;
   // An in-memory database is private to its connection, so it gets a private channel.
   const channelKey = memory ? `${MEMORY_PATH}#${Math.random()}` : fullPath;
-  const events = acquireChannel(channelKey);
+  const channel = acquireChannel(channelKey, memory, logger);
+  const events = channel.events;
   const closing = new AbortController();
-  const group = new GroupCommit(sqlite);
+  let crossProcess: CrossProcessWake | undefined;
+  const group = new GroupCommit(sqlite, busyTimeoutMs, (queues) => {
+    for (const queue of queues) events.emit(wakeEvent(queue));
+    crossProcess?.notify(queues);
+  });
+  if (channel.wake !== undefined && options.crossProcessWake !== false) {
+    try {
+      crossProcess = new CrossProcessWake(sqlite, channel.wake, (fn) => group.write(fn, 1), logger);
+    } catch (error) {
+      logger.debug('cross-process wake-ups off for this connection; long polls will poll', { error });
+    }
+  }
   return {
     sqlite,
     path: fullPath,
     events,
     closed: closing.signal,
     write: (fn, weight = 1) => group.write(fn, weight),
+    wakeOnCommit: (queue) => group.wakeOnCommit(queue),
+    listen: (queue) => (closing.signal.aborted ? undefined : crossProcess?.listen(queue)),
     close(): void {
       if (closing.signal.aborted) return;
       closing.abort();
       // Writes already requested are committed, as if each had run at once (a pending receive
       // sees `closed` and takes nothing).
-      group.flush();
-      releaseChannel(channelKey);
+      group.flush(true);
+      releaseChannel(channelKey, sqlite);
       sqlite.close();
       checkpointer?.release();
     },

@@ -13,3 +13,4 @@ export {
   DEFAULT_QUEUE_NAME,
   openEmbeddedBackend,
 } from './backend.js';
+export type { LongPollOptions } from './queue.js';

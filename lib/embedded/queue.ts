@@ -15,8 +15,11 @@
  * - A receipt handle is `<seq>.<receive count>`: every receive changes it (the count only grows),
  *   so a stale one matches no row. (Schema versions before 3 kept a random receipt in column
  *   `receipt`, unused since.)
- * - Long polling polls the file with an adaptive sleep (5 → 50 ms) and wakes at once when this
- *   process sends to the queue (the database's event channel).
+ * - Long polling polls the file with an adaptive sleep (5 → 50 ms by default, see {@link LongPollOptions})
+ *   and wakes at once when a commit makes messages of the queue receivable: of this process (the
+ *   database's event channel) or of another (`wake.ts`: before its first sleep a receive registers
+ *   for a UDP datagram, then polls once more). The timer stays as the fallback: a lost wake-up only
+ *   costs latency.
  *
  * @module
  */
@@ -30,9 +33,11 @@ import {
   MAX_VISIBILITY_SECONDS,
   MAX_WAIT_SECONDS,
 } from '../backend/transport.js';
+import { FIFO_ID_FORMAT, FIFO_ID_PATTERN } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
 import type { EmbeddedDatabase } from './database.js';
 import { runWrite } from './database.js';
+import { wakeEvent } from './wake.js';
 
 /** Where a queue moves messages received too often (SQS's redrive policy). */
 export interface RedrivePolicy {
@@ -40,6 +45,14 @@ export interface RedrivePolicy {
   readonly deadLetterQueue: string;
   /** A message received this many times moves to the dead-letter queue on its next receive. */
   readonly maxReceiveCount: number;
+}
+
+/** The fallback polling of a long poll: how long a receive sleeps between two looks at the file. */
+export interface LongPollOptions {
+  /** First sleep, ms; also the sleep after each wake-up that found nothing. @default 5 */
+  readonly firstSleepMs?: number;
+  /** Longest sleep, ms (each sleep is 1.5× the one before, up to this). At most 20,000. @default 50 */
+  readonly maxSleepMs?: number;
 }
 
 /** Options of {@link EmbeddedQueue}. */
@@ -50,6 +63,8 @@ export interface EmbeddedQueueOptions {
   readonly redrive?: RedrivePolicy;
   /** Clock for visibility and deduplication, epoch ms. @default Date.now */
   readonly now?: () => number;
+  /** The fallback polling of long polls. @default { firstSleepMs: 5, maxSleepMs: 50 } */
+  readonly longPoll?: LongPollOptions;
 }
 
 /** A message as `select` reads it: a raw row (positional, no per-row object keys). */
@@ -69,12 +84,12 @@ interface StatsRow {
   readonly in_flight: number;
 }
 
-/** SQS's alphabet for deduplication and group ids: printable ASCII without space, 1–128 chars. */
-const FIFO_ID = /^[\x21-\x7e]{1,128}$/;
-/** Longest sleep between two polls of a long poll, ms. */
+/** Longest sleep between two polls of a long poll, ms (default of {@link LongPollOptions.maxSleepMs}). */
 const MAX_POLL_SLEEP_MS = 50;
-/** First sleep of a long poll, ms. */
-const MIN_POLL_SLEEP_MS = 5;
+/** First sleep of a long poll, ms (default of {@link LongPollOptions.firstSleepMs}). */
+const FIRST_POLL_SLEEP_MS = 5;
+/** Each sleep of a long poll is this many times the one before. */
+const POLL_SLEEP_GROWTH = 1.5;
 /** Messages per send write (with `MAX_TRANSACTION_WEIGHT`, bounds how long one transaction holds the write lock). */
 const SEND_CHUNK = 500;
 /** Sweep expired deduplication ids every this many send transactions. */
@@ -118,8 +133,6 @@ interface ReceiveRequest {
 
 /** What one receive write did, for every receive it served. */
 interface ReceiveWrite {
-  /** Messages moved to the dead-letter queue. */
-  readonly moved: boolean;
   /** Every receive got as many messages as it asked for (the queue may hold more). */
   readonly full: boolean;
 }
@@ -131,6 +144,8 @@ export class EmbeddedQueue implements Queue {
   readonly #db: EmbeddedDatabase;
   readonly #redrive: RedrivePolicy | undefined;
   readonly #now: () => number;
+  readonly #firstSleepMs: number;
+  readonly #maxSleepMs: number;
   readonly #sendTx: (messages: readonly OutgoingMessage[]) => void;
   readonly #receiveTx: (requests: readonly ReceiveRequest[]) => ReceiveWrite;
   readonly #deleteTx: (handles: readonly string[]) => void;
@@ -156,6 +171,7 @@ export class EmbeddedQueue implements Queue {
       );
     }
     this.name = options.name;
+    [this.#firstSleepMs, this.#maxSleepMs] = pollSleeps(options.name, options.longPoll);
     this.#db = db;
     this.#redrive = redrive;
     this.#now = options.now ?? Date.now;
@@ -210,6 +226,7 @@ export class EmbeddedQueue implements Queue {
     this.#sendTx = (messages: readonly OutgoingMessage[]) => {
       const now = this.#now();
       let seq = lastSeq.get(range) ?? range.lo;
+      const first = seq;
       for (const message of messages) {
         const fresh = claimDedup.run(queue, message.deduplicationId, now + DEDUPLICATION_WINDOW_MS, now);
         if (fresh.changes === 0) continue;
@@ -228,22 +245,22 @@ export class EmbeddedQueue implements Queue {
           now,
         );
       }
+      if (seq !== first) db.wakeOnCommit(queue);
       this.#sends += 1;
       if (this.#sends % SWEEP_EVERY === 0) sweep.run(now, SWEEP_LIMIT);
     };
 
     this.#receiveTx = (requests: readonly ReceiveRequest[]) => {
       const now = this.#now();
-      let moved = false;
       // Closed while these receives waited for their transaction: take nothing.
-      if (db.closed.aborted) return { moved, full: false };
+      if (db.closed.aborted) return { full: false };
       // The receive each message group went to: a group's messages stay in one receive, in order.
       const groups = new Map<string, ReceiveRequest>();
       let next = 0;
       for (;;) {
         let wanted = 0;
         for (const request of requests) wanted += request.max - request.received.length;
-        if (wanted === 0) return { moved, full: true };
+        if (wanted === 0) return { full: true };
         const rows = select.all(...readyParams(range, queue, now), wanted);
         let movedNow = false;
         for (const row of rows) {
@@ -267,9 +284,9 @@ export class EmbeddedQueue implements Queue {
           mark.run(now + request.visibilityMs, seq);
           request.received.push(toReceived(row));
         }
-        moved ||= movedNow;
         // Without a move the selection already returned every deliverable message (up to `wanted`).
-        if (!movedNow) return { moved, full: requests.every(isFull) };
+        if (!movedNow) return { full: requests.every(isFull) };
+        if (this.#redrive) db.wakeOnCommit(this.#redrive.deadLetterQueue);
       }
     };
 
@@ -295,7 +312,6 @@ export class EmbeddedQueue implements Queue {
       chunks.push(this.#db.write(() => this.#sendTx(chunk), chunk.length));
     }
     await Promise.all(chunks);
-    this.#db.events.emit(wakeEvent(this.name));
   }
 
   /** Receive up to `maxMessages` deliverable messages, long-polling up to `waitTimeSeconds` for the first. */
@@ -306,15 +322,21 @@ export class EmbeddedQueue implements Queue {
     checkInteger(where, 'waitTimeSeconds', options.waitTimeSeconds, 0, MAX_WAIT_SECONDS);
     const deadline = performance.now() + options.waitTimeSeconds * 1000;
     const visibilityMs = options.visibilityTimeoutSeconds * 1000;
-    let sleepMs = MIN_POLL_SLEEP_MS;
+    let sleepMs = this.#firstSleepMs;
     for (;;) {
       if (this.#db.closed.aborted) return [];
       const received = await this.#receiveOnce(options.maxMessages, visibilityMs);
       if (received.length > 0) return received;
       const remaining = deadline - performance.now();
       if (remaining <= 0 || options.signal?.aborted) return [];
+      // Other processes' sends wake this receive only once it is registered: after registering, look again.
+      const registering = this.#db.listen(this.name);
+      if (registering !== undefined) {
+        await registering;
+        continue;
+      }
       const woken = await this.#sleep(Math.min(sleepMs, remaining), options.signal);
-      sleepMs = woken ? MIN_POLL_SLEEP_MS : Math.min(sleepMs * 1.5, MAX_POLL_SLEEP_MS);
+      sleepMs = woken ? this.#firstSleepMs : Math.min(sleepMs * POLL_SLEEP_GROWTH, this.#maxSleepMs);
     }
   }
 
@@ -329,11 +351,11 @@ export class EmbeddedQueue implements Queue {
     checkInteger(where, 'visibilityTimeoutSeconds', visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
     const receipt = parseReceipt(receiptHandle);
     if (receipt === undefined) return false;
-    const changed = await this.#db.write(
-      () => this.#changeVisibility(receipt, this.#now() + visibilityTimeoutSeconds * 1000) > 0,
-    );
-    if (changed && visibilityTimeoutSeconds === 0) this.#db.events.emit(wakeEvent(this.name));
-    return changed;
+    return this.#db.write(() => {
+      const changed = this.#changeVisibility(receipt, this.#now() + visibilityTimeoutSeconds * 1000) > 0;
+      if (changed && visibilityTimeoutSeconds === 0) this.#db.wakeOnCommit(this.name);
+      return changed;
+    });
   }
 
   /** Counts: `visible` = messages not in flight, `inFlight` = received with visibility not expired. */
@@ -360,9 +382,8 @@ export class EmbeddedQueue implements Queue {
       }, MAX_BATCH);
       this.#receiveWrite = write;
     }
-    const { moved, full } = await write;
+    const { full } = await write;
     this.#busy = full;
-    if (moved && this.#redrive) this.#db.events.emit(wakeEvent(this.#redrive.deadLetterQueue));
     return request.received;
   }
 
@@ -403,11 +424,6 @@ function seqRange(db: EmbeddedDatabase, queue: string): { readonly lo: number; r
   return { lo: id * SEQ_RANGE, hi: (id + 1) * SEQ_RANGE };
 }
 
-/** The event a queue's receivers wait on (prefixed: a queue may be called `error`). */
-function wakeEvent(queue: string): string {
-  return `message:${queue}`;
-}
-
 /** The message as received just now (the row as read before this receive counted). */
 function toReceived(row: MessageRow): ReceivedMessage {
   const [seq, messageId, groupId, deduplicationId, body, attributes, sentAt, receiveCount] = row;
@@ -444,6 +460,32 @@ function parseReceipt(handle: string): Receipt | undefined {
     : undefined;
 }
 
+/** The first and the longest sleep of a long poll, checked (every problem reported at once). */
+function pollSleeps(queue: string, longPoll: LongPollOptions | undefined): [firstMs: number, maxMs: number] {
+  const first = longPoll?.firstSleepMs ?? FIRST_POLL_SLEEP_MS;
+  const max = longPoll?.maxSleepMs ?? MAX_POLL_SLEEP_MS;
+  const limit = MAX_WAIT_SECONDS * 1000;
+  const problems: string[] = [];
+  for (const [name, value] of [
+    ['firstSleepMs', first],
+    ['maxSleepMs', max],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > limit) {
+      problems.push(`${name} must be an integer from 1 to ${limit}, got ${String(value)}`);
+    }
+  }
+  if (problems.length === 0 && first > max) {
+    problems.push(`firstSleepMs (${first}) must not exceed maxSleepMs (${max})`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigurationError(
+      `EmbeddedQueue ${queue}: longPoll: ${problems.join('; ')}. ` +
+        `Omit longPoll for the defaults (${FIRST_POLL_SLEEP_MS} and ${MAX_POLL_SLEEP_MS} ms).`,
+    );
+  }
+  return [first, max];
+}
+
 function checkInteger(where: string, name: string, value: number, min: number, max: number): void {
   if (Number.isInteger(value) && value >= min && value <= max) return;
   throw new ConfigurationError(
@@ -468,9 +510,9 @@ function validateMessage(queue: string, message: OutgoingMessage, index: number)
     ['deduplicationId', message.deduplicationId],
     ['groupId', message.groupId],
   ] as const) {
-    if (typeof value !== 'string' || !FIFO_ID.test(value)) {
+    if (typeof value !== 'string' || !FIFO_ID_PATTERN.test(value)) {
       throw new ConfigurationError(
-        `${where}: ${name} must be 1–128 characters of A–Z, a–z, 0–9 and ASCII punctuation (no spaces), ` +
+        `${where}: ${name} must be ${FIFO_ID_FORMAT}, ` +
           `got ${JSON.stringify(value)}. Hash or encode the value to fit.`,
       );
     }

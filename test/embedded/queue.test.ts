@@ -240,7 +240,9 @@ describe('EmbeddedQueue', () => {
     await expect(transport.tasks.send([{ ...msg('a'), body: 'x'.repeat(MAX_MESSAGE_BYTES) }])).resolves.toBeUndefined();
     for (const id of ['', 'x'.repeat(129), 'has space', 'é']) {
       await expect(transport.tasks.send([msg('ok'), msg(id)])).rejects.toThrow(ConfigurationError);
-      await expect(transport.tasks.send([msg('ok', id)])).rejects.toThrow(/groupId must be 1–128 characters/);
+      await expect(transport.tasks.send([msg('ok', id)])).rejects.toThrow(
+        /groupId must be 1–128 printable ASCII characters without spaces/,
+      );
     }
     await expect(transport.tasks.send([msg('x'.repeat(128), '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~')])).resolves.toBe(
       undefined,
