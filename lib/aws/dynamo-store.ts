@@ -40,6 +40,7 @@ import {
   decideRevive,
   holdsLease,
   type LockRef,
+  releasedAttempts,
   releasedLocks,
 } from '../backend/store-rules.js';
 import { SpoolError } from '../task/errors.js';
@@ -196,8 +197,9 @@ export class DynamoStore implements TaskStore {
     throw failure;
   }
 
-  // finish — UpdateItem task#id; with locks to release (releasedLocks), TransactWriteItems of it and
-  // a DeleteItem per lock, again without the locks whose condition failed (gone, or held by another).
+  // finish — UpdateItem task#id (attempt − releasedAttempts, in the same update); with locks to
+  // release (releasedLocks), TransactWriteItems of it and a DeleteItem per lock, again without the
+  // locks whose condition failed (gone, or held by another).
   async finish(input: FinishInput): Promise<FinishResult> {
     const { now } = input;
     const terminal = isTerminal(input.state);
@@ -213,6 +215,9 @@ export class DynamoStore implements TaskStore {
       .remove('leaseOwner')
       .remove('leaseExpiresAt');
     if (terminal) u.set('finishedAt', now);
+    if (input.progress !== undefined) u.set('progress', input.progress);
+    const given = releasedAttempts(input);
+    if (given > 0) u.setRaw('attempt', `${u.name('attempt')} - ${u.value(given)}`);
     const condition = leaseHeldBy(u, input.owner, now);
     let locks = releasedLocks(input.state, input);
     let failure: unknown;

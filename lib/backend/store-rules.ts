@@ -23,6 +23,7 @@ import type {
   ClaimInput,
   ClaimResult,
   DeadLetterResult,
+  FinishInput,
   ReviveResult,
   TaskRecord,
 } from './store.js';
@@ -172,4 +173,62 @@ export function releasedLocks(
   if (keys.singletonKey !== undefined) locks.push({ kind: 'singleton', key: keys.singletonKey });
   if (keys.uniqueKey !== undefined && isTerminal(state)) locks.push({ kind: 'unique', key: keys.uniqueKey });
   return locks;
+}
+
+/**
+ * How much `TaskStore.finish` takes off the record's `attempt` (its header): 1 when the input gives
+ * the attempt back (`releaseAttempt`, a shutdown's release), else 0.
+ */
+export function releasedAttempts(input: Pick<FinishInput, 'releaseAttempt'>): 0 | 1 {
+  return input.releaseAttempt === true ? 1 : 0;
+}
+
+/** What DynamoDB counts for a number: up to 38 significant digits, at most 21 bytes. */
+const NUMBER_BYTES = 21;
+
+/**
+ * The size of `record` as a store item, in bytes, as DynamoDB counts an item: for each attribute,
+ * the UTF-8 length of its name plus its value's size (a string: its UTF-8 length; a number: at
+ * most 21 bytes, counted as 21; a boolean: 1; a map, `error`: 3 bytes, and for each entry its name,
+ * its value and 1 byte). The store's own attributes (key, TTL, index key) are left out:
+ * `MAX_RECORD_BYTES` leaves room for them. The worker compares it with `MAX_RECORD_BYTES` before
+ * a write that adds a result or progress, so both backends refuse the same records (DynamoDB would
+ * fail the write; SQLite would take it).
+ *
+ * @example
+ * ```ts
+ * if (recordBytes({ ...record, state: 'succeeded', result }) > MAX_RECORD_BYTES) fail('ResultTooLarge');
+ * ```
+ */
+export function recordBytes(record: TaskRecord): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(record)) {
+    if (value !== undefined) bytes += Buffer.byteLength(name, 'utf8') + valueBytes(value);
+  }
+  return bytes;
+}
+
+/** What DynamoDB adds for a map, besides 1 byte per entry. */
+const MAP_BYTES = 3;
+
+function valueBytes(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return Buffer.byteLength(value, 'utf8');
+    case 'number':
+    case 'bigint':
+      return NUMBER_BYTES;
+    case 'boolean':
+      return 1;
+    case 'object': {
+      if (value === null) return 1;
+      let bytes = MAP_BYTES;
+      for (const [name, item] of Object.entries(value)) {
+        if (item !== undefined) bytes += Buffer.byteLength(name, 'utf8') + valueBytes(item) + 1;
+      }
+      return bytes;
+    }
+    default:
+      return 0;
+  }
 }

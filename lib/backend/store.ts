@@ -32,7 +32,10 @@ export interface TaskRecord {
   /** The task's name; absent when unknown (a cancel by id before the run was ever seen). */
   readonly task?: string;
   readonly state: TaskState;
-  /** Attempts started so far (claims). 0 until the first claim. */
+  /**
+   * Attempts counted against `maxAttempts`: claims, less the attempts a shutdown gave back
+   * (`FinishInput.releaseAttempt`). 0 until the first claim.
+   */
   readonly attempt: number;
   /** Owner of the current lease (a worker id, a per-process random token and a counter), while `running`. */
   readonly leaseOwner?: string;
@@ -44,7 +47,7 @@ export interface TaskRecord {
   readonly result?: string;
   /** The last error (for `retrying`, `failed`, `dead`) or, for `cancelled`, why (a skipped fire's reason, or the cancelled attempt's abort). */
   readonly error?: ErrorInfo;
-  /** The last value passed to `ctx.progress()`, as JSON text. */
+  /** The last value passed to `ctx.progress()` that was accepted, as JSON text (at most `MAX_PROGRESS_BYTES`). */
   readonly progress?: string;
   /** Set by `cancel()` on a running run; the worker's next heartbeat aborts the handler's signal. */
   readonly cancelRequested?: boolean;
@@ -113,15 +116,19 @@ export type HeartbeatResult =
   /** The lease is no longer ours (it expired and another worker claimed the run, or it ended). */
   | { readonly outcome: 'lost' };
 
-/** Input of {@link TaskStore.finish}. */
-export interface FinishInput {
+/** What every {@link FinishInput} carries. */
+interface FinishFields {
   readonly id: string;
   readonly owner: string;
   readonly now: number;
-  readonly state: 'succeeded' | 'failed' | 'retrying' | 'dead' | 'cancelled';
   /** JSON text of the result (`succeeded` only; omit with `ignoreResult`). */
   readonly result?: string;
   readonly error?: ErrorInfo;
+  /**
+   * The attempt's last progress (JSON text), when it reported any: written with the outcome, so the
+   * record ends with the last value the attempt accepted. Absent: the record's progress is kept.
+   */
+  readonly progress?: string;
   /** When a `retrying` run is due, epoch ms. */
   readonly nextRunAt?: number;
   /** New TTL, epoch ms. */
@@ -131,6 +138,25 @@ export interface FinishInput {
   /** The unique key the run holds (its claimed record's `uniqueKey`): that lock is released when `state` is terminal. */
   readonly uniqueKey?: string;
 }
+
+/**
+ * Input of {@link TaskStore.finish}. Only a `retrying` finish may give its attempt back: the
+ * other states do not compile with `releaseAttempt`.
+ */
+export type FinishInput = FinishFields &
+  (
+    | {
+        readonly state: 'retrying';
+        /**
+         * Give the attempt back (`attempt` − 1, in the same write): a shutdown released it before it
+         * ended, and a released attempt is not a failed one, so it does not count against
+         * `maxAttempts` (else a shutdown during the last attempt would leave the run no attempt).
+         * @default false
+         */
+        readonly releaseAttempt?: boolean;
+      }
+    | { readonly state: 'succeeded' | 'failed' | 'dead' | 'cancelled'; readonly releaseAttempt?: never }
+  );
 
 /**
  * Outcome of {@link TaskStore.finish}. It carries no record: the caller has the claimed one and
@@ -255,7 +281,8 @@ export interface TaskStore {
    * **Finish** — end an attempt.
    * - Key: `task#id` (and the locks below, in the same transaction).
    * - Condition: state = running AND leaseOwner = owner.
-   * - Update: state, result, error, nextRunAt, expiresAt; lease removed; finishedAt = now when
+   * - Update: state, result, error, nextRunAt, expiresAt; progress when given (else kept);
+   *   attempt − 1 when `releaseAttempt` (`retrying` only); lease removed; finishedAt = now when
    *   terminal. Releases the singleton lock `input.singletonKey` and, when terminal, the unique
    *   lock `input.uniqueKey` (the caller passes the keys of the record its claim returned), each
    *   only if held by this id: a lock that is gone or held by another run is left alone.

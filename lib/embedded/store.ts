@@ -44,9 +44,9 @@ import {
   decideRevive,
   holdsLease,
   type Lock,
-  type LockKind,
   type LockRef,
   mayTakeLock,
+  releasedAttempts,
   releasedLocks,
 } from '../backend/store-rules.js';
 import { lockName } from '../protocol/ids.js';
@@ -145,10 +145,24 @@ export class EmbeddedStore implements TaskStore {
     );
     // No RETURNING: SQLite buffers returned rows, which cost more than the update (measured).
     const updateFinish = sqlite.prepare<
-      [string, number, number, string | null, string | null, number | null, number | null, string, string, number]
+      [
+        string,
+        number,
+        number,
+        string | null,
+        string | null,
+        number | null,
+        number | null,
+        string | null,
+        number,
+        string,
+        string,
+        number,
+      ]
     >(
       `UPDATE tasks SET state = ?, updated_at = ?, expires_at = ?, result = ?, error = ?, next_run_at = ?,
-         finished_at = COALESCE(?, finished_at), lease_owner = NULL, lease_expires_at = NULL
+         finished_at = COALESCE(?, finished_at), progress = COALESCE(?, progress), attempt = attempt - ?,
+         lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ? AND state = 'running' AND lease_owner = ? AND expires_at > ?`,
     );
     this.#insertClaim = (input) =>
@@ -172,6 +186,8 @@ export class EmbeddedStore implements TaskStore {
         input.error === undefined ? null : JSON.stringify({ name: input.error.name, message: input.error.message }),
         input.nextRunAt ?? null,
         isTerminal(input.state) ? input.now : null,
+        input.progress ?? null,
+        releasedAttempts(input),
         input.id,
         input.owner,
         input.now,
@@ -271,7 +287,7 @@ export class EmbeddedStore implements TaskStore {
     });
   }
 
-  /** End an attempt (see {@link TaskStore.finish}; locks: {@link releasedLocks}). */
+  /** End an attempt (see {@link TaskStore.finish}; locks: {@link releasedLocks}; attempt: {@link releasedAttempts}). */
   async finish(input: FinishInput): Promise<FinishResult> {
     return this.#writeTx(input.now, (): FinishResult => {
       // The condition is the UPDATE's WHERE clause: one statement, no read first.

@@ -1,48 +1,191 @@
 /**
- * Canonical JSON and task ids.
+ * Canonical JSON, the depth rule of JSON values (`MAX_JSON_DEPTH`), and task ids.
  *
  * @module
  */
 
 import { createHash, randomFillSync } from 'node:crypto';
-import { EnqueueError } from '../task/errors.js';
+import { describeThrown, EnqueueError } from '../task/errors.js';
+import { MAX_JSON_DEPTH } from './limits.js';
 
 /**
- * JSON with object keys sorted at every depth, so equal values give equal text. Rejects what JSON
- * cannot carry faithfully (functions, symbols, bigints, non-finite numbers) with an {@link EnqueueError}.
+ * JSON with object keys sorted at every depth, so equal values give equal text. Rejects, with an
+ * {@link EnqueueError} (`ARGUMENTS_NOT_JSON`) that names the path, what JSON cannot carry
+ * faithfully (functions, symbols, bigints, non-finite numbers, a circular reference, a `toJSON()`
+ * that throws) and nesting deeper than {@link MAX_JSON_DEPTH}. `toJSON()` is applied once per
+ * value, as `JSON.stringify` does. The walk is recursive, but never deeper than
+ * {@link MAX_JSON_DEPTH}, so it cannot run out of stack.
  */
 export function canonicalJson(value: unknown, taskName: string): string {
-  return JSON.stringify(normalise(value, '$', taskName));
+  return JSON.stringify(new Canonicaliser(taskName).normalise(value, '', '$', 0));
 }
 
-function normalise(value: unknown, path: string, taskName: string): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) reject(path, String(value), taskName);
-    return value;
+/** One canonicalisation: the containers being walked (to tell a cycle from a shared value). */
+class Canonicaliser {
+  readonly #taskName: string;
+  readonly #ancestors: object[] = [];
+  readonly #ancestorPaths: string[] = [];
+
+  constructor(taskName: string) {
+    this.#taskName = taskName;
   }
-  if (typeof value === 'object') {
-    const withJson = value as { toJSON?: () => unknown };
-    if (typeof withJson.toJSON === 'function') return normalise(withJson.toJSON(), path, taskName);
-    if (Array.isArray(value)) {
-      return value.map((item, index) => (item === undefined ? null : normalise(item, `${path}[${index}]`, taskName)));
+
+  /** `value` (at `path`, property `key`, inside `depth` containers) with its keys sorted. */
+  normalise(value: unknown, key: string, path: string, depth: number): unknown {
+    let current = value;
+    if ((typeof current === 'object' && current !== null) || typeof current === 'bigint') {
+      const toJSON = (current as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        try {
+          current = toJSON.call(current, key);
+        } catch (error) {
+          this.#reject(path, `an object whose toJSON() threw (${describeThrown(error)})`);
+        }
+      }
     }
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const item = (value as Record<string, unknown>)[key];
-      if (item !== undefined) out[key] = normalise(item, `${path}.${key}`, taskName);
+    if (current === null || typeof current === 'string' || typeof current === 'boolean') return current;
+    if (typeof current === 'number') {
+      if (!Number.isFinite(current)) this.#reject(path, String(current));
+      return current;
     }
-    return out;
+    if (typeof current !== 'object') return this.#reject(path, typeof current);
+    const seenAt = this.#ancestors.indexOf(current);
+    if (seenAt !== -1) this.#reject(path, `a circular reference to ${this.#ancestorPaths[seenAt] ?? '$'}`);
+    if (depth >= MAX_JSON_DEPTH) this.#reject(path, tooDeep(path), 'fix-depth');
+    this.#ancestors.push(current);
+    this.#ancestorPaths.push(path);
+    try {
+      if (Array.isArray(current)) {
+        return current.map((item, index) =>
+          item === undefined ? null : this.normalise(item, String(index), `${path}[${index}]`, depth + 1),
+        );
+      }
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(current).sort()) {
+        const item = (current as Record<string, unknown>)[name];
+        if (item !== undefined) out[name] = this.normalise(item, name, `${path}.${name}`, depth + 1);
+      }
+      return out;
+    } finally {
+      this.#ancestors.pop();
+      this.#ancestorPaths.pop();
+    }
   }
-  return reject(path, typeof value, taskName);
+
+  #reject(path: string, what: string, fix: 'fix-json' | 'fix-depth' = 'fix-json'): never {
+    const taskName = this.#taskName;
+    if (fix === 'fix-depth') {
+      throw new EnqueueError(
+        `Arguments of task '${taskName}' are nested too deep: ${what}. Nothing was enqueued. ${DEPTH_FIX}`,
+        { code: 'ARGUMENTS_NOT_JSON', taskName },
+      );
+    }
+    throw new EnqueueError(
+      `Arguments of task '${taskName}' are not JSON: ${shortPath(path)} is ${what}. Task arguments travel as JSON; ` +
+        'pass strings, finite numbers, booleans, null, arrays and plain objects (convert bigints and dates to strings, break cycles).',
+      { code: 'ARGUMENTS_NOT_JSON', taskName },
+    );
+  }
 }
 
-function reject(path: string, what: string, taskName: string): never {
-  throw new EnqueueError(
-    `Arguments of task '${taskName}' are not JSON: ${path} is ${what}. Task arguments travel as JSON; ` +
-      'pass strings, finite numbers, booleans, null, arrays and plain objects (convert bigints and dates to strings).',
-    { code: 'ARGUMENTS_NOT_JSON', taskName },
-  );
+/** How to fix arguments nested deeper than {@link MAX_JSON_DEPTH}: the producer's and the worker's advice. */
+const DEPTH_FIX =
+  'Flatten the structure, or pass deeply nested data as a string (or store it elsewhere and pass its key).';
+
+/** Longest path a message shows, in characters (a path 257 levels deep is long). */
+const SHOWN_PATH_LENGTH = 60;
+
+/** `path` as a message shows it: cut after {@link SHOWN_PATH_LENGTH} characters, with `…`. */
+export function shortPath(path: string): string {
+  return path.length > SHOWN_PATH_LENGTH ? `${path.slice(0, SHOWN_PATH_LENGTH)}…` : path;
+}
+
+/** What a value nested deeper than {@link MAX_JSON_DEPTH} is, in every message that refuses one. */
+export const NESTED_TOO_DEEP = `nested more than ${MAX_JSON_DEPTH} levels deep (arrays and objects within each other; spool's limit, MAX_JSON_DEPTH)`;
+
+/**
+ * The explanation of a value nested deeper than {@link MAX_JSON_DEPTH} at `path` (`$` is the
+ * value): `$[0][0]… is nested more than 256 levels deep (…)`. The producer (`EnqueueError`) and
+ * the worker (a `MalformedMessage` dead letter) give the same one.
+ */
+export function tooDeep(path: string): string {
+  return `${shortPath(path)} is ${NESTED_TOO_DEEP}`;
+}
+
+/**
+ * The worker's reason for a message whose `args` nest deeper than {@link MAX_JSON_DEPTH} (at
+ * `path`, from `$`, the arguments): the producer's explanation, and its fix.
+ */
+export function tooDeepArgumentsReason(path: string): string {
+  return `"args" are nested too deep: ${tooDeep(path)}. The producer refuses such arguments (EnqueueError ARGUMENTS_NOT_JSON). ${DEPTH_FIX} See docs/protocol.md`;
+}
+
+/**
+ * Whether the JSON text `json` nests arrays and objects more than `limit` deep, read without
+ * parsing (one pass, no recursion). A text that short cannot (it needs `limit + 1` brackets and
+ * their closers), so the common case costs one length check.
+ */
+export function exceedsJsonDepth(json: string, limit: number = MAX_JSON_DEPTH): boolean {
+  if (json.length <= 2 * limit) return false;
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === QUOTE) {
+      // Skip the string, escapes included.
+      for (i++; i < json.length; i++) {
+        const d = json.charCodeAt(i);
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      depth++;
+      if (depth > limit) return true;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * The path (from `$`) of the first array or object in `value` that is nested more than `limit`
+ * deep, in `JSON.stringify`'s order; `undefined` when there is none. For parsed JSON (no
+ * `toJSON`, no cycles); iterative, so any depth is safe.
+ */
+export function pathBeyondDepth(value: unknown, limit: number = MAX_JSON_DEPTH): string | undefined {
+  // Each entry: a container, its path, and the index of its next child.
+  const stack: { readonly value: object; readonly path: string; readonly keys: readonly string[]; next: number }[] = [];
+  const enter = (child: unknown, path: string): string | undefined => {
+    if (typeof child !== 'object' || child === null) return undefined;
+    if (stack.length >= limit) return path;
+    stack.push({ value: child, path, keys: Array.isArray(child) ? [] : Object.keys(child), next: 0 });
+    return undefined;
+  };
+  const found = enter(value, '$');
+  if (found !== undefined) return found;
+  for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+    const array = Array.isArray(top.value) ? (top.value as unknown[]) : undefined;
+    const length = array === undefined ? top.keys.length : array.length;
+    if (top.next >= length) {
+      stack.pop();
+      continue;
+    }
+    const i = top.next++;
+    const name = top.keys[i] ?? '';
+    const beyond =
+      array === undefined
+        ? enter((top.value as Record<string, unknown>)[name], `${top.path}.${name}`)
+        : enter(array[i], `${top.path}[${i}]`);
+    if (beyond !== undefined) return beyond;
+  }
+  return undefined;
 }
 
 /** The task id for a run: 32 hex characters of SHA-256 over task name and idempotency key. */

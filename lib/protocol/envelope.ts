@@ -12,7 +12,9 @@
  *   (whatever its body), after it the store's claim finds the run's record; so whichever copy is
  *   claimed first is what runs. The send time comes from the queue.
  * - `task` — the registered task name: 1–200 characters of `[A-Za-z0-9_.:/-]`.
- * - `args` — the task's arguments, validated by the task's schema when the run starts.
+ * - `args` — the task's arguments, validated by the task's schema when the run starts; nested at
+ *   most `MAX_JSON_DEPTH` (256) deep, as the producer allows (a deeper message is dead-lettered
+ *   `MalformedMessage`, with the producer's explanation).
  * - `unique` — optional: the unique lock the run holds (released when it ends).
  * - `notBefore` — optional: an ISO 8601 UTC time; the run does not start before it (a delay or
  *   ETA). A worker that receives the message earlier hides it until then. Such a message's
@@ -26,7 +28,9 @@
  * @module
  */
 
+import { exceedsJsonDepth, pathBeyondDepth, shortPath, tooDeepArgumentsReason } from './canonical.js';
 import { isValidTaskId, isValidTaskName, TASK_ID_FORMAT, TASK_NAME_FORMAT } from './ids.js';
+import { MAX_JSON_DEPTH } from './limits.js';
 
 export { isValidTaskId, isValidTaskName };
 
@@ -89,7 +93,11 @@ export function parseIsoTime(value: unknown): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Decode a message body without throwing: a malformed body gives a reason a person can act on. */
+/**
+ * Decode a message body without throwing: a malformed body gives a reason a person can act on.
+ * A body that nests deeper than the producer allows (`args` deeper than `MAX_JSON_DEPTH`, or any
+ * field as deep) is malformed, so nothing downstream walks a value deep enough to run out of stack.
+ */
 export function decodeEnvelope(body: string): DecodeResult {
   let value: unknown;
   try {
@@ -101,16 +109,32 @@ export function decodeEnvelope(body: string): DecodeResult {
       reason: `message body is not JSON (${(error as Error).message}); body starts ${JSON.stringify(preview)}. A spool message is a JSON object {"spool":1,"id":…,"task":…,"args":…}: see docs/protocol.md`,
     };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  const record =
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  const id = typeof record?.id === 'string' && isValidTaskId(record.id) ? record.id : undefined;
+  const task = typeof record?.task === 'string' && isValidTaskName(record.task) ? record.task : undefined;
+  const known = { ...(id === undefined ? {} : { id }), ...(task === undefined ? {} : { task }) };
+  // The envelope object is one level: its `args` may nest MAX_JSON_DEPTH more, as the producer allows.
+  if (exceedsJsonDepth(body, MAX_JSON_DEPTH + 1)) {
+    const argsPath = record === undefined ? undefined : pathBeyondDepth(record.args);
+    const bodyPath = pathBeyondDepth(value, MAX_JSON_DEPTH + 1) ?? '$';
+    return {
+      ok: false,
+      reason:
+        argsPath === undefined
+          ? `message body is nested too deep: ${shortPath(bodyPath)} is more than ${MAX_JSON_DEPTH} levels below the envelope (spool's limit, MAX_JSON_DEPTH); see docs/protocol.md`
+          : tooDeepArgumentsReason(argsPath),
+      ...known,
+    };
+  }
+  if (record === undefined) {
     return {
       ok: false,
       reason: `message body is JSON but not an object (got ${describe(value)}); see docs/protocol.md`,
     };
   }
-  const record = value as Record<string, unknown>;
-  const id = typeof record.id === 'string' && isValidTaskId(record.id) ? record.id : undefined;
-  const task = typeof record.task === 'string' && isValidTaskName(record.task) ? record.task : undefined;
-  const known = { ...(id === undefined ? {} : { id }), ...(task === undefined ? {} : { task }) };
   if (record.spool !== PROTOCOL_VERSION) {
     return {
       ok: false,
@@ -182,6 +206,7 @@ function decodeFireInfo(value: unknown): FireInfo | string {
   return value as FireInfo;
 }
 
+/** A field's value for a reason: its JSON, cut at 60 characters. */
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   const text = JSON.stringify(value);

@@ -2,8 +2,8 @@
  * spool's limits and defaults, each written once. Every constant says its unit (in its name:
  * `…_MS`, `…_SECONDS`, `…_BYTES`) and where it comes from:
  *
- * - **a limit of an AWS service** spool runs on (SQS, EventBridge Scheduler). The embedded runtime
- *   enforces the same ones, so what works locally works on AWS;
+ * - **a limit of an AWS service** spool runs on (SQS, DynamoDB, EventBridge Scheduler). The
+ *   embedded runtime enforces the same ones, so what works locally works on AWS;
  * - **spool's own** bound or default, derived from a service limit where it has to fit one.
  *
  * Imports nothing, so every layer (protocol, core, adapters, the CDK construct) may use it.
@@ -37,6 +37,14 @@ export const MAX_QUEUE_NAME_LENGTH = 80;
 /** Longest message retention SQS allows, in seconds (14 days); the dead-letter queue keeps its messages this long. */
 export const MAX_RETENTION_SECONDS = 14 * DAY_SECONDS;
 
+// DynamoDB
+
+/**
+ * Largest DynamoDB item, in bytes: 400 KB, counting each attribute's name and value (UTF-8). A
+ * run's record is one item; {@link MAX_RECORD_BYTES} is what spool lets a record grow to.
+ */
+export const MAX_ITEM_BYTES = 400 * 1024;
+
 // EventBridge Scheduler
 
 /** Longest schedule name and schedule group name, in characters (EventBridge Scheduler's limit). */
@@ -69,6 +77,43 @@ export const MAX_QUEUED_DELAY_MS = 15 * MINUTE_SECONDS * SECOND_MS;
 export const MAX_ATTEMPTS = 1000;
 /** Most attempts one long-running worker runs at once (`concurrency`; spool's own bound). */
 export const MAX_CONCURRENCY = 10_000;
+
+/**
+ * Bytes of an item kept for the store's own attributes (the key `pk`, `ttl`, the index key
+ * `gsiState`: under 200 bytes), which a record does not count (spool's own margin).
+ */
+export const RECORD_RESERVED_BYTES = 1024;
+/**
+ * Largest run record, in bytes, as `recordBytes` (`lib/backend/store-rules.ts`) counts it: DynamoDB's
+ * item limit less {@link RECORD_RESERVED_BYTES}. Checked before each write that adds a result or
+ * progress, against the record the write will leave: a 349 KB result passes
+ * {@link MAX_RESULT_BYTES}, yet with 60 KB of progress it would not fit, and the run fails with
+ * both sizes. Both backends refuse the same records.
+ */
+export const MAX_RECORD_BYTES = MAX_ITEM_BYTES - RECORD_RESERVED_BYTES;
+/** Largest result stored, in bytes of its JSON text (UTF-8); a larger one fails the run with `ResultTooLarge`. */
+export const MAX_RESULT_BYTES = 350_000;
+/**
+ * Largest `ctx.progress()` value, in bytes of its JSON text (UTF-8; 64 KiB, spool's own bound):
+ * progress is a status for people and dashboards, not a result. With error messages
+ * ({@link MAX_ERROR_MESSAGE_BYTES}) it leaves the rest of the record for the result.
+ */
+export const MAX_PROGRESS_BYTES = 64 * 1024;
+/**
+ * Longest error message stored on a run, in bytes (UTF-8; 8 KiB, spool's own bound): a longer one
+ * is cut, and the cut says how long it was. So a failing run always fits its record.
+ */
+export const MAX_ERROR_MESSAGE_BYTES = 8 * 1024;
+/** Longest error name stored on a run, in characters (spool's own bound); a longer one is cut. */
+export const MAX_ERROR_NAME_LENGTH = 200;
+/**
+ * Deepest nesting of task arguments (arrays and objects within each other; `[[1]]` is 2 deep):
+ * 256, spool's own bound, as JSON parsers keep one (serde_json's is 128, Ruby's 100). The
+ * producer refuses deeper arguments with `EnqueueError` (`ARGUMENTS_NOT_JSON`) and the worker
+ * dead-letters such a message (`MalformedMessage`), with the same explanation, so no walk over
+ * arguments can run out of stack. Results and progress values deeper than this are refused too.
+ */
+export const MAX_JSON_DEPTH = 256;
 
 // spool's own defaults
 

@@ -39,7 +39,35 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** A logger whose lines carry taskId, task and attempt. */
   readonly logger: Logger;
-  /** Record progress (any JSON value); readable through `handle.info()` and `spool inspect`. */
+  /**
+   * Record progress (any JSON value); readable through `handle.info()` and `spool inspect`. The
+   * record keeps the last value accepted, also once the run has ended.
+   *
+   * The value is checked before anything is written, the same way on every backend: it must be
+   * JSON (as a result: no bigint, non-finite number, cycle, throwing `toJSON()`, or nesting deeper
+   * than `MAX_JSON_DEPTH`, 256), at most `MAX_PROGRESS_BYTES` (64 KiB) as JSON, and leave the run's
+   * record within `MAX_RECORD_BYTES` (from DynamoDB's 400 KB item). A refused value is not
+   * recorded. Calls made after the attempt ended (the handler returned, or was abandoned) are ignored.
+   *
+   * **Awaiting is optional, and the attempt goes on either way.** Not awaited, a failure (a refused
+   * value, or a store that failed to write) is logged as a warning with the task id, and never
+   * becomes an unhandled rejection: it cannot take the worker down. Awaited, the promise also
+   * rejects: with an `InvalidResultError` (code `INVALID_RESULT`, not retriable; `path` and the
+   * message say what, where, the limit and the fix) for a refused value, or with the store's error
+   * for a failed write (retriable). Let it propagate and the attempt ends with it, as with any
+   * error: a refused value fails the run without retrying. spool does not fail the attempt
+   * itself, because progress is a report for people, not the work: a run whose work succeeded
+   * (a card charged, a file written) should not be failed, or run again, over a status line. The
+   * lease is renewed by the heartbeat whatever becomes of a progress write.
+   *
+   * @example
+   * ```ts
+   * for (const [i, row] of rows.entries()) {
+   *   await importRow(row);
+   *   void ctx.progress({ done: i + 1, of: rows.length }); // no need to wait for the write
+   * }
+   * ```
+   */
   progress(value: unknown): Promise<void>;
 }
 
@@ -47,8 +75,12 @@ export interface TaskContext {
 export interface TaskDefinition<S extends AnySchema, R> extends TaskContractDefinition<S> {
   /**
    * The work. Its return value is stored as the run's result in its JSON form (a `Date` becomes
-   * its ISO string); a value JSON cannot carry (a bigint, a non-finite number, a cycle) fails the
-   * run with an `InvalidResultError`.
+   * its ISO string); a value JSON cannot carry (a bigint, a non-finite number, a cycle, a
+   * throwing `toJSON()`, nesting deeper than `MAX_JSON_DEPTH`) fails the run at once, without
+   * retrying, with an `InvalidResultError` naming the path; a result over `MAX_RESULT_BYTES`
+   * (350,000 bytes as JSON), or one that with the run's progress would make its record larger than
+   * `MAX_RECORD_BYTES`, fails it with `ResultTooLarge`, naming the sizes and the limit. An error
+   * message is stored up to `MAX_ERROR_MESSAGE_BYTES` (8 KiB), cut with a note of its size.
    */
   readonly handler: (args: StandardSchemaV1.InferOutput<S>, ctx: TaskContext) => R | Promise<R>;
 }

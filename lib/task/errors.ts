@@ -18,6 +18,7 @@
  * @module
  */
 
+import { MAX_ERROR_MESSAGE_BYTES, MAX_ERROR_NAME_LENGTH } from '../protocol/limits.js';
 import { reasonError } from '../protocol/reasons.js';
 
 /**
@@ -252,16 +253,21 @@ export class TaskFailedError extends SpoolError {
 }
 
 /**
- * A handler returned a value JSON cannot carry faithfully (a bigint, a non-finite number, a
- * circular reference, a `toJSON()` that throws). The run fails without retrying; its record's
- * error has this name, and `handle.result()` rejects with a `TaskFailedError` whose `errorName` it is.
+ * A value a handler gave spool to store was refused before it was written, on every backend alike:
+ * its return value, or a `ctx.progress()` value, that JSON cannot carry faithfully (a bigint, a
+ * non-finite number, a circular reference, a `toJSON()` that throws, nesting deeper than
+ * `MAX_JSON_DEPTH`), or that is over its size limit (`MAX_PROGRESS_BYTES`, or the record's
+ * `MAX_RECORD_BYTES`). Not retriable: the same code gives the same value. A refused result fails
+ * the run without retrying (its record's error has this name, and `handle.result()` rejects with a
+ * `TaskFailedError` whose `errorName` it is); a refused progress value rejects the `ctx.progress()`
+ * promise, and fails the run so only if the handler lets it propagate.
  */
 export class InvalidResultError extends SpoolError {
   /** The codes `instanceof InvalidResultError` accepts. */
   static override readonly codes = ['INVALID_RESULT'] as const;
   override name = 'InvalidResultError';
   declare readonly code: 'INVALID_RESULT';
-  /** Where in the result, as `$.items[2].amount` (`$` is the whole result). */
+  /** Where in the value, as `$.items[2].amount` (`$` is the whole value, and what a size limit refuses). */
   readonly path: string;
 
   constructor(message: string, options: SpoolErrorOptions & { readonly path: string }) {
@@ -401,18 +407,77 @@ export interface ErrorInfo {
   readonly message: string;
 }
 
-/** Reduce any thrown value to `{ name, message }` without reflection on class names. */
+/**
+ * Reduce any thrown value to `{ name, message }` without reflection on class names. Never throws,
+ * whatever was thrown (a value whose getters or `toString` throw, a cycle, a deep array), and the
+ * result fits a record: it is {@link boundErrorInfo}'s.
+ */
 export function toErrorInfo(error: unknown): ErrorInfo {
-  if (error instanceof Error) {
-    return { name: error.name || 'Error', message: error.message };
+  try {
+    if (error instanceof Error) {
+      const { name, message } = error;
+      return boundErrorInfo({
+        name: typeof name === 'string' && name !== '' ? name : 'Error',
+        message: typeof message === 'string' ? message : safeJson(message),
+      });
+    }
+    return boundErrorInfo(reasonError('NonErrorThrown', typeof error === 'string' ? error : safeJson(error)));
+  } catch {
+    return reasonError('NonErrorThrown', 'the handler threw a value that could not be read (reading it threw)');
   }
-  return reasonError('NonErrorThrown', typeof error === 'string' ? error : safeJson(error));
+}
+
+/**
+ * `info` as a record stores it: the name cut to `MAX_ERROR_NAME_LENGTH` characters, the message to
+ * `MAX_ERROR_MESSAGE_BYTES` bytes of UTF-8 (never inside a character), ending with a note of its
+ * full size and the limit. Short ones (all but a few) are returned as they are.
+ *
+ * @example
+ * ```ts
+ * boundErrorInfo({ name: 'Error', message: 'x'.repeat(500_000) }).message;
+ * // 'xxx...x ... [cut: the message is 500000 bytes; spool stores error messages up to 8192 bytes (MAX_ERROR_MESSAGE_BYTES)]'
+ * ```
+ */
+export function boundErrorInfo(info: ErrorInfo): ErrorInfo {
+  const name = info.name.length > MAX_ERROR_NAME_LENGTH ? info.name.slice(0, MAX_ERROR_NAME_LENGTH) : info.name;
+  const message = boundMessage(info.message);
+  return name === info.name && message === info.message ? info : { name, message };
+}
+
+/** A UTF-16 code unit is at most 3 bytes of UTF-8. */
+const MAX_UTF8_BYTES_PER_UNIT = 3;
+
+function boundMessage(message: string): string {
+  if (message.length * MAX_UTF8_BYTES_PER_UNIT <= MAX_ERROR_MESSAGE_BYTES) return message;
+  const utf8 = new TextEncoder().encode(message);
+  if (utf8.length <= MAX_ERROR_MESSAGE_BYTES) return message;
+  const note = ` ... [cut: the message is ${utf8.length} bytes; spool stores error messages up to ${MAX_ERROR_MESSAGE_BYTES} bytes (MAX_ERROR_MESSAGE_BYTES)]`;
+  // The note is ASCII: its length is its size (so a cut message is never cut again). Back off to the first byte of a character cut in two.
+  let end = MAX_ERROR_MESSAGE_BYTES - note.length;
+  while (end > 0 && ((utf8[end] ?? 0) & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(utf8.subarray(0, end)) + note;
+}
+
+/**
+ * A thrown value as text, never throwing again (a value whose `toString` throws, or a deep array,
+ * whose `toString` runs out of stack, gives its `Object.prototype.toString` tag).
+ */
+export function describeThrown(error: unknown): string {
+  try {
+    return String(error);
+  } catch {
+    try {
+      return Object.prototype.toString.call(error);
+    } catch {
+      return 'a value that could not be read';
+    }
+  }
 }
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? describeThrown(value);
   } catch {
-    return String(value);
+    return describeThrown(value);
   }
 }

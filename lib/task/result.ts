@@ -6,7 +6,9 @@
  * @module
  */
 
-import { InvalidResultError } from './errors.js';
+import { exceedsJsonDepth, NESTED_TOO_DEEP, shortPath } from '../protocol/canonical.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { describeThrown, InvalidResultError } from './errors.js';
 
 /** Values JSON.stringify leaves out of an object (and turns into `null` in an array). */
 type Dropped = undefined | symbol | ((...args: never) => unknown);
@@ -121,25 +123,49 @@ export interface ResultContext {
  * The JSON text to store for a handler's return value, or `undefined` for no result (the handler
  * returned `undefined`, a function or a symbol, as `JSON.stringify` has it). Throws an
  * {@link InvalidResultError} for a value JSON cannot carry faithfully: a bigint, a number that is
- * not finite (JSON would write `null`), a circular reference, or a `toJSON()` that throws.
+ * not finite (JSON would write `null`), a circular reference, a `toJSON()` that throws, or nesting
+ * deeper than `MAX_JSON_DEPTH` (checked on the text, without recursion). The size limits are the
+ * worker's (`lib/worker/processor.ts`).
  *
  * The common case costs one `JSON.stringify`: only a text containing `null` (where a non-finite
- * number may have gone) or a failed stringify walks the value, to find and name the culprit.
+ * number may have gone), a text long enough to nest too deep, or a failed stringify walks the
+ * value, to find and name the culprit. The walk is iterative: any depth is safe.
  */
 export function encodeResult(value: unknown, context: ResultContext): string | undefined {
+  return encodeJson(value, 'result', context);
+}
+
+/**
+ * The JSON text to store for a `ctx.progress(value)`: as {@link encodeResult}, except that a
+ * value JSON has no text for (`undefined` is recorded as `null`; a function or a symbol) is refused
+ * too. The size limits are the worker's (`lib/worker/attempt.ts`).
+ */
+export function encodeProgress(value: unknown, context: ResultContext): string {
+  const json = encodeJson(value === undefined ? null : value, 'progress', context);
+  if (json === undefined) throw refusal({ path: '$', what: `a ${typeof value}` }, 'progress', context, undefined);
+  return json;
+}
+
+/** What is being stored, for the error message. */
+type Subject = 'result' | 'progress';
+
+function encodeJson(value: unknown, subject: Subject, context: ResultContext): string | undefined {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (error) {
     throw refusal(
-      findUnfaithful(value) ?? { path: '$', what: `a value JSON.stringify refused (${String(error)})` },
+      findUnfaithful(value) ?? { path: '$', what: `a value JSON.stringify refused (${describeThrown(error)})` },
+      subject,
       context,
       error,
     );
   }
-  if (json?.includes('null')) {
-    const found = findUnfaithful(value);
-    if (found !== undefined) throw refusal(found, context, undefined);
+  if (json === undefined) return undefined;
+  const deep = exceedsJsonDepth(json);
+  if (deep || json.includes('null')) {
+    const found = findUnfaithful(value) ?? (deep ? { path: '$', what: NESTED_TOO_DEEP } : undefined);
+    if (found !== undefined) throw refusal(found, subject, context, undefined);
   }
   return json;
 }
@@ -151,57 +177,81 @@ interface Unfaithful {
   readonly what: string;
 }
 
-/** The first place in `value` (in JSON.stringify's order) that JSON cannot carry faithfully. */
+/** A container being walked: its value (after `toJSON`), its path, and the index of its next child. */
+interface Frame {
+  readonly value: object;
+  readonly path: string;
+  /** An object's own enumerable keys; `undefined` for an array. */
+  readonly keys: readonly string[] | undefined;
+  next: number;
+}
+
+/**
+ * The first place in `value` (in JSON.stringify's order) that JSON cannot carry faithfully, or
+ * that nests deeper than `MAX_JSON_DEPTH`. Iterative (an explicit stack of the containers being
+ * walked, which are also the ancestors a cycle would lead back to).
+ */
 function findUnfaithful(value: unknown): Unfaithful | undefined {
-  const ancestors: object[] = [];
-  const ancestorPaths: string[] = [];
-  const visit = (raw: unknown, key: string, path: string): Unfaithful | undefined => {
+  const stack: Frame[] = [];
+  const visit = (raw: unknown, key: string, path: string): Unfaithful | Frame | undefined => {
     let current = raw;
-    if (
-      typeof current === 'object' &&
-      current !== null &&
-      typeof (current as { toJSON?: unknown }).toJSON === 'function'
-    ) {
-      try {
-        current = (current as { toJSON(key: string): unknown }).toJSON(key);
-      } catch (error) {
-        return { path, what: `an object whose toJSON() threw (${String(error)})` };
+    if ((typeof current === 'object' && current !== null) || typeof current === 'bigint') {
+      const toJSON = (current as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        try {
+          current = toJSON.call(current, key);
+        } catch (error) {
+          return { path, what: `an object whose toJSON() threw (${describeThrown(error)})` };
+        }
       }
     }
     if (typeof current === 'bigint') return { path, what: `a bigint (${current}n)` };
     if (typeof current === 'number' && !Number.isFinite(current)) return { path, what: String(current) };
     if (typeof current !== 'object' || current === null) return undefined;
-    const seenAt = ancestors.indexOf(current);
-    if (seenAt !== -1) return { path, what: `a circular reference to ${ancestorPaths[seenAt] ?? '$'}` };
-    ancestors.push(current);
-    ancestorPaths.push(path);
-    try {
-      if (Array.isArray(current)) {
-        for (const [index, item] of current.entries()) {
-          const found = visit(item, String(index), `${path}[${index}]`);
-          if (found !== undefined) return found;
-        }
-        return undefined;
-      }
-      for (const name of Object.keys(current)) {
-        const found = visit((current as Record<string, unknown>)[name], name, `${path}.${name}`);
-        if (found !== undefined) return found;
-      }
-      return undefined;
-    } finally {
-      ancestors.pop();
-      ancestorPaths.pop();
-    }
+    const seenAt = stack.findIndex((frame) => frame.value === current);
+    if (seenAt !== -1) return { path, what: `a circular reference to ${stack[seenAt]?.path ?? '$'}` };
+    if (stack.length >= MAX_JSON_DEPTH) return { path, what: NESTED_TOO_DEEP };
+    return { value: current, path, keys: Array.isArray(current) ? undefined : Object.keys(current), next: 0 };
   };
-  return visit(value, '', '$');
+  const descend = (found: Unfaithful | Frame | undefined): Unfaithful | undefined => {
+    if (found === undefined || !('value' in found)) return found;
+    stack.push(found);
+    return undefined;
+  };
+  const first = descend(visit(value, '', '$'));
+  if (first !== undefined) return first;
+  for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+    const items = top.keys === undefined ? (top.value as unknown[]) : undefined;
+    const length = items === undefined ? (top.keys?.length ?? 0) : items.length;
+    if (top.next >= length) {
+      stack.pop();
+      continue;
+    }
+    const i = top.next++;
+    const name = top.keys?.[i] ?? '';
+    const found = descend(
+      items === undefined
+        ? visit((top.value as Record<string, unknown>)[name], name, `${top.path}.${name}`)
+        : visit(items[i], String(i), `${top.path}[${i}]`),
+    );
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
-function refusal(found: Unfaithful, context: ResultContext, cause: unknown): InvalidResultError {
+function refusal(found: Unfaithful, subject: Subject, context: ResultContext, cause: unknown): InvalidResultError {
+  const what =
+    subject === 'result'
+      ? `Task '${context.taskName}' returned a result that is not JSON`
+      : `Task '${context.taskName}' passed ctx.progress() a value that is not JSON`;
+  const outcome =
+    subject === 'result'
+      ? 'The run failed without retrying.'
+      : 'The progress was not recorded (InvalidResultError is not retriable: let it propagate and the run fails).';
   return new InvalidResultError(
-    `Task '${context.taskName}' returned a result that is not JSON: ${found.path} is ${found.what}. ` +
-      'A result is stored as JSON, so return strings, finite numbers, booleans, null, arrays and plain objects ' +
-      '(a Date arrives as its ISO string): convert bigints to strings, non-finite numbers to null or a string, ' +
-      'and break cycles. The run failed without retrying.',
+    `${what}: ${shortPath(found.path)} is ${found.what}. ${subject === 'result' ? 'A result is stored as JSON, so return' : 'Progress is stored as JSON, so report'} ` +
+      'strings, finite numbers, booleans, null, arrays and plain objects (a Date arrives as its ISO string): ' +
+      `convert bigints to strings, non-finite numbers to null or a string, break cycles and flatten deep nesting. ${outcome}`,
     { taskName: context.taskName, taskId: context.taskId, path: found.path, ...(cause === undefined ? {} : { cause }) },
   );
 }

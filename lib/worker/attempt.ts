@@ -5,10 +5,13 @@
  */
 
 import type { TaskRecord, TaskStore } from '../backend/store.js';
+import { recordBytes } from '../backend/store-rules.js';
 import type { Logger } from '../log/logger.js';
+import { MAX_PROGRESS_BYTES, MAX_RECORD_BYTES } from '../protocol/limits.js';
 import type { AnyTask, TaskContext } from '../task/define.js';
-import { HardTimeoutError, SpoolError, TimeoutError } from '../task/errors.js';
+import { HardTimeoutError, InvalidResultError, SpoolError, TimeoutError } from '../task/errors.js';
 import type { Middleware, RunEvent } from '../task/middleware.js';
+import { encodeProgress } from '../task/result.js';
 import { validateArgsNow } from '../task/schema.js';
 import { leaseLength } from './lease.js';
 
@@ -34,15 +37,20 @@ export class AttemptAbortedError extends SpoolError {
   }
 }
 
-/** How an attempt ended. */
-export type AttemptOutcome =
+/**
+ * How an attempt ended. `progress` is the JSON text of the last `ctx.progress()` value the attempt
+ * accepted before it ended (absent when it accepted none): the finish writes it, so the record ends
+ * with that value whichever progress write landed last, and its size is known before the write.
+ */
+export type AttemptOutcome = (
   | { readonly kind: 'succeeded'; readonly result: unknown; readonly durationMs: number }
   | {
       readonly kind: 'threw';
       readonly error: unknown;
       readonly durationMs: number;
       readonly aborted?: AttemptAbortedError;
-    };
+    }
+) & { readonly progress?: string };
 
 /** What {@link runAttempt} needs. */
 export interface AttemptInput {
@@ -100,7 +108,8 @@ class Attempt implements TaskContext {
   #controller: AbortController | undefined;
   #abortReason: Error | undefined;
   #aborted: AttemptAbortedError | undefined;
-  #pendingProgress: string | undefined;
+  /** The JSON text of the last progress value accepted (it may not have been written yet). */
+  #lastProgress: string | undefined;
 
   private constructor(input: AttemptInput) {
     this.taskId = input.record.id;
@@ -128,10 +137,49 @@ class Attempt implements TaskContext {
    * works taken off the context (`async (args, { progress }) => …`); made only when read.
    */
   get progress(): (value: unknown) => Promise<void> {
-    return async (value) => {
-      this.#pendingProgress = JSON.stringify(value ?? null);
-      await this.#beat();
-    };
+    return (value) => this.#reportProgress(value);
+  }
+
+  /**
+   * `ctx.progress(value)`: safe when not awaited. The promise returned gets a handler at once, so a
+   * failure is never an unhandled rejection (which would end the process, and the run's message
+   * would then crash the next worker too): it is logged (warn, with the task id) and the attempt
+   * goes on. A caller that awaits it still sees the rejection. See {@link TaskContext.progress}.
+   */
+  #reportProgress(value: unknown): Promise<void> {
+    const written = this.#writeProgress(value);
+    written.catch((error: unknown) =>
+      warnSafely(this.logger, 'progress not recorded; the attempt goes on', { error: describeFailure(error) }),
+    );
+    return written;
+  }
+
+  /** Check `value` (JSON, its size, the record's size), then write it with a heartbeat. */
+  async #writeProgress(value: unknown): Promise<void> {
+    if (this.#done) return; // the attempt has ended: its outcome carries the progress it accepted
+    const { task, record } = this.#input;
+    const context = { taskName: task.name, taskId: record.id };
+    const json = encodeProgress(value, context);
+    const bytes = utf8Bytes(json);
+    if (bytes > MAX_PROGRESS_BYTES) {
+      throw new InvalidResultError(
+        `Task '${task.name}' passed ctx.progress() a value of ${bytes} bytes as JSON; progress is stored up to ${MAX_PROGRESS_BYTES} bytes (MAX_PROGRESS_BYTES). ` +
+          'Report a summary (a count, a percentage, a stage), and store large data elsewhere (S3) and report its key. ' +
+          'The progress was not recorded (InvalidResultError is not retriable: let it propagate and the run fails).',
+        { ...context, path: '$' },
+      );
+    }
+    const recordSize = recordBytes({ ...record, progress: json });
+    if (recordSize > MAX_RECORD_BYTES) {
+      throw new InvalidResultError(
+        `Task '${task.name}' passed ctx.progress() a value of ${bytes} bytes as JSON, which would make the run's record ${recordSize} bytes; ` +
+          `the store keeps records up to ${MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES, from DynamoDB's 400 KB item). ` +
+          'Report a smaller value. The progress was not recorded.',
+        { ...context, path: '$' },
+      );
+    }
+    this.#lastProgress = json;
+    await this.#beat(json);
   }
 
   static async run(input: AttemptInput): Promise<AttemptOutcome> {
@@ -153,16 +201,23 @@ class Attempt implements TaskContext {
       void attempt.#work();
       const outcome = await attempt.#settled;
       const durationMs = Date.now() - started;
+      const progress = attempt.#lastProgress === undefined ? {} : { progress: attempt.#lastProgress };
       if ('error' in outcome) {
         const aborted = attempt.#aborted;
-        return { kind: 'threw', error: outcome.error, durationMs, ...(aborted === undefined ? {} : { aborted }) };
+        return {
+          kind: 'threw',
+          error: outcome.error,
+          durationMs,
+          ...(aborted === undefined ? {} : { aborted }),
+          ...progress,
+        };
       }
       const { result, event } = outcome;
       if (event !== undefined) {
         await callHooks(input.middleware, attempt.logger, (m) => m.afterRun?.({ ...event, result, durationMs }));
       }
       // A cancel that arrives after the work is done is too late: the success stands.
-      return { kind: 'succeeded', result, durationMs };
+      return { kind: 'succeeded', result, durationMs, ...progress };
     } finally {
       clearInterval(heartbeat);
       if (softTimer !== undefined) clearTimeout(softTimer);
@@ -212,10 +267,9 @@ class Attempt implements TaskContext {
     if (why !== 'cancelled') this.#settle({ error });
   }
 
-  async #beat(): Promise<void> {
+  /** Renew the lease (writing `progress`, JSON text, when given) and the message's visibility. */
+  async #beat(progress?: string): Promise<void> {
     const { task, record, store, now } = this.#input;
-    const progress = this.#pendingProgress;
-    this.#pendingProgress = undefined;
     const at = now();
     const result = await store.heartbeat({
       id: record.id,
@@ -231,7 +285,9 @@ class Attempt implements TaskContext {
   }
 
   static #onHeartbeat(attempt: Attempt): void {
-    attempt.#beat().catch((error: unknown) => attempt.logger.warn('heartbeat failed; will try again', { error }));
+    attempt
+      .#beat()
+      .catch((error: unknown) => warnSafely(attempt.logger, 'heartbeat failed; will try again', { error }));
   }
 
   static #onSoftTimeout(attempt: Attempt, softMs: number): void {
@@ -285,6 +341,25 @@ export async function callHooks(
       logger.warn('middleware hook threw; ignored', { middleware: m.name ?? '(anonymous)', error });
     }
   }
+}
+
+/** Log a warning from a rejection handler: a logger that throws must not make it an unhandled rejection. */
+function warnSafely(logger: Logger, message: string, fields: Record<string, unknown>): void {
+  try {
+    logger.warn(message, fields);
+  } catch {
+    // The logger failed; nothing else can report it.
+  }
+}
+
+/** What a log line says of a failed progress write: the error, and the path of a refused value. */
+function describeFailure(error: unknown): unknown {
+  return error instanceof InvalidResultError ? { name: error.name, message: error.message, path: error.path } : error;
+}
+
+/** Size of `text` in UTF-8, bytes. */
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

@@ -7,34 +7,48 @@
  *    come is hidden until then.
  * 2. **Claim** the run in the store (conditional write + lease). Outcomes: run it; acknowledge a
  *    finished duplicate; hide a duplicate of a leased run until the lease ends; dead-letter a run
- *    with no attempts left (its lease expired, or a shutdown released its last attempt); wait for a
- *    busy singleton.
+ *    with no attempts left (its lease expired, or its last attempt was released at a Lambda's
+ *    deadline; a worker's shutdown gives its attempt back); wait for a busy singleton.
  *    A fire that was missed (`missedRuns: 'latest'`) or overlaps its schedule's running fire
  *    (`overlap: 'skip'`) ends cancelled, with the reason.
  * 3. Run the attempt (validation, middleware, timeouts, heartbeat).
- * 4. **Finish** it in the store: succeeded / failed / retrying (with backoff) / dead / cancelled.
+ * 4. **Finish** it in the store: succeeded / failed / retrying (with backoff) / dead / cancelled,
+ *    after checking that what it writes fits the record (`MAX_RESULT_BYTES`, `MAX_RECORD_BYTES`;
+ *    error messages are cut to `MAX_ERROR_MESSAGE_BYTES`), so both backends end a run alike.
  *
  * @module
  */
 
 import { randomUUID } from 'node:crypto';
 import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
+import { recordBytes } from '../backend/store-rules.js';
 import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
 import { DEAD_LETTER_ID_PREFIX } from '../protocol/ids.js';
-import { DEFAULT_RETENTION_MS, MAX_FIFO_ID_LENGTH, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
+import {
+  DEFAULT_RETENTION_MS,
+  MAX_FIFO_ID_LENGTH,
+  MAX_RECORD_BYTES,
+  MAX_RESULT_BYTES,
+  MAX_VISIBILITY_SECONDS,
+} from '../protocol/limits.js';
 import { DEAD_LETTER_ATTRIBUTES, reasonError } from '../protocol/reasons.js';
 import type { AnyTask } from '../task/define.js';
-import { type ErrorInfo, isRetriable, RetryAfterError, toErrorInfo } from '../task/errors.js';
+import {
+  boundErrorInfo,
+  type ErrorInfo,
+  hasErrorCode,
+  isRetriable,
+  RetryAfterError,
+  toErrorInfo,
+} from '../task/errors.js';
 import type { Middleware } from '../task/middleware.js';
 import { encodeResult } from '../task/result.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
 import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
 import { leaseLength } from './lease.js';
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What the runtime should do with the message. */
 export type Disposition =
@@ -61,14 +75,16 @@ export interface ProcessorDeps {
 export interface MessageControl {
   /** Keep the message hidden `seconds` from now (heartbeat). */
   readonly extendVisibility: (seconds: number) => Promise<void>;
-  /** Aborts when the runtime must stop (worker shutdown, Lambda about to time out). */
+  /**
+   * Aborts when the runtime must stop: the worker's shutdown, or (when `deadline` is set) the
+   * Lambda's deadline nearing. An attempt it interrupts is released for another try; a shutdown's
+   * is given back (not counted against `maxAttempts`), a deadline's counts (the attempt used up
+   * its invocation's time, as a timeout would).
+   */
   readonly stop: AbortSignal;
   /** Latest moment an attempt may run to, epoch ms (Lambda's remaining time). */
   readonly deadline?: number;
 }
-
-/** Largest result stored, in bytes (DynamoDB items are at most 400 KB). */
-export const MAX_RESULT_BYTES = 350_000;
 
 /** Makes lease owners unique per attempt: a random token per process, then a counter. */
 const OWNER_TOKEN = randomUUID().slice(0, 8);
@@ -114,7 +130,14 @@ export async function processMessage(
     const reason = `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} (SQS's 1 MiB)`;
     return deadLetterMessage(p, reasonError('OversizeMessage', reason), undefined);
   }
-  const fire = mightBeFireMessage(message.body) ? await handleFireMessage(deps, message) : undefined;
+  let fire: Awaited<ReturnType<typeof handleFireMessage>>;
+  try {
+    fire = mightBeFireMessage(message.body) ? await handleFireMessage(deps, message) : undefined;
+  } catch (error) {
+    // A fire whose arguments the producer would refuse (nested too deep): not the backend's failure.
+    if (!hasErrorCode(error, 'ARGUMENTS_NOT_JSON')) throw error;
+    return deadLetterMessage(p, reasonError('MalformedMessage', `fire message: ${error.message}`), undefined);
+  }
   if (fire !== undefined) return fire.kind === 'ack' ? fire : deadLetterMessage(p, fire.error, undefined);
   const decoded = decodeEnvelope(message.body);
   if (!decoded.ok) {
@@ -193,12 +216,8 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
         note: 'singleton busy',
       };
     }
-    case 'exhausted': {
-      const reason =
-        `the lease expired ${claim.record.attempt} time(s) without the run finishing ` +
-        '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left';
-      return deadLetterMessage(p, reasonError('LeaseExpired', reason), { id: envelope.id, task: task.name });
-    }
+    case 'exhausted':
+      return deadLetterMessage(p, exhaustedReason(claim.record, task), { id: envelope.id, task: task.name });
     case 'claimed':
       return runClaimed(p, claim.record);
   }
@@ -221,8 +240,7 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
     ...(control.deadline === undefined ? {} : { deadline: control.deadline }),
   });
   const now = deps.now();
-  const finish = (state: FinishInput['state'], extra: FinishExtra) =>
-    finishAttempt(deps.store, log, record, task, now, state, extra);
+  const finish = (ending: AttemptEnding) => finishAttempt(deps.store, log, record, task, now, ending, outcome.progress);
 
   if (outcome.kind === 'succeeded') {
     let json: string | undefined;
@@ -232,20 +250,16 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
     } catch (error) {
       const info = toErrorInfo(error);
       log.error('attempt failed: result is not JSON', { error: info, durationMs: outcome.durationMs });
-      await finish('failed', { error: info });
+      await finish({ state: 'failed', error: info });
       return { kind: 'ack', note: 'failed: result not JSON' };
     }
-    const size = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
-    if (size > MAX_RESULT_BYTES) {
-      const error = reasonError(
-        'ResultTooLarge',
-        `the result is ${size} bytes as JSON; at most ${MAX_RESULT_BYTES} are stored. Store it elsewhere (S3) and return its key, or set ignoreResult.`,
-      );
-      log.error('attempt failed: result too large', { durationMs: outcome.durationMs });
-      await finish('failed', { error });
+    const tooLarge = json === undefined ? undefined : oversizeResult(record, json, outcome.progress, now);
+    if (tooLarge !== undefined) {
+      log.error('attempt failed: result too large', { error: tooLarge, durationMs: outcome.durationMs });
+      await finish({ state: 'failed', error: tooLarge });
       return { kind: 'ack', note: 'failed: result too large' };
     }
-    await finish('succeeded', json === undefined ? {} : { result: json });
+    await finish(json === undefined ? { state: 'succeeded' } : { state: 'succeeded', result: json });
     log.info('attempt succeeded', { durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'succeeded' };
   }
@@ -266,63 +280,143 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
     return { kind: 'ack', note: 'lease lost' };
   }
   if (why === 'cancelled') {
-    await finish('cancelled', { error: info });
+    await finish({ state: 'cancelled', error: info });
     log.info('attempt cancelled', { durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'cancelled' };
   }
   if (why === 'shutdown') {
-    await finish('retrying', { error: info, nextRunAt: now });
-    log.warn('attempt interrupted by shutdown; released for another worker', { durationMs: outcome.durationMs });
+    // A released attempt is not a failed one: the worker's shutdown gives it back, so a shutdown
+    // during the last attempt leaves the run its attempt. A Lambda's deadline (`deadline` set: the
+    // only reason its stop aborts) counts it: the attempt used up its invocation's time.
+    const releaseAttempt = control.deadline === undefined;
+    await finish({ state: 'retrying', error: info, nextRunAt: now, releaseAttempt });
+    if (releaseAttempt) {
+      log.warn('attempt interrupted by shutdown; released for another worker (not counted as an attempt)', {
+        durationMs: outcome.durationMs,
+      });
+    } else {
+      log.warn("attempt interrupted at the invocation's deadline; released for another try", {
+        durationMs: outcome.durationMs,
+      });
+    }
     return { kind: 'retry', delaySeconds: 0, note: 'released on shutdown' };
   }
   if (!retriable) {
-    await finish('failed', { error: info });
+    await finish({ state: 'failed', error: info });
     log.warn('attempt failed; not retriable', { error: info, durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'failed' };
   }
   if (!attemptsLeft) {
     const reason = `${info.name}: ${info.message} (attempt ${record.attempt} of ${task.retry.maxAttempts}, no attempts left)`;
-    await finish('dead', { error: info });
+    await finish({ state: 'dead', error: info });
     await sendToDeadLetters(p, { name: info.name, message: reason }, { id: record.id, task: task.name });
     log.error('attempt failed; no attempts left, dead-lettered', { error: info, durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'dead' };
   }
   const delayMs = error instanceof RetryAfterError ? error.retryAfterMs : backoffMs(task.retry, record.attempt);
   const delaySeconds = clampSeconds(delayMs / 1000);
-  await finish('retrying', { error: info, nextRunAt: now + delaySeconds * 1000 });
+  await finish({ state: 'retrying', error: info, nextRunAt: now + delaySeconds * 1000 });
   log.warn('attempt failed; will retry', { error: info, delaySeconds, durationMs: outcome.durationMs });
   return { kind: 'retry', delaySeconds, note: 'retrying' };
 }
 
-/** What a finish records besides its state. */
-type FinishExtra = Pick<FinishInput, 'result' | 'error' | 'nextRunAt'>;
+/** How an attempt ends, as its finish records it: the parts of a {@link FinishInput} the outcome decides. */
+type AttemptEnding = FinishInput extends infer F
+  ? F extends FinishInput
+    ? Pick<F, Extract<keyof F, 'state' | 'result' | 'error' | 'nextRunAt' | 'releaseAttempt'>>
+    : never
+  : never;
 
-/** Record how the attempt ended (see `TaskStore.finish`); logs when the lease was lost meanwhile. */
+/**
+ * Record how the attempt ended (see `TaskStore.finish`), with the progress the attempt accepted
+ * last (`progress`, JSON text) and its error cut to what a record stores; logs when the lease was
+ * lost meanwhile.
+ */
 async function finishAttempt(
   store: TaskStore,
   log: Logger,
   record: TaskRecord,
   task: AnyTask,
   now: number,
-  state: FinishInput['state'],
-  extra: FinishExtra,
+  ending: AttemptEnding,
+  progress: string | undefined,
 ): Promise<void> {
-  const input: Mutable<FinishInput> = {
+  const input: FinishInput = {
     id: record.id,
     owner: record.leaseOwner ?? '',
     now,
-    state,
     expiresAt: now + task.resultTtlSeconds * 1000,
-    ...extra,
+    ...(progress === undefined ? {} : { progress }),
+    ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
+    ...(record.uniqueKey === undefined ? {} : { uniqueKey: record.uniqueKey }),
+    ...ending,
+    ...(ending.error === undefined ? {} : { error: boundErrorInfo(ending.error) }),
   };
-  if (record.singletonKey !== undefined) input.singletonKey = record.singletonKey;
-  if (record.uniqueKey !== undefined) input.uniqueKey = record.uniqueKey;
   const done = await store.finish(input);
   if (done.outcome === 'lost') {
     log.error('lease lost before the attempt ended; its outcome was not recorded (another worker owns the run)', {
-      state,
+      state: ending.state,
     });
   }
+}
+
+/**
+ * Why a result is not stored (`ResultTooLarge`), or `undefined` when it fits: its JSON text is at
+ * most `MAX_RESULT_BYTES`, and the record the finish would write (the result, the run's progress
+ * and its other fields, as `recordBytes` counts them) at most `MAX_RECORD_BYTES`. Both backends
+ * refuse the same results: the check is made here, before the write.
+ */
+function oversizeResult(
+  record: TaskRecord,
+  json: string,
+  progress: string | undefined,
+  now: number,
+): ErrorInfo | undefined {
+  const size = Buffer.byteLength(json, 'utf8');
+  if (size > MAX_RESULT_BYTES) {
+    return reasonError(
+      'ResultTooLarge',
+      `the result is ${size} bytes as JSON; at most ${MAX_RESULT_BYTES} are stored. Store it elsewhere (S3) and return its key, or set ignoreResult.`,
+    );
+  }
+  const kept = progress ?? record.progress;
+  const finished: TaskRecord = {
+    ...record,
+    state: 'succeeded',
+    result: json,
+    ...(kept === undefined ? {} : { progress: kept }),
+    updatedAt: now,
+    finishedAt: now,
+  };
+  // What the finish removes is not counted.
+  const { leaseOwner: _owner, leaseExpiresAt: _lease, error: _error, nextRunAt: _next, ...written } = finished;
+  const recordSize = recordBytes(written);
+  if (recordSize <= MAX_RECORD_BYTES) return undefined;
+  const progressBytes = kept === undefined ? 0 : Buffer.byteLength(kept, 'utf8');
+  return reasonError(
+    'ResultTooLarge',
+    `the result is ${size} bytes as JSON, and with the run's progress (${progressBytes} bytes) and its other fields the record would be ${recordSize} bytes; ` +
+      `the store keeps records up to ${MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES, from DynamoDB's 400 KB item). ` +
+      'Return a smaller result (store it elsewhere, S3, and return its key), report smaller progress, or set ignoreResult.',
+  );
+}
+
+/**
+ * Why a run with no attempts left is dead-lettered at its claim. A `running` record's lease
+ * expired (`LeaseExpired`: the worker crashed or was killed, or the attempt outlived its lease);
+ * a released one (`retrying`: its last attempt was interrupted at a Lambda's deadline, or
+ * `maxAttempts` was lowered since) keeps its last error, as a run whose retries ran out does.
+ */
+function exhaustedReason(found: TaskRecord, task: AnyTask): ErrorInfo {
+  const count = `attempt ${found.attempt} of ${task.retry.maxAttempts}, no attempts left`;
+  if (found.state !== 'running' && found.error !== undefined) {
+    return { name: found.error.name, message: `${found.error.message} (${count})` };
+  }
+  return reasonError(
+    'LeaseExpired',
+    `the lease expired ${found.attempt} time(s) without the run finishing ` +
+      '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left',
+  );
 }
 
 /** Record a message as dead (when it names a run) and move it to the dead-letter queue. */
@@ -335,7 +429,7 @@ async function deadLetterMessage(p: Processing, error: ErrorInfo, run: NamedRun 
       id: run.id,
       ...definedTask(run.task),
       now,
-      error,
+      error: boundErrorInfo(error),
       expiresAt: now + (retentionSeconds === undefined ? DEFAULT_RETENTION_MS : retentionSeconds * 1000),
     });
     if (dead.outcome === 'unchanged' && dead.record.state !== 'dead') {

@@ -8,6 +8,8 @@ import {
   decideRevive,
   holdsLease,
   mayTakeLock,
+  recordBytes,
+  releasedAttempts,
   releasedLocks,
 } from '../../lib/backend/store-rules.js';
 
@@ -163,5 +165,31 @@ describe('releasedLocks', () => {
   it('GIVEN no keys THEN nothing is released', () => {
     expect(releasedLocks('dead', {})).toEqual([]);
     expect(releasedLocks('cancelled', { uniqueKey: undefined })).toEqual([]);
+  });
+});
+
+describe('recordBytes', () => {
+  it('GIVEN a record THEN it counts each attribute as DynamoDB does: name and value, UTF-8, numbers as 21 bytes', () => {
+    const small: TaskRecord = { id: 'ab', state: 'failed', attempt: 1, createdAt: NOW, updatedAt: NOW, expiresAt: NOW };
+    const fields =
+      'id'.length + 2 + 'state'.length + 6 + ['attempt', 'createdAt', 'updatedAt', 'expiresAt'].join('').length;
+    expect(recordBytes(small)).toBe(fields + 4 * 21);
+    // A map (the error): 3 bytes, and per entry its name, its value and 1 byte.
+    const withError = { ...small, error: { name: 'E', message: 'é€' } };
+    expect(recordBytes(withError) - recordBytes(small)).toBe('error'.length + 3 + (4 + 1 + 1) + (7 + 5 + 1));
+  });
+
+  it('GIVEN absent fields THEN they count nothing, and a result counts its UTF-8 bytes', () => {
+    const base = record('succeeded');
+    expect(recordBytes({ ...base, result: undefined } as unknown as TaskRecord)).toBe(recordBytes(base));
+    expect(recordBytes({ ...base, result: '"€"' }) - recordBytes(base)).toBe('result'.length + 5);
+  });
+});
+
+describe('releasedAttempts', () => {
+  it('GIVEN a finish that gives its attempt back THEN 1 is taken off; otherwise nothing', () => {
+    expect(releasedAttempts({ releaseAttempt: true })).toBe(1);
+    expect(releasedAttempts({ releaseAttempt: false })).toBe(0);
+    expect(releasedAttempts({})).toBe(0);
   });
 });

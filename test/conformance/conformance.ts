@@ -9,6 +9,7 @@ import { atomicity } from './atomicity.suite.js';
 import { badInput } from './bad-input.suite.js';
 import { basics } from './basics.suite.js';
 import { exactlyOnce } from './exactly-once.suite.js';
+import { faults } from './faults.suite.js';
 import type { BackendFactory } from './harness.js';
 import { lifecycle } from './lifecycle.suite.js';
 import { locks } from './locks.suite.js';
@@ -28,5 +29,6 @@ export function describeConformance(factory: BackendFactory): void {
     lifecycle(factory);
     scheduling(factory);
     atomicity(factory);
+    faults(factory);
   });
 }

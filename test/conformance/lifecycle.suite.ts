@@ -176,11 +176,14 @@ export function lifecycle(factory: BackendFactory) {
     });
 
     it('GIVEN a run that outlasts the grace period WHEN the worker stops THEN it is released and another worker completes it', async () => {
+      let calls = 0;
       const t = defineTask({
         name: `interrupt.${suffix()}`,
         schema: z.object({}),
         handler: async (_a, ctx) => {
-          if (ctx.attempt === 1) {
+          // Not ctx.attempt: a shutdown gives its attempt back, so the second call is attempt 1 too.
+          calls++;
+          if (calls === 1) {
             await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
             throw ctx.signal.reason;
           }

@@ -8,7 +8,9 @@ import { type AnyTask, createSpool, defineTask, type Spool, silentLogger, TaskFa
 import { openEmbeddedBackend } from 'spool-tasks/embedded';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { encodeResult } from '../../lib/task/result.js';
+import { NESTED_TOO_DEEP } from '../../lib/protocol/canonical.js';
+import { MAX_JSON_DEPTH } from '../../lib/protocol/limits.js';
+import { encodeProgress, encodeResult } from '../../lib/task/result.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -69,7 +71,7 @@ describe('results at run time', () => {
       `Task '${task.name}' returned a result that is not JSON: $.order.amount is a bigint (12n). ` +
         'A result is stored as JSON, so return strings, finite numbers, booleans, null, arrays and plain objects ' +
         '(a Date arrives as its ISO string): convert bigints to strings, non-finite numbers to null or a string, ' +
-        'and break cycles. The run failed without retrying.',
+        'break cycles and flatten deep nesting. The run failed without retrying.',
     );
   });
 
@@ -159,5 +161,55 @@ describe('encodeResult', () => {
   it('GIVEN the same object twice but no cycle WHEN encoded THEN it is accepted', () => {
     const shared = { n: 1 };
     expect(encodeResult({ a: shared, b: shared }, context)).toBe('{"a":{"n":1},"b":{"n":1}}');
+  });
+});
+
+describe('encodeResult and encodeProgress at depth', () => {
+  const context = { taskName: 'unit', taskId: 'id-1' };
+  const nested = (depth: number, leaf: unknown = 1): unknown => {
+    let value: unknown = leaf;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+
+  it(`GIVEN a result nested exactly ${MAX_JSON_DEPTH} deep (with a null) WHEN encoded THEN it is accepted`, () => {
+    expect(encodeResult(nested(MAX_JSON_DEPTH, null), context)).toBe(JSON.stringify(nested(MAX_JSON_DEPTH, null)));
+  });
+
+  it.each([MAX_JSON_DEPTH + 1, 10_000, 200_000])(
+    'GIVEN a result nested %i deep WHEN encoded THEN InvalidResultError names the path and the limit (no RangeError)',
+    (depth) => {
+      expect(() => encodeResult(nested(depth), context)).toThrow(
+        expect.objectContaining({
+          name: 'InvalidResultError',
+          path: `$${'[0]'.repeat(MAX_JSON_DEPTH)}`,
+          message: expect.stringContaining(`returned a result that is not JSON: $[0][0]`),
+        }),
+      );
+      expect(() => encodeResult(nested(depth), context)).toThrow(NESTED_TOO_DEEP);
+    },
+  );
+
+  it('GIVEN a cycle deep inside WHEN encoded THEN the cycle is named, by the iterative walk', () => {
+    const leaf: Record<string, unknown> = {};
+    const value = nested(100, leaf);
+    leaf.back = value;
+    expect(() => encodeResult(value, context)).toThrow(
+      expect.objectContaining({
+        path: `$${'[0]'.repeat(100)}.back`,
+        message: expect.stringContaining('… is a circular reference to $.'),
+      }),
+    );
+  });
+
+  it('GIVEN progress values WHEN encoded THEN undefined is null, and what JSON has no text for is refused with the path', () => {
+    expect(encodeProgress(undefined, context)).toBe('null');
+    expect(encodeProgress({ done: 3, of: 10 }, context)).toBe('{"done":3,"of":10}');
+    expect(() => encodeProgress(() => 1, context)).toThrow(
+      /Task 'unit' passed ctx\.progress\(\) a value that is not JSON: \$ is a function\./,
+    );
+    expect(() => encodeProgress({ n: [1, 2n] }, context)).toThrow(
+      expect.objectContaining({ name: 'InvalidResultError', code: 'INVALID_RESULT', path: '$.n[1]' }),
+    );
   });
 });
