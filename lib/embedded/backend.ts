@@ -21,7 +21,8 @@ import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_RECEIVE_COUNT } from '../protocol/limits.js';
 import { ConfigurationError } from '../task/errors.js';
 import { type OpenDatabaseOptions, openDatabase } from './database.js';
-import { EmbeddedQueue, type LongPollOptions } from './queue.js';
+import type { LongPollOptions } from './long-poll.js';
+import { EmbeddedQueue } from './queue.js';
 import { EmbeddedScheduler } from './scheduler.js';
 import { EmbeddedStore } from './store.js';
 

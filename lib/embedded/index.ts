@@ -13,4 +13,4 @@ export {
   DEFAULT_QUEUE_NAME,
   openEmbeddedBackend,
 } from './backend.js';
-export type { LongPollOptions } from './queue.js';
+export type { LongPollOptions } from './long-poll.js';

@@ -37,6 +37,7 @@ import { FIFO_ID_FORMAT, FIFO_ID_PATTERN } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
 import type { EmbeddedDatabase } from './database.js';
 import { runWrite } from './database.js';
+import { type LongPollOptions, POLL_SLEEP_GROWTH, pollSleeps } from './long-poll.js';
 import { wakeEvent } from './wake.js';
 
 /** Where a queue moves messages received too often (SQS's redrive policy). */
@@ -45,14 +46,6 @@ export interface RedrivePolicy {
   readonly deadLetterQueue: string;
   /** A message received this many times moves to the dead-letter queue on its next receive. */
   readonly maxReceiveCount: number;
-}
-
-/** The fallback polling of a long poll: how long a receive sleeps between two looks at the file. */
-export interface LongPollOptions {
-  /** First sleep, ms; also the sleep after each wake-up that found nothing. @default 5 */
-  readonly firstSleepMs?: number;
-  /** Longest sleep, ms (each sleep is 1.5× the one before, up to this). At most 20,000. @default 50 */
-  readonly maxSleepMs?: number;
 }
 
 /** Options of {@link EmbeddedQueue}. */
@@ -84,12 +77,6 @@ interface StatsRow {
   readonly in_flight: number;
 }
 
-/** Longest sleep between two polls of a long poll, ms (default of {@link LongPollOptions.maxSleepMs}). */
-const MAX_POLL_SLEEP_MS = 50;
-/** First sleep of a long poll, ms (default of {@link LongPollOptions.firstSleepMs}). */
-const FIRST_POLL_SLEEP_MS = 5;
-/** Each sleep of a long poll is this many times the one before. */
-const POLL_SLEEP_GROWTH = 1.5;
 /** Messages per send write (with `MAX_TRANSACTION_WEIGHT`, bounds how long one transaction holds the write lock). */
 const SEND_CHUNK = 500;
 /** Sweep expired deduplication ids every this many send transactions. */
@@ -458,32 +445,6 @@ function parseReceipt(handle: string): Receipt | undefined {
   return Number.isSafeInteger(seq) && seq > 0 && Number.isSafeInteger(receiveCount) && receiveCount > 0
     ? { seq, receiveCount }
     : undefined;
-}
-
-/** The first and the longest sleep of a long poll, checked (every problem reported at once). */
-function pollSleeps(queue: string, longPoll: LongPollOptions | undefined): [firstMs: number, maxMs: number] {
-  const first = longPoll?.firstSleepMs ?? FIRST_POLL_SLEEP_MS;
-  const max = longPoll?.maxSleepMs ?? MAX_POLL_SLEEP_MS;
-  const limit = MAX_WAIT_SECONDS * 1000;
-  const problems: string[] = [];
-  for (const [name, value] of [
-    ['firstSleepMs', first],
-    ['maxSleepMs', max],
-  ] as const) {
-    if (!Number.isInteger(value) || value < 1 || value > limit) {
-      problems.push(`${name} must be an integer from 1 to ${limit}, got ${String(value)}`);
-    }
-  }
-  if (problems.length === 0 && first > max) {
-    problems.push(`firstSleepMs (${first}) must not exceed maxSleepMs (${max})`);
-  }
-  if (problems.length > 0) {
-    throw new ConfigurationError(
-      `EmbeddedQueue ${queue}: longPoll: ${problems.join('; ')}. ` +
-        `Omit longPoll for the defaults (${FIRST_POLL_SLEEP_MS} and ${MAX_POLL_SLEEP_MS} ms).`,
-    );
-  }
-  return [first, max];
 }
 
 function checkInteger(where: string, name: string, value: number, min: number, max: number): void {
