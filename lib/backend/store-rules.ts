@@ -208,6 +208,20 @@ export function recordBytes(record: TaskRecord): number {
   return bytes;
 }
 
+/**
+ * Whether {@link recordBytes} of `record` is at most `limit`, cheaply in the common case: a string
+ * takes at most 3 UTF-8 bytes per UTF-16 unit, so a record whose bound fits is not measured exactly.
+ */
+export function recordFits(record: TaskRecord, limit: number): boolean {
+  let bound = 0;
+  for (const name in record) {
+    const value = (record as unknown as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    bound += 3 * name.length + (typeof value === 'string' ? 3 * value.length : valueBytes(value));
+  }
+  return bound <= limit || recordBytes(record) <= limit;
+}
+
 /** What DynamoDB adds for a map, besides 1 byte per entry. */
 const MAP_BYTES = 3;
 

@@ -5,7 +5,7 @@
  */
 
 import type { TaskRecord, TaskStore } from '../backend/store.js';
-import { recordBytes } from '../backend/store-rules.js';
+import { recordBytes, recordFits } from '../backend/store-rules.js';
 import type { Logger } from '../log/logger.js';
 import { MAX_PROGRESS_BYTES, MAX_RECORD_BYTES } from '../protocol/limits.js';
 import type { AnyTask, TaskContext } from '../task/define.js';
@@ -169,8 +169,9 @@ class Attempt implements TaskContext {
         { ...context, path: '$' },
       );
     }
-    const recordSize = recordBytes({ ...record, progress: json });
-    if (recordSize > MAX_RECORD_BYTES) {
+    const withProgress = { ...record, progress: json };
+    if (!recordFits(withProgress, MAX_RECORD_BYTES)) {
+      const recordSize = recordBytes(withProgress);
       throw new InvalidResultError(
         `Task '${task.name}' passed ctx.progress() a value of ${bytes} bytes as JSON, which would make the run's record ${recordSize} bytes; ` +
           `the store keeps records up to ${MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES, from DynamoDB's 400 KB item). ` +

@@ -21,7 +21,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
-import { recordBytes } from '../backend/store-rules.js';
+import { recordBytes, recordFits } from '../backend/store-rules.js';
 import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
@@ -390,8 +390,8 @@ function oversizeResult(
   };
   // What the finish removes is not counted.
   const { leaseOwner: _owner, leaseExpiresAt: _lease, error: _error, nextRunAt: _next, ...written } = finished;
+  if (recordFits(written, MAX_RECORD_BYTES)) return undefined;
   const recordSize = recordBytes(written);
-  if (recordSize <= MAX_RECORD_BYTES) return undefined;
   const progressBytes = kept === undefined ? 0 : Buffer.byteLength(kept, 'utf8');
   return reasonError(
     'ResultTooLarge',

@@ -9,6 +9,7 @@ import {
   holdsLease,
   mayTakeLock,
   recordBytes,
+  recordFits,
   releasedAttempts,
   releasedLocks,
 } from '../../lib/backend/store-rules.js';
@@ -183,6 +184,19 @@ describe('recordBytes', () => {
     const base = record('succeeded');
     expect(recordBytes({ ...base, result: undefined } as unknown as TaskRecord)).toBe(recordBytes(base));
     expect(recordBytes({ ...base, result: '"€"' }) - recordBytes(base)).toBe('result'.length + 5);
+  });
+});
+
+describe('recordFits', () => {
+  it('GIVEN records on either side of a limit, ASCII and multi-byte THEN it agrees with recordBytes', () => {
+    for (const char of ['a', '€', '😀']) {
+      for (const count of [1, 1000, 100_000]) {
+        const big = { ...record('succeeded'), result: JSON.stringify(char.repeat(count)) };
+        const exact = recordBytes(big);
+        for (const limit of [exact - 1, exact, exact + 1, exact * 3])
+          expect(recordFits(big, limit)).toBe(exact <= limit);
+      }
+    }
   });
 });
 
