@@ -107,8 +107,11 @@ interface Processing {
 interface RunProcessing extends Processing {
   readonly task: AnyTask;
   readonly envelope: Envelope;
-  /** For lines about the run before (or without) an attempt: carries its task id and name. */
-  readonly log: Logger;
+}
+
+/** The logger for lines about a run before (or without) an attempt: its task id and name. Made when a line is written. */
+function runLog(p: RunProcessing): Logger {
+  return p.deps.logger.child({ taskId: p.envelope.id, task: p.task.name });
 }
 
 /** The run a dead-lettered message names, when its envelope was readable that far. */
@@ -157,11 +160,11 @@ export async function processMessage(
     const parked = await waitForStart(envelope.notBefore, deps.now, control.stop);
     if (parked !== undefined) return parked;
   }
-  return claimAndRun({ ...p, task, envelope, log: deps.logger.child({ taskId: envelope.id, task: task.name }) });
+  return claimAndRun({ deps, message, control, task, envelope });
 }
 
 async function claimAndRun(p: RunProcessing): Promise<Disposition> {
-  const { deps, control, task, envelope, log } = p;
+  const { deps, control, task, envelope } = p;
   const now = deps.now();
   const retentionMs = task.resultTtlSeconds * 1000;
   const leaseMs = leaseLength(task, now, control.deadline);
@@ -172,7 +175,7 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
   if (missed !== undefined) {
     const skipped = await skipFire(p, now, reasonError('MissedRun', missed));
     if (skipped.outcome === 'cancelled') {
-      log.info('schedule fire skipped: a later fire is already due');
+      runLog(p).info('schedule fire skipped: a later fire is already due');
       return { kind: 'ack', note: 'skipped (missed)' };
     }
   }
@@ -194,22 +197,24 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
   // Only the outcomes that do not run log here (a claimed run logs through its attempt's logger).
   switch (claim.outcome) {
     case 'finished':
-      log.debug('duplicate delivery of an ended run; acknowledged without running', { state: claim.record.state });
+      runLog(p).debug('duplicate delivery of an ended run; acknowledged without running', {
+        state: claim.record.state,
+      });
       return { kind: 'ack', note: `already ${claim.record.state}` };
     case 'leased': {
       const waitMs = (claim.record.leaseExpiresAt ?? now) - now;
-      log.debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
+      runLog(p).debug('run is leased by another worker; message hidden until the lease ends', { waitMs });
       return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000 + 1), note: 'leased elsewhere' };
     }
     case 'singleton-busy': {
       if (fireLock !== undefined) {
         const reason = `skipped: the schedule's run ${claim.holderId} is still running (overlap: 'skip')`;
         await skipFire(p, now, reasonError('OverlapSkipped', reason));
-        log.info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
+        runLog(p).info('schedule fire skipped: the previous run is still running', { holder: claim.holderId });
         return { kind: 'ack', note: 'skipped (overlap)' };
       }
       const waitMs = claim.heldUntil - now;
-      log.debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
+      runLog(p).debug('singleton busy; waiting', { holder: claim.holderId, waitMs });
       return {
         kind: 'retry',
         delaySeconds: Math.min(task.leaseSeconds, clampSeconds(waitMs / 1000)),
