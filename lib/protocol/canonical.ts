@@ -32,17 +32,9 @@ class Canonicaliser {
 
   /** `value` (at `path`, property `key`, inside `depth` containers) with its keys sorted. */
   normalise(value: unknown, key: string, path: string, depth: number): unknown {
-    let current = value;
-    if ((typeof current === 'object' && current !== null) || typeof current === 'bigint') {
-      const toJSON = (current as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') {
-        try {
-          current = toJSON.call(current, key);
-        } catch (error) {
-          this.#reject(path, `an object whose toJSON() threw (${describeThrown(error)})`);
-        }
-      }
-    }
+    const converted = applyToJSON(value, key);
+    if (!converted.ok) this.#reject(path, converted.what);
+    const current = converted.value;
     if (current === null || typeof current === 'string' || typeof current === 'boolean') return current;
     if (typeof current === 'number') {
       if (!Number.isFinite(current)) this.#reject(path, String(current));
@@ -186,6 +178,25 @@ export function pathBeyondDepth(value: unknown, limit: number = MAX_JSON_DEPTH):
     if (beyond !== undefined) return beyond;
   }
   return undefined;
+}
+
+/**
+ * What `JSON.stringify` serialises in place of `value` (property `key`): the result of its
+ * `toJSON(key)` when it has one (as Dates do), else the value itself; or why `toJSON` threw.
+ * Shared by the walks that must agree with `JSON.stringify` (canonical arguments, result checks).
+ */
+export function applyToJSON(
+  value: unknown,
+  key: string,
+): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly what: string } {
+  if ((typeof value !== 'object' || value === null) && typeof value !== 'bigint') return { ok: true, value };
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON !== 'function') return { ok: true, value };
+  try {
+    return { ok: true, value: toJSON.call(value, key) };
+  } catch (error) {
+    return { ok: false, what: `an object whose toJSON() threw (${describeThrown(error)})` };
+  }
 }
 
 /** The task id for a run: 32 hex characters of SHA-256 over task name and idempotency key. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { exceedsJsonDepth, NESTED_TOO_DEEP, shortPath } from '../protocol/canonical.js';
+import { applyToJSON, exceedsJsonDepth, NESTED_TOO_DEEP, shortPath } from '../protocol/canonical.js';
 import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { describeThrown, InvalidResultError } from './errors.js';
 
@@ -194,17 +194,9 @@ interface Frame {
 function findUnfaithful(value: unknown): Unfaithful | undefined {
   const stack: Frame[] = [];
   const visit = (raw: unknown, key: string, path: string): Unfaithful | Frame | undefined => {
-    let current = raw;
-    if ((typeof current === 'object' && current !== null) || typeof current === 'bigint') {
-      const toJSON = (current as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') {
-        try {
-          current = toJSON.call(current, key);
-        } catch (error) {
-          return { path, what: `an object whose toJSON() threw (${describeThrown(error)})` };
-        }
-      }
-    }
+    const converted = applyToJSON(raw, key);
+    if (!converted.ok) return { path, what: converted.what };
+    const current = converted.value;
     if (typeof current === 'bigint') return { path, what: `a bigint (${current}n)` };
     if (typeof current === 'number' && !Number.isFinite(current)) return { path, what: String(current) };
     if (typeof current !== 'object' || current === null) return undefined;
