@@ -7,6 +7,11 @@
  * `/proc/self/task/<pid>/schedstat`, so the WAL-checkpoint thread is not counted; Linux only), and
  * the per-round CPU ratio `head / base` (`head`: this checkout unless `--head` names another).
  *
+ * It measures what users run: each checkout's built package (`dist/esm`, built first with that
+ * checkout's `node pack/build.mjs`), not its TypeScript sources under tsx, whose per-function
+ * name helpers make every closure dearer than it is in the package. `--source` compares the
+ * sources instead.
+ *
  * Make the base checkout with `git worktree add /tmp/spool-base <commit>`, then give it
  * dependencies (`ln -s "$PWD/node_modules" /tmp/spool-base/`, or `npm ci` there). Usage:
  * `npm run bench:ab -- --base /tmp/spool-base [--rounds 8] [--tasks 10000] [--concurrency 50]`.
@@ -14,6 +19,7 @@
  * @module
  */
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,12 +32,13 @@ import type { defineTask as DefineTask } from '../lib/task/define.js';
 import { benchOptions, failUsage } from './options.js';
 import { countdown, median } from './report.js';
 
-const USAGE = `Usage: npm run bench:ab -- --base <dir> [--head <dir>] [--rounds N] [--tasks N] [--concurrency N]
+const USAGE = `Usage: npm run bench:ab -- --base <dir> [--head <dir>] [--rounds N] [--tasks N] [--concurrency N] [--source]
   --base DIR         another checkout of spool (git worktree add DIR <commit>)
   --head DIR         the checkout compared with it (default: this one)
   --rounds N         rounds per checkout, alternating (default 8)
   --tasks N          tasks per round (default 10000)
-  --concurrency N    worker concurrency (default 50)`;
+  --concurrency N    worker concurrency (default 50)
+  --source           load each checkout's lib/*.ts under tsx instead of building its dist/esm`;
 
 /** Longest one round may take before the comparison gives up, ms. */
 const ROUND_TIMEOUT_MS = 600_000;
@@ -49,6 +56,8 @@ interface Round {
   readonly perSecond: number;
   /** Main-thread CPU per task while processing, µs. */
   readonly cpuMicros: number;
+  /** CPU of the whole process (every thread: WAL checkpoints, a lease keeper) per task, µs. */
+  readonly processCpuMicros: number;
 }
 
 const fail = (message: string): never => failUsage(USAGE, message);
@@ -60,6 +69,7 @@ function options() {
     rounds: { type: 'string', default: '8' },
     tasks: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '50' },
+    source: { type: 'boolean', default: false },
   });
   if (typeof values.base !== 'string') fail('--base is required: the checkout to compare this one with');
   const checkout = (option: string, dir: string) => {
@@ -78,6 +88,7 @@ function options() {
     rounds: count('rounds', values.rounds),
     tasks: count('tasks', values.tasks),
     concurrency: count('concurrency', values.concurrency),
+    source: values.source === true,
   };
 }
 
@@ -88,8 +99,22 @@ function mainThreadCpuNs(): number {
   return Number(readFileSync(path, 'utf8').split(' ')[0]);
 }
 
-async function load(root: string): Promise<Library> {
-  const module = (path: string) => import(pathToFileURL(join(root, 'lib', path)).href);
+/**
+ * Load the parts of a checkout a round uses: from its `dist/esm` (built here, by its own build
+ * script), or with `source`, from its TypeScript sources.
+ */
+async function load(root: string, source: boolean): Promise<Library> {
+  if (!source) {
+    const build = join(root, 'pack', 'build.mjs');
+    if (!existsSync(build))
+      fail(`${root} has no pack/build.mjs to build its package with; compare the sources with --source`);
+    execFileSync(process.execPath, [build], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const module = (path: string) =>
+    import(
+      pathToFileURL(source ? join(root, 'lib', path) : join(root, 'dist', 'esm', 'lib', path.replace(/\.ts$/, '.js')))
+        .href
+    );
   return {
     createSpool: (await module('client/spool.ts')).createSpool,
     openEmbeddedBackend: (await module('embedded/backend.ts')).openEmbeddedBackend,
@@ -116,24 +141,27 @@ async function round(library: Library, path: string, tasks: number, concurrency:
     );
     const worker = spool.worker({ concurrency });
     const cpuStart = mainThreadCpuNs();
+    const processStart = process.cpuUsage();
     const started = performance.now();
     await worker.start();
     const lastRun = await done.done;
     const cpuMicros = (mainThreadCpuNs() - cpuStart) / 1000 / tasks;
+    const processUsage = process.cpuUsage(processStart);
+    const processCpuMicros = (processUsage.user + processUsage.system) / tasks;
     await worker.stop();
-    return { perSecond: Math.round(tasks / ((lastRun - started) / 1000)), cpuMicros };
+    return { perSecond: Math.round(tasks / ((lastRun - started) / 1000)), cpuMicros, processCpuMicros };
   } finally {
     await spool.close();
   }
 }
 
 async function main(): Promise<void> {
-  const { base, head, rounds, tasks, concurrency } = options();
+  const { base, head, rounds, tasks, concurrency, source } = options();
   const checkouts = [
     { name: 'base', root: base },
     { name: 'head', root: head },
   ] as const;
-  const libraries = await Promise.all(checkouts.map((c) => load(c.root)));
+  const libraries = await Promise.all(checkouts.map((c) => load(c.root, source)));
   const dir = mkdtempSync(join(tmpdir(), 'spool-bench-ab-'));
   const results: Round[][] = [[], []];
   let file = 0;
@@ -147,7 +175,7 @@ async function main(): Promise<void> {
         results[index]?.push(result);
         rmSync(join(dir, `${file - 1}.db`), { force: true });
         process.stderr.write(
-          `round ${r + 1}/${rounds} ${checkouts[index]?.name}: ${result.perSecond}/s, ${result.cpuMicros.toFixed(1)} µs CPU per task\n`,
+          `round ${r + 1}/${rounds} ${checkouts[index]?.name}: ${result.perSecond}/s, ${result.cpuMicros.toFixed(1)} µs CPU per task (process: ${result.processCpuMicros.toFixed(1)} µs)\n`,
         );
       }
     }
@@ -159,12 +187,14 @@ async function main(): Promise<void> {
     const list = results[index] ?? [];
     process.stdout.write(
       `${checkout.name.padEnd(4)} ${checkout.root}: median ${Math.round(median(list.map((r) => r.perSecond))).toLocaleString('en-US')}/s, ` +
-        `median ${median(list.map((r) => r.cpuMicros)).toFixed(1)} µs CPU per task\n`,
+        `median ${median(list.map((r) => r.cpuMicros)).toFixed(1)} µs CPU per task (process: ${median(list.map((r) => r.processCpuMicros)).toFixed(1)} µs)\n`,
     );
   }
   const ratios = theseRounds.map((r, i) => r.cpuMicros / (baseRounds[i]?.cpuMicros ?? Number.NaN));
+  const processRatios = theseRounds.map((r, i) => r.processCpuMicros / (baseRounds[i]?.processCpuMicros ?? Number.NaN));
   process.stdout.write(
-    `CPU per task, head / base, per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(3)}\n`,
+    `CPU per task, head / base, per round: ${ratios.map((x) => x.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(3)}\n` +
+      `process CPU per task, head / base, median ${median(processRatios).toFixed(3)}\n`,
   );
 }
 

@@ -8,18 +8,23 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { openAwsBackend } from 'spool-tasks/aws';
 import { createSqsHandler } from 'spool-tasks/lambda';
-import { fromPowertoolsLogger, metricsMiddleware } from 'spool-tasks/powertools';
+import { fromPowertoolsLogger, metricsMiddleware, publishingMetrics } from 'spool-tasks/powertools';
 import { createOrdersApp } from '../examples/orders/app.js';
 
 const logger = new Logger({ serviceName: 'spool-worker' });
 const metrics = new Metrics({ namespace: 'spool', serviceName: 'spool-worker' });
+// Metrics counted per attempt, written once per invocation: one EMF line per task name.
+const measured = metricsMiddleware(metrics, { publish: 'invocation' });
 
-export const handler = createSqsHandler(
-  () =>
-    createOrdersApp({
-      backend: openAwsBackend(),
-      logger: fromPowertoolsLogger(logger),
-      middleware: [metricsMiddleware(metrics)],
-    }),
-  { onInvocation: (context) => logger.addContext(context) },
+export const handler = publishingMetrics(
+  createSqsHandler(
+    () =>
+      createOrdersApp({
+        backend: openAwsBackend(),
+        logger: fromPowertoolsLogger(logger),
+        middleware: [measured],
+      }),
+    { onInvocation: (context) => logger.addContext(context) },
+  ),
+  measured,
 );

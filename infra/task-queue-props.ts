@@ -94,6 +94,21 @@ export interface TaskQueueProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * The level of the worker's Lambda platform lines (its log format is JSON, so that levels apply).
+   * At `WARN`, the START, END and REPORT lines of every invocation are not written: ~400 bytes an
+   * invocation of CloudWatch Logs ingestion. The Lambda's own metrics (Duration, Errors, Throttles)
+   * do not come from them and stay; set `INFO` to have the REPORT lines (memory used, init duration).
+   * @default lambda.SystemLogLevel.WARN
+   */
+  readonly workerSystemLogLevel?: lambda.SystemLogLevel;
+  /**
+   * The lowest level of the worker's own lines that Lambda keeps (Powertools' Logger follows it).
+   * Lines without a `level`, such as Powertools' metrics (EMF), count as INFO: above INFO they
+   * would be dropped, and the metrics with them.
+   * @default lambda.ApplicationLogLevel.INFO
+   */
+  readonly workerApplicationLogLevel?: lambda.ApplicationLogLevel;
+  /**
    * The task queue's visibility timeout: how long a received message stays hidden. At least the
    * worker's timeout (AWS refuses the event source otherwise); AWS recommends six times it, so that
    * retries of a throttled batch do not make the message visible again too early.
@@ -172,6 +187,8 @@ export const TASK_QUEUE_DEFAULTS = {
   workerMemorySizeMiB: 512,
   workerTimeout: Duration.seconds(60),
   logRetention: logs.RetentionDays.ONE_MONTH,
+  workerSystemLogLevel: lambda.SystemLogLevel.WARN,
+  workerApplicationLogLevel: lambda.ApplicationLogLevel.INFO,
   /** visibilityTimeout = this × workerTimeout. */
   visibilityTimeoutFactor: 6,
   /** The layout's (lib/aws/layout.ts), which provisioning uses too. */
@@ -206,6 +223,8 @@ export interface ResolvedTaskQueueProps
       | 'workerTimeout'
       | 'workerEnvironment'
       | 'logRetention'
+      | 'workerSystemLogLevel'
+      | 'workerApplicationLogLevel'
       | 'visibilityTimeout'
       | 'maxReceiveCount'
       | 'batchSize'
@@ -382,6 +401,8 @@ export function resolveTaskQueueProps(props: TaskQueueProps, cwd: string = proce
     workerEnvironment: props.workerEnvironment ?? {},
     reservedConcurrency: props.reservedConcurrency,
     logRetention: props.logRetention ?? d.logRetention,
+    workerSystemLogLevel: props.workerSystemLogLevel ?? d.workerSystemLogLevel,
+    workerApplicationLogLevel: props.workerApplicationLogLevel ?? d.workerApplicationLogLevel,
     // A token timeout cannot be multiplied at synthesis: the queue then hides messages exactly as long.
     visibilityTimeout:
       props.visibilityTimeout ??

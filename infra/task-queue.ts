@@ -357,6 +357,10 @@ export class TaskQueue extends TaskQueueBase {
       timeout: p.workerTimeout,
       role,
       logGroup: this.workerLogGroup,
+      // JSON lines, so that levels apply: no START/END/REPORT at WARN (see workerSystemLogLevel).
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: p.workerSystemLogLevel,
+      applicationLogLevelV2: p.workerApplicationLogLevel,
       tracing: lambda.Tracing.ACTIVE,
       ...(p.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: p.reservedConcurrency }),
       environment: { ...p.workerEnvironment, ...this.environment, NODE_OPTIONS: '--enable-source-maps' },

@@ -15,7 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, PortableBackend } from '../backend/backend.js';
 import { SpoolError } from '../task/errors.js';
 import { type AwsBackendConfig, queueArnOf, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
 import { DynamoStore } from './dynamo-store.js';
@@ -41,6 +41,13 @@ export interface AwsClients {
 export interface AwsBackend extends Backend {
   readonly config: ResolvedAwsConfig;
   readonly clients: AwsClients;
+  /**
+   * How another thread opens the same backend: `openAwsBackend` with the resolved configuration
+   * (its own clients, from the same settings and the SDK's default credential chain). Absent when
+   * the caller passed its own `clients` (their credentials, middleware or HTTP handler cannot
+   * cross threads) or a custom `now`.
+   */
+  readonly portable?: PortableBackend;
 }
 
 /** Open the AWS backend. Throws a `ConfigurationError` naming every missing setting. */
@@ -51,9 +58,11 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
     marshallOptions: { removeUndefinedValues: true },
   });
   const owned = options.clients === undefined;
+  const portable = owned && options.now === undefined ? portableRecipe(config) : undefined;
   return {
     config,
     clients,
+    ...(portable === undefined ? {} : { portable }),
     transport: {
       tasks: new SqsQueue(clients.sqs, config.queueUrl),
       deadLetters: new SqsQueue(clients.sqs, config.deadLetterQueueUrl),
@@ -75,6 +84,23 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
       }
     },
   };
+}
+
+/** The {@link PortableBackend} of an AWS backend with its own clients: the resolved settings, explicitly. */
+function portableRecipe(config: ResolvedAwsConfig): PortableBackend {
+  const options: AwsBackendConfig = {
+    queueUrl: config.queueUrl,
+    deadLetterQueueUrl: config.deadLetterQueueUrl,
+    tableName: config.tableName,
+    region: config.region,
+    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+    ...(config.scheduler === undefined
+      ? {}
+      : { scheduleGroup: config.scheduler.group, schedulerRoleArn: config.scheduler.roleArn }),
+  };
+  // The package's entry point, not this file's URL: a bundled Lambda (CommonJS, where
+  // `import.meta` does not exist) includes this module too, and never starts a keeper thread.
+  return { module: 'spool-tasks/aws', exportName: 'openAwsBackend', options };
 }
 
 /**

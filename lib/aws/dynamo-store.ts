@@ -9,6 +9,12 @@
  * An item that exists but has expired (TTL not yet applied) counts as absent: a write whose
  * condition fails on one deletes it (conditionally) and tries again.
  *
+ * A write that conflicts with another transaction on one of its items (a singleton claim against a
+ * heartbeat of the same lock, a finish's lock delete against a claim taking it) is tried again
+ * shortly, a few times within about 200 ms (`retryOnConflict` in `dynamo-writes.ts`): a conflict
+ * is not an outcome and not a backend failure. Conflicts that outlast the retries reject with a
+ * retriable `SpoolError` saying so; nothing was written.
+ *
  * @module
  */
 
@@ -57,7 +63,7 @@ import {
   ttlSeconds,
   UpdateBuilder,
 } from './dynamo-item.js';
-import { ALL_OLD, explainFailure, TableWriter } from './dynamo-writes.js';
+import { ALL_OLD, explainFailure, retryOnConflict, TableWriter } from './dynamo-writes.js';
 
 /** The task store of the AWS backend. */
 export class DynamoStore implements TaskStore {
@@ -87,8 +93,9 @@ export class DynamoStore implements TaskStore {
     return toRecord(out.Item, this.#now());
   }
 
-  // claim — UpdateItem task#id; for a singleton, TransactWriteItems of it and the PutItem of
-  // lock#singleton#key. Outcome: decideClaim on the old items of the failed conditions.
+  // claim — UpdateItem task#id (a retrying run only once its nextRunAt has come); for a singleton,
+  // TransactWriteItems of it and the PutItem of lock#singleton#key. Outcome: decideClaim on the old
+  // items of the failed conditions.
   async claim(input: ClaimInput): Promise<ClaimResult> {
     const { now } = input;
     const u = new UpdateBuilder()
@@ -111,10 +118,13 @@ export class DynamoStore implements TaskStore {
     const lease = u.name('leaseExpiresAt');
     const attempt = u.name('attempt');
     const nowV = u.value(now);
+    const retrying = u.value('retrying');
+    const nextRunAt = u.name('nextRunAt');
     const condition =
       `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${nowV} AND ` +
-      `(${state} IN (${u.value('queued')}, ${u.value('retrying')}) OR (${state} = ${u.value('running')} AND ${lease} <= ${nowV})) AND ` +
-      `${attempt} < ${u.value(input.maxAttempts)})`;
+      `(${state} IN (${u.value('queued')}, ${retrying}) OR (${state} = ${u.value('running')} AND ${lease} <= ${nowV})) AND ` +
+      `${attempt} < ${u.value(input.maxAttempts)} AND ` +
+      `(${state} <> ${retrying} OR attribute_not_exists(${nextRunAt}) OR ${nextRunAt} <= ${nowV}))`;
     const update = this.#w.updateOf(input.id, u, condition);
     const lock =
       input.singletonKey === undefined
@@ -123,7 +133,8 @@ export class DynamoStore implements TaskStore {
     for (let round = 0; ; round++) {
       try {
         if (lock === undefined) {
-          const out = await this.#db.send(new UpdateCommand({ ...update, ...ALL_OLD, ReturnValues: 'ALL_NEW' }));
+          const command = new UpdateCommand({ ...update, ...ALL_OLD, ReturnValues: 'ALL_NEW' });
+          const out = await retryOnConflict(`claim of task ${input.id}`, () => this.#db.send(command));
           return { outcome: 'claimed', record: this.#w.must(out.Attributes, now) };
         }
         await this.#w.transact([{ Update: update }, { Put: lock }]);

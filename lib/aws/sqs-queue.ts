@@ -4,9 +4,15 @@
  * - `send`: `SendMessageBatch`, 10 messages (and at most 1 MiB) per call, calls in parallel; entries
  *   SQS reports as failed are sent again (3 tries) before `send` rejects.
  * - `receive`: `ReceiveMessage` with long polling; system attributes give the receive count, the
- *   send time, the group and the deduplication id.
+ *   send time, the group and the deduplication id. The receive time is the local time just before
+ *   the request (SQS's 12-hour visibility limit counts from when it gets the request, a moment
+ *   later), and travels in the receipt handle spool hands out: `<receive time, base 36>~<SQS's
+ *   handle>` (SQS's handles are base64, without `~`); `delete` and `changeVisibility` take it off.
  * - `delete`: `DeleteMessageBatch`; entries that fail because the receipt handle is stale are ignored.
- * - `changeVisibility`: resolves `false` for a stale receipt handle.
+ * - `changeVisibility`: resolves `false` for a stale receipt handle. A timeout that would end more
+ *   than 12 hours after the receive is refused before any request, as the embedded queue refuses it
+ *   (SQS refuses it too, but with the code it gives an expired receipt handle, so it could not be
+ *   told from a stale one). A bare SQS handle (a Lambda event's) is passed through unchecked.
  *
  * @module
  */
@@ -22,24 +28,32 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { OutgoingMessage, Queue, QueueStats, ReceivedMessage, ReceiveOptions } from '../backend/transport.js';
-import { MAX_BATCH, MAX_MESSAGE_BYTES } from '../backend/transport.js';
-import { SpoolError } from '../task/errors.js';
+import { MAX_BATCH, MAX_MESSAGE_BYTES, visibilityLimitProblem } from '../backend/transport.js';
+import { ConfigurationError, SpoolError } from '../task/errors.js';
 
 /** Most `SendMessageBatch` calls one `send` has in flight at once. */
 const SEND_PARALLELISM = 16;
 /** Error codes SQS gives for a receipt handle that is no longer the message's current one. */
 const STALE_RECEIPT = /ReceiptHandleIsInvalid|MessageNotInflight|receipt handle has expired|InvalidParameterValue/i;
 
+/** Between the receive time and SQS's receipt handle in the handles {@link SqsQueue.receive} gives. */
+const RECEIPT_SEPARATOR = '~';
+
 /** An SQS FIFO queue as a spool {@link Queue}. */
 export class SqsQueue implements Queue {
   readonly name: string;
   readonly #client: SQSClient;
   readonly #url: string;
+  readonly #now: () => number;
 
-  /** @param url - the queue URL (ending `.fifo`). */
-  constructor(client: SQSClient, url: string) {
+  /**
+   * @param url - the queue URL (ending `.fifo`).
+   * @param now - the clock receive times are read from, epoch ms (the worker's, so that both agree). @default Date.now
+   */
+  constructor(client: SQSClient, url: string, now: () => number = Date.now) {
     this.#client = client;
     this.#url = url;
+    this.#now = now;
     this.name = url.slice(url.lastIndexOf('/') + 1);
   }
 
@@ -78,6 +92,7 @@ export class SqsQueue implements Queue {
 
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
     if (options.signal?.aborted) return [];
+    const receivedAt = this.#now();
     try {
       const out = await this.#client.send(
         new ReceiveMessageCommand({
@@ -90,7 +105,7 @@ export class SqsQueue implements Queue {
         }),
         options.signal === undefined ? {} : { abortSignal: options.signal },
       );
-      return (out.Messages ?? []).map(fromSqs);
+      return (out.Messages ?? []).map((message) => receivedFrom(message, receivedAt));
     } catch (error) {
       if (options.signal?.aborted) return [];
       throw error;
@@ -102,7 +117,7 @@ export class SqsQueue implements Queue {
     for (let i = 0; i < receiptHandles.length; i += MAX_BATCH) {
       const entries = receiptHandles
         .slice(i, i + MAX_BATCH)
-        .map((handle, n) => ({ Id: String(n), ReceiptHandle: handle }));
+        .map((handle, n) => ({ Id: String(n), ReceiptHandle: splitReceipt(handle).handle }));
       calls.push(
         this.#client.send(new DeleteMessageBatchCommand({ QueueUrl: this.#url, Entries: entries })).then((out) => {
           const failed = (out.Failed ?? []).filter((f) => !STALE_RECEIPT.test(`${f.Code} ${f.Message}`));
@@ -118,11 +133,17 @@ export class SqsQueue implements Queue {
   }
 
   async changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<boolean> {
+    const { handle, receivedAt } = splitReceipt(receiptHandle);
+    if (receivedAt !== undefined) {
+      const where = `SqsQueue ${this.name}: changeVisibility`;
+      const problem = visibilityLimitProblem(where, receivedAt, this.#now(), visibilityTimeoutSeconds);
+      if (problem !== undefined) throw new ConfigurationError(problem);
+    }
     try {
       await this.#client.send(
         new ChangeMessageVisibilityCommand({
           QueueUrl: this.#url,
-          ReceiptHandle: receiptHandle,
+          ReceiptHandle: handle,
           VisibilityTimeout: visibilityTimeoutSeconds,
         }),
       );
@@ -177,7 +198,24 @@ function toAttributes(attributes: Readonly<Record<string, string>>) {
   return Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }]));
 }
 
-/** An SQS message as the port's {@link ReceivedMessage}. */
+/** A message {@link SqsQueue.receive} got: its receive time, also carried in its receipt handle. */
+function receivedFrom(message: Message, receivedAt: number): ReceivedMessage {
+  const received = fromSqs(message);
+  const time = Math.floor(receivedAt).toString(36);
+  return { ...received, receiptHandle: `${time}${RECEIPT_SEPARATOR}${received.receiptHandle}`, receivedAt };
+}
+
+/** SQS's receipt handle, and the receive time when the handle carries one (see {@link SqsQueue.receive}). */
+function splitReceipt(receiptHandle: string): { readonly handle: string; readonly receivedAt?: number } {
+  const at = receiptHandle.indexOf(RECEIPT_SEPARATOR);
+  if (at <= 0) return { handle: receiptHandle };
+  const time = receiptHandle.slice(0, at);
+  const receivedAt = Number.parseInt(time, 36);
+  if (!/^[0-9a-z]+$/.test(time) || !Number.isSafeInteger(receivedAt)) return { handle: receiptHandle };
+  return { handle: receiptHandle.slice(at + 1), receivedAt };
+}
+
+/** An SQS message as the port's {@link ReceivedMessage} (without a receive time: see {@link SqsQueue.receive}). */
 export function fromSqs(message: Message): ReceivedMessage {
   const system = message.Attributes ?? {};
   const attributes: Record<string, string> = {};

@@ -71,6 +71,15 @@ export function holdsLease(record: TaskRecord | undefined, owner: string): recor
   return record?.state === 'running' && record.leaseOwner === owner;
 }
 
+/**
+ * Whether the run is `retrying` and its retry is not due (`nextRunAt > now`): a claim then has the
+ * outcome `not-due`, so a message that comes back early (its retry's wait was longer than what its
+ * receive's 12-hour visibility window allowed) is hidden again instead of running early.
+ */
+export function isNotDue(record: TaskRecord, now: number): boolean {
+  return record.state === 'retrying' && record.nextRunAt !== undefined && record.nextRunAt > now;
+}
+
 /** What {@link decideClaim} decides: write the claim, or an outcome of the port with nothing written. */
 export type ClaimDecision = { readonly outcome: 'claim' } | Exclude<ClaimResult, { readonly outcome: 'claimed' }>;
 
@@ -82,7 +91,7 @@ export type ClaimDecision = { readonly outcome: 'claim' } | Exclude<ClaimResult,
  * @example
  * ```ts
  * const decision = decideClaim(record, input, lock);
- * if (decision.outcome !== 'claim') return decision; // finished | leased | exhausted | singleton-busy
+ * if (decision.outcome !== 'claim') return decision; // finished | leased | exhausted | not-due | singleton-busy
  * ```
  */
 export function decideClaim(
@@ -94,6 +103,7 @@ export function decideClaim(
     if (isTerminal(record.state)) return { outcome: 'finished', record };
     if (hasLiveLease(record, input.now)) return { outcome: 'leased', record };
     if (record.attempt >= input.maxAttempts) return { outcome: 'exhausted', record };
+    if (isNotDue(record, input.now)) return { outcome: 'not-due', record };
   }
   if (singletonLock !== undefined && !mayTakeLock(singletonLock, input.id, input.now)) {
     return { outcome: 'singleton-busy', holderId: singletonLock.holder, heldUntil: singletonLock.expiresAt };

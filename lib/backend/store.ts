@@ -94,6 +94,8 @@ export type ClaimResult =
   | { readonly outcome: 'leased'; readonly record: TaskRecord }
   /** The lease expired with no attempts left (the worker kept dying): dead-letter it. */
   | { readonly outcome: 'exhausted'; readonly record: TaskRecord }
+  /** The run is `retrying` and not due yet (`record.nextRunAt` > now): do not run; look again then. */
+  | { readonly outcome: 'not-due'; readonly record: TaskRecord }
   /** Another run holds the singleton lock until `heldUntil`: do not run; look again then. */
   | { readonly outcome: 'singleton-busy'; readonly holderId: string; readonly heldUntil: number };
 
@@ -254,14 +256,16 @@ export interface TaskStore {
    * **Claim** — start an attempt.
    * - Key: `task#id` (and `singleton#singletonKey` when given, in the same transaction).
    * - Condition: (record absent OR state ∈ {queued, retrying} OR (state = running AND
-   *   leaseExpiresAt ≤ now)) AND attempt < maxAttempts; with a singleton key, also the lock is
-   *   absent, expired, or held by this id.
+   *   leaseExpiresAt ≤ now)) AND attempt < maxAttempts AND NOT (state = retrying AND nextRunAt >
+   *   now); with a singleton key, also the lock is absent, expired, or held by this id.
    * - Update: state = running, attempt + 1, leaseOwner = owner, leaseExpiresAt = now + leaseMs,
    *   startedAt = now, cancelRequested removed; the singleton lock (if any) = { holder: id,
    *   expiresAt: now + leaseMs }.
    * - Outcomes, checked in this order: `finished` (terminal; a cancelled run too) | `leased`
-   *   (running, lease live) | `exhausted` (condition failed on attempts) | `singleton-busy` (the lock
-   *   is held by another run) | else `claimed`. One write: the lock is taken in the same transaction.
+   *   (running, lease live) | `exhausted` (condition failed on attempts) | `not-due` (retrying, its
+   *   `nextRunAt` still ahead: a message that came back before its retry's time, such as one whose
+   *   wait was longer than its receive's 12-hour visibility window) | `singleton-busy` (the lock is
+   *   held by another run) | else `claimed`. One write: the lock is taken in the same transaction.
    */
   claim(input: ClaimInput): Promise<ClaimResult>;
 

@@ -10,7 +10,12 @@
  *   group is in flight (received, not deleted, visibility not expired) no other message of that
  *   group is delivered. One receive may return several consecutive messages of one group.
  * - **Visibility timeout**: a received message is hidden for the visibility timeout, then
- *   delivered again with `receiveCount` + 1. `changeVisibility` resets the timer from now.
+ *   delivered again with `receiveCount` + 1. `changeVisibility` resets the timer from now, but
+ *   never past {@link MAX_VISIBILITY_SECONDS} (12 hours) after the **receive** its handle came
+ *   from: SQS counts the limit from the receive, not from the change, and refuses a timeout that
+ *   would end later (every queue refuses it the same way, with a `ConfigurationError`). So a
+ *   message can be kept hidden for at most 12 hours per receive: to wait longer, let it come back
+ *   and hide it again from the new receive ({@link visibilityLeftSeconds} says how long is left).
  * - **Redrive**: a message received more than `maxReceiveCount` times moves to the dead-letter
  *   queue instead of being delivered.
  * - Limits (`lib/protocol/limits.ts`, re-exported here): 1–{@link MAX_BATCH} messages per receive,
@@ -56,6 +61,13 @@ export interface ReceivedMessage {
   readonly receiveCount: number;
   /** When the message was sent, epoch milliseconds. */
   readonly sentAt: number;
+  /**
+   * When this receive began, epoch ms, on the queue's clock (the embedded queue's `now`; for SQS, the
+   * local time just before the `ReceiveMessage` request, so never later than SQS's own): the 12
+   * hours a visibility change may reach are counted from it ({@link visibilityLeftSeconds}).
+   * Absent when the receiver does not know it (a Lambda event record carries no receive time).
+   */
+  readonly receivedAt?: number;
   readonly attributes: Readonly<Record<string, string>>;
 }
 
@@ -92,6 +104,9 @@ export interface Queue {
   /**
    * Hide a received message for `visibilityTimeoutSeconds` from now (0 makes it visible at once).
    * Resolves `false` when the receipt handle is stale or the message is gone.
+   *
+   * @throws ConfigurationError when the timeout would end more than {@link MAX_VISIBILITY_SECONDS}
+   *   after the receive the handle came from (SQS's limit; cap it with {@link visibilityLeftSeconds}).
    */
   changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): Promise<boolean>;
   /** Approximate message counts. */
@@ -104,4 +119,42 @@ export interface QueueTransport {
   readonly tasks: Queue;
   /** Where dead runs go (explicitly by the worker, or by the redrive policy). */
   readonly deadLetters: Queue;
+}
+
+/**
+ * How many whole seconds a received message may still be hidden for, from `now`: what remains of
+ * the {@link MAX_VISIBILITY_SECONDS} (12 hours) counted from `receivedAt` (see
+ * {@link ReceivedMessage.receivedAt}), never below 0. A `changeVisibility` of at most this much is
+ * within the limit.
+ *
+ * @example
+ * ```ts
+ * const seconds = Math.min(wanted, visibilityLeftSeconds(message.receivedAt ?? startedAt, Date.now()));
+ * await queue.changeVisibility(message.receiptHandle, seconds);
+ * ```
+ */
+export function visibilityLeftSeconds(receivedAt: number, now: number): number {
+  return Math.max(0, Math.floor((receivedAt + MAX_VISIBILITY_SECONDS * 1000 - now) / 1000));
+}
+
+/**
+ * Why a visibility change is refused, or `undefined` when it is within the limit: the timeout would
+ * end more than {@link MAX_VISIBILITY_SECONDS} after `receivedAt`. `where` names the queue and the call.
+ */
+export function visibilityLimitProblem(
+  where: string,
+  receivedAt: number,
+  now: number,
+  visibilityTimeoutSeconds: number,
+): string | undefined {
+  const endsAt = now + visibilityTimeoutSeconds * 1000;
+  const limit = receivedAt + MAX_VISIBILITY_SECONDS * 1000;
+  if (endsAt <= limit) return undefined;
+  const left = visibilityLeftSeconds(receivedAt, now);
+  return (
+    `${where}: a visibility timeout of ${visibilityTimeoutSeconds} s would end ${new Date(endsAt).toISOString()}, ` +
+    `more than ${MAX_VISIBILITY_SECONDS} s (12 hours) after the message was received (${new Date(receivedAt).toISOString()}); ` +
+    `SQS counts that limit from the receive, so at most ${left} s are left. ` +
+    'Pass at most that (visibilityLeftSeconds), and to wait longer let the message come back and hide it again from its new receive.'
+  );
 }

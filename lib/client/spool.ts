@@ -27,7 +27,10 @@ export interface Spool extends Producer {
    * `createSqsHandler` and `createWorker` are built from.
    */
   readonly runtime: Runtime;
-  /** A worker for this app (not started). */
+  /**
+   * A worker for this app (not started). Unlike `createWorker`, it stops gracefully on SIGINT and
+   * SIGTERM unless `signals: false` (see {@link WorkerOptions.signals}).
+   */
   worker(options?: WorkerOptions): Worker;
 }
 
@@ -55,6 +58,6 @@ export function createSpool(options: SpoolOptions): Spool {
     tasks: runtime.tasks,
     schedules: runtime.schedules,
     runtime,
-    worker: (workerOptions) => createWorker(runtime, workerOptions),
+    worker: (workerOptions) => createWorker(runtime, { ...workerOptions, signals: workerOptions?.signals ?? true }),
   };
 }

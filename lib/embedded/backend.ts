@@ -14,13 +14,14 @@
  * @module
  */
 
+import type { PortableBackend } from '../backend/backend.js';
 import type { SchedulerPort } from '../backend/scheduler.js';
 import type { TaskStore } from '../backend/store.js';
 import type { QueueTransport } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_RECEIVE_COUNT } from '../protocol/limits.js';
 import { ConfigurationError } from '../task/errors.js';
-import { type OpenDatabaseOptions, openDatabase } from './database.js';
+import { MEMORY_PATH, type OpenDatabaseOptions, openDatabase } from './database.js';
 import type { LongPollOptions } from './long-poll.js';
 import { EmbeddedQueue } from './queue.js';
 import { EmbeddedScheduler } from './scheduler.js';
@@ -78,6 +79,13 @@ export interface EmbeddedBackend {
   /** Absolute path of the database file (or `:memory:`). */
   readonly path: string;
   /**
+   * How another thread opens the same file (`openEmbeddedBackend` with this backend's absolute
+   * path, queue name, redrive threshold and busy timeout; cross-process wake-ups off, as that
+   * thread never long-polls). Absent for `':memory:'` (another connection would be another
+   * database) and with a custom `now` (a clock cannot cross threads).
+   */
+  readonly portable?: PortableBackend;
+  /**
    * Close the connection; pending long polls return empty. The file's wake-up socket of this process
    * closes with its last connection (and its registrations are deleted). Idempotent.
    */
@@ -114,15 +122,30 @@ export function openEmbeddedBackend(options: EmbeddedBackendOptions = {}): Embed
       ...longPoll,
     });
     const deadLetters = new EmbeddedQueue(db, { name: deadLetterQueue, now, ...longPoll });
+    const portable =
+      db.path === MEMORY_PATH || options.now !== undefined ? undefined : portableRecipe(db.path, options);
     return {
       transport: { tasks, deadLetters },
       store: new EmbeddedStore(db, { now }),
       scheduler: new EmbeddedScheduler(db, tasks, now),
       path: db.path,
+      ...(portable === undefined ? {} : { portable }),
       close: () => db.close(),
     };
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** The {@link PortableBackend} of an embedded backend on the file at the absolute `path`. */
+function portableRecipe(path: string, options: EmbeddedBackendOptions): PortableBackend {
+  const reopen: EmbeddedBackendOptions = {
+    path,
+    ...(options.queueName === undefined ? {} : { queueName: options.queueName }),
+    ...(options.maxReceiveCount === undefined ? {} : { maxReceiveCount: options.maxReceiveCount }),
+    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    crossProcessWake: false,
+  };
+  return { module: import.meta.url, exportName: 'openEmbeddedBackend', options: reopen };
 }

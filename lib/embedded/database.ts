@@ -36,6 +36,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { type Logger, silentLogger } from '../log/logger.js';
 import { requirePeer } from '../peers.js';
@@ -308,9 +309,11 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): E
     throw error;
   }
   // WAL checkpoints (and their fsyncs) run on a worker thread; this connection keeps a distant
-  // automatic checkpoint as a safety net, and SQLite's default if the worker cannot run.
+  // automatic checkpoint as a safety net, and SQLite's default if the worker cannot run. Only from
+  // the main thread: a connection opened in a worker thread (the lease keeper's) would start a
+  // second checkpointer for the same file; it keeps SQLite's automatic checkpoint, on its thread.
   let checkpointer: CheckpointerLease | undefined;
-  if (!memory) {
+  if (!memory && isMainThread) {
     checkpointer = checkpointInBackground(fullPath, () => {
       if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_FRAMES}`);
     });

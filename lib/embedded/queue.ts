@@ -12,9 +12,15 @@
  *   resolves after its COMMIT. The receives of one queue requested in the same turn share one
  *   write and one selection, shared out in send order with each message group kept in one receive
  *   (as if they had run one after another).
- * - A receipt handle is `<seq>.<receive count>`: every receive changes it (the count only grows),
- *   so a stale one matches no row. (Schema versions before 3 kept a random receipt in column
- *   `receipt`, unused since.)
+ * - A receipt handle is `<seq>.<receive count>.<receive time>`: every receive changes it (the count
+ *   only grows), so a stale one matches no row. The receive time (epoch ms, base 36) is what SQS's
+ *   12-hour visibility limit counts from: `changeVisibility` refuses a timeout that would end more
+ *   than `MAX_VISIBILITY_SECONDS` after it, as SQS does (a `ConfigurationError` that says how much
+ *   is left). A handle without it (`<seq>.<count>`, from an older spool) is not checked. (Schema
+ *   versions before 3 kept a random receipt in column `receipt`, unused since.)
+ * - Expired deduplication ids are swept by the sends, amortised over the ids they add: once
+ *   {@link SWEEP_EVERY} ids have been added, up to {@link SWEEP_RATE} expired ids per id added are
+ *   deleted (at most {@link SWEEP_LIMIT}), so a bulk send sweeps as much as single sends would.
  * - Long polling polls the file with an adaptive sleep (5 → 50 ms by default, see {@link LongPollOptions})
  *   and wakes at once when a commit makes messages of the queue receivable: of this process (the
  *   database's event channel) or of another (`wake.ts`: before its first sleep a receive registers
@@ -25,13 +31,18 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { OutgoingMessage, Queue, QueueStats, ReceivedMessage, ReceiveOptions } from '../backend/transport.js';
 import {
   DEDUPLICATION_WINDOW_MS,
   MAX_BATCH,
   MAX_MESSAGE_BYTES,
   MAX_VISIBILITY_SECONDS,
   MAX_WAIT_SECONDS,
+  type OutgoingMessage,
+  type Queue,
+  type QueueStats,
+  type ReceivedMessage,
+  type ReceiveOptions,
+  visibilityLimitProblem,
 } from '../backend/transport.js';
 import { FIFO_ID_FORMAT, FIFO_ID_PATTERN } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
@@ -79,10 +90,18 @@ interface StatsRow {
 
 /** Messages per send write (with `MAX_TRANSACTION_WEIGHT`, bounds how long one transaction holds the write lock). */
 const SEND_CHUNK = 500;
-/** Sweep expired deduplication ids every this many send transactions. */
+/**
+ * Sweep expired deduplication ids once this many have been added since the last sweep (by this
+ * queue's sends, single or bulk alike): one sweep per {@link SWEEP_EVERY} ids, not per send.
+ */
 const SWEEP_EVERY = 64;
-/** Most deduplication ids one sweep deletes. */
-const SWEEP_LIMIT = 1000;
+/**
+ * Each sweep deletes up to this many expired ids per id added since the last one: twice the rate
+ * ids come in, so a backlog (a file written by an older spool, a burst) drains while sends go on.
+ */
+const SWEEP_RATE = 2;
+/** Most deduplication ids one sweep deletes (bounds how long a sweep holds the write lock). */
+const SWEEP_LIMIT = 2 * SEND_CHUNK;
 
 /**
  * Each queue owns the `seq` (rowid) range `[id·2⁴⁰, (id+1)·2⁴⁰)`, `id` from table `queues`: the
@@ -139,7 +158,8 @@ export class EmbeddedQueue implements Queue {
   readonly #changeVisibility: (receipt: Receipt, visibleAt: number) => number;
   readonly #peek: (now: number) => unknown;
   readonly #stats: (now: number) => StatsRow;
-  #sends = 0;
+  /** Deduplication ids added since the last sweep. */
+  #unswept = 0;
   #busy = false;
   /** Receives of this turn, served together by {@link #receiveWrite}. */
   #pendingReceives: ReceiveRequest[] = [];
@@ -233,8 +253,12 @@ export class EmbeddedQueue implements Queue {
         );
       }
       if (seq !== first) db.wakeOnCommit(queue);
-      this.#sends += 1;
-      if (this.#sends % SWEEP_EVERY === 0) sweep.run(now, SWEEP_LIMIT);
+      // Amortised: a sweep per SWEEP_EVERY ids added, deleting up to SWEEP_RATE per id added.
+      this.#unswept += seq - first;
+      if (this.#unswept >= SWEEP_EVERY) {
+        sweep.run(now, Math.min(SWEEP_LIMIT, SWEEP_RATE * this.#unswept));
+        this.#unswept = 0;
+      }
     };
 
     this.#receiveTx = (requests: readonly ReceiveRequest[]) => {
@@ -269,7 +293,7 @@ export class EmbeddedQueue implements Queue {
           // Its group's receive is full: the rest of the group waits (the group is in flight now).
           if (isFull(request)) continue;
           mark.run(now + request.visibilityMs, seq);
-          request.received.push(toReceived(row));
+          request.received.push(toReceived(row, now));
         }
         // Without a move the selection already returned every deliverable message (up to `wanted`).
         if (!movedNow) return { full: requests.every(isFull) };
@@ -338,6 +362,10 @@ export class EmbeddedQueue implements Queue {
     checkInteger(where, 'visibilityTimeoutSeconds', visibilityTimeoutSeconds, 0, MAX_VISIBILITY_SECONDS);
     const receipt = parseReceipt(receiptHandle);
     if (receipt === undefined) return false;
+    if (receipt.receivedAt !== undefined) {
+      const problem = visibilityLimitProblem(where, receipt.receivedAt, this.#now(), visibilityTimeoutSeconds);
+      if (problem !== undefined) throw new ConfigurationError(problem);
+    }
     return this.#db.write(() => {
       const changed = this.#changeVisibility(receipt, this.#now() + visibilityTimeoutSeconds * 1000) > 0;
       if (changed && visibilityTimeoutSeconds === 0) this.#db.wakeOnCommit(this.name);
@@ -411,17 +439,18 @@ function seqRange(db: EmbeddedDatabase, queue: string): { readonly lo: number; r
   return { lo: id * SEQ_RANGE, hi: (id + 1) * SEQ_RANGE };
 }
 
-/** The message as received just now (the row as read before this receive counted). */
-function toReceived(row: MessageRow): ReceivedMessage {
+/** The message as received at `now` (the row as read before this receive counted). */
+function toReceived(row: MessageRow, now: number): ReceivedMessage {
   const [seq, messageId, groupId, deduplicationId, body, attributes, sentAt, receiveCount] = row;
   return {
     messageId,
     body,
-    receiptHandle: `${seq}.${receiveCount + 1}`,
+    receiptHandle: `${seq}.${receiveCount + 1}.${Math.floor(now).toString(36)}`,
     groupId,
     deduplicationId,
     receiveCount: receiveCount + 1,
     sentAt,
+    receivedAt: now,
     attributes: attributes === null ? {} : (JSON.parse(attributes) as Record<string, string>),
   };
 }
@@ -430,20 +459,27 @@ function isFull(request: ReceiveRequest): boolean {
   return request.received.length >= request.max;
 }
 
-/** A receipt handle's parts: which message, and which receive of it. */
+/** A receipt handle's parts: which message, which receive of it, and when that receive was. */
 interface Receipt {
   readonly seq: number;
   readonly receiveCount: number;
+  /** Epoch ms; absent in a handle of an older spool (`<seq>.<count>`). */
+  readonly receivedAt?: number;
 }
 
-/** Read a receipt handle `<seq>.<receive count>`; `undefined` when malformed. */
+/** Read a receipt handle `<seq>.<receive count>[.<receive time, base 36>]`; `undefined` when malformed. */
 function parseReceipt(handle: string): Receipt | undefined {
-  const dot = handle.indexOf('.');
-  if (dot <= 0) return undefined;
-  const seq = Number(handle.slice(0, dot));
-  const receiveCount = Number(handle.slice(dot + 1));
-  return Number.isSafeInteger(seq) && seq > 0 && Number.isSafeInteger(receiveCount) && receiveCount > 0
-    ? { seq, receiveCount }
+  const [seqText, countText, timeText, ...rest] = handle.split('.');
+  if (seqText === undefined || seqText === '' || countText === undefined || rest.length > 0) return undefined;
+  const seq = Number(seqText);
+  const receiveCount = Number(countText);
+  if (!(Number.isSafeInteger(seq) && seq > 0 && Number.isSafeInteger(receiveCount) && receiveCount > 0)) {
+    return undefined;
+  }
+  if (timeText === undefined) return { seq, receiveCount };
+  const receivedAt = Number.parseInt(timeText, 36);
+  return Number.isSafeInteger(receivedAt) && /^[0-9a-z]+$/.test(timeText)
+    ? { seq, receiveCount, receivedAt }
     : undefined;
 }
 

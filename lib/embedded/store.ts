@@ -12,7 +12,8 @@
  * every {@link SWEEP_EVERY} writes, the expired records among the next {@link SWEEP_SPAN} rowids
  * are deleted (a cursor that wraps around at the end of the table, so every record is visited in
  * turn, twice as fast as writes can add records), and up to {@link SWEEP_LIMIT} expired locks
- * (their table is small and indexed by expiry).
+ * (their table is small and indexed by expiry). Each lap of the cursor starts at the oldest row
+ * (`min(seq)`, one seek), so a lap covers the live rows only, however many were ever written.
  *
  * @module
  */
@@ -132,6 +133,7 @@ export class EmbeddedStore implements TaskStore {
       )
       .raw();
     const lastSeq = sqlite.prepare<[], number | null>('SELECT max(seq) FROM tasks').pluck();
+    const firstSeq = sqlite.prepare<[], number | null>('SELECT min(seq) FROM tasks').pluck();
     const sweepTasks = sqlite.prepare<[number, number, number]>(
       'DELETE FROM tasks WHERE seq > ? AND seq <= ? AND expires_at <= ?',
     );
@@ -214,7 +216,10 @@ export class EmbeddedStore implements TaskStore {
     };
     this.#list = (state, now, limit) => list.all(state, now, limit).map(fromRow);
     this.#sweep = (now) => {
-      const from = this.#sweptTo;
+      // Start over at the oldest row, not at rowid 0: rowids only grow (a new row takes max + 1), so
+      // once old records are swept the live ones sit far from 0, and walking the empty range between
+      // would take longer on each lap: the records would outgrow the sweep (issue 12).
+      const from = this.#sweptTo === 0 ? (firstSeq.get() ?? 1) - 1 : this.#sweptTo;
       sweepTasks.run(from, from + SWEEP_SPAN, now);
       // Past the end of the table: start over next time (not after the records written since, or a
       // steady stream of new ones would keep the cursor from ever coming back to the old ones).

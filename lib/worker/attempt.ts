@@ -1,6 +1,10 @@
 /**
  * One attempt: run the handler under its lease (heartbeat), its timeouts and its middleware.
  *
+ * The lease is renewed by the worker's lease keeper (`./lease-keeper.ts`, a thread that a blocked
+ * main thread cannot stall) when the runtime gives one and its thread is up; else by a timer on
+ * this thread, every third of the lease.
+ *
  * @module
  */
 
@@ -13,7 +17,8 @@ import { HardTimeoutError, InvalidResultError, SpoolError, TimeoutError } from '
 import type { Middleware, RunEvent } from '../task/middleware.js';
 import { encodeProgress } from '../task/result.js';
 import { validateArgsNow } from '../task/schema.js';
-import { leaseLength } from './lease.js';
+import { leaseLength, UNTIMED_KEEP_MS } from './lease.js';
+import type { KeeperEvent, KeptHandle, LeaseKeeper } from './lease-keeper.js';
 
 /** Why an attempt's signal was aborted by spool (the handler sees it as `signal.reason`). */
 export class AttemptAbortedError extends SpoolError {
@@ -68,6 +73,10 @@ export interface AttemptInput {
   readonly extendVisibility: (seconds: number) => Promise<void>;
   /** Latest moment the attempt may run to (Lambda's remaining time), epoch ms. */
   readonly deadline?: number;
+  /** Renews the lease off the main thread (the worker's); absent: heartbeats on this thread. */
+  readonly keeper?: LeaseKeeper;
+  /** The message's receipt handle: the keeper extends its visibility with each heartbeat. */
+  readonly receiptHandle?: string;
 }
 
 /** Soft timeout this long before the runtime's deadline, so the handler can wind down, ms. */
@@ -110,6 +119,8 @@ class Attempt implements TaskContext {
   #aborted: AttemptAbortedError | undefined;
   /** The JSON text of the last progress value accepted (it may not have been written yet). */
   #lastProgress: string | undefined;
+  /** The heartbeat timer on this thread, when the lease keeper does not renew the lease. */
+  #heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(input: AttemptInput) {
     this.taskId = input.record.id;
@@ -188,15 +199,16 @@ class Attempt implements TaskContext {
     const { task } = input;
     const started = Date.now();
     const stopWatch = Attempt.#watchStop(input.stop, attempt);
-    // Heartbeat: renew the lease (and the message's visibility) every third of the lease.
-    const heartbeat = setInterval(Attempt.#onHeartbeat, (task.leaseSeconds * 1000) / 3, attempt);
+    const hardMs = task.timeout.hardMs;
+    const kept = Attempt.#keep(attempt, started, hardMs);
+    // Heartbeat here, unless the keeper's thread renews the lease (and the message's visibility).
+    if (kept?.offThread !== true) attempt.#startHeartbeat();
     const softMs = minDefined(
       task.timeout.softMs,
       input.deadline === undefined ? undefined : input.deadline - input.now() - SOFT_BEFORE_DEADLINE_MS,
     );
     const softTimer =
       softMs === undefined ? undefined : setTimeout(Attempt.#onSoftTimeout, Math.max(0, softMs), attempt, softMs);
-    const hardMs = task.timeout.hardMs;
     const hardTimer = hardMs === undefined ? undefined : setTimeout(Attempt.#onHardTimeout, hardMs, attempt, hardMs);
     try {
       void attempt.#work();
@@ -220,7 +232,10 @@ class Attempt implements TaskContext {
       // A cancel that arrives after the work is done is too late: the success stands.
       return { kind: 'succeeded', result, durationMs, ...progress };
     } finally {
-      clearInterval(heartbeat);
+      if (attempt.#heartbeat !== undefined) clearInterval(attempt.#heartbeat);
+      // With a message, the keeper renews the lease until the processor has written the finish
+      // (the group runner releases it then); without one, it stops now (see lease-keeper.ts).
+      if (kept !== undefined && input.receiptHandle === undefined) await input.keeper?.release(kept);
       if (softTimer !== undefined) clearTimeout(softTimer);
       if (hardTimer !== undefined) clearTimeout(hardTimer);
       stopWatch.delete(attempt);
@@ -234,10 +249,20 @@ class Attempt implements TaskContext {
     this.#resolve(settlement);
   }
 
-  /** Validate the arguments (synchronously when the schema is), run `beforeRun` hooks, then the handler. */
+  /**
+   * Make sure the lease is live, validate the arguments (synchronously when the schema is), run
+   * `beforeRun` hooks, then the handler.
+   */
   async #work(): Promise<void> {
     try {
       const { task, record, middleware } = this.#input;
+      // The lease keeper knows the attempt only from here on: if this thread was blocked between the
+      // claim and now (another handler's loop), less than half the lease may be left, or none, and
+      // another worker may have the run. Renew first; a lost lease settles the attempt unrun.
+      if ((record.leaseExpiresAt ?? 0) - this.#input.now() < task.leaseSeconds * 500) {
+        await this.#beat();
+        if (this.#done) return;
+      }
       const context = { taskName: task.name, taskId: record.id, when: 'run' } as const;
       const checked = validateArgsNow(task.schema, this.#input.rawArgs, context);
       const args = 'value' in checked ? checked.value : await checked.pending;
@@ -283,6 +308,55 @@ class Attempt implements TaskContext {
     if (result.outcome === 'lost') this.#abortFor('lease-lost');
     else if (result.cancelRequested) this.#abortFor('cancelled');
     await this.#input.extendVisibility(task.leaseSeconds);
+  }
+
+  /** Renew the lease (and the message's visibility) from this thread, every third of the lease. */
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== undefined || this.#done) return;
+    this.#heartbeat = setInterval(Attempt.#onHeartbeat, (this.#input.task.leaseSeconds * 1000) / 3, this);
+  }
+
+  /**
+   * Register the attempt with the runtime's lease keeper, if any: it renews the lease from its
+   * thread until the hard timeout (or the deadline; {@link UNTIMED_KEEP_MS} for a task with
+   * neither) while this thread is blocked, and as long as the attempt runs while it is not.
+   */
+  static #keep(attempt: Attempt, started: number, hardMs: number | undefined): KeptHandle | undefined {
+    const { keeper, task, record, deadline, receiptHandle } = attempt.#input;
+    if (keeper === undefined) return undefined;
+    const until = Math.min(started + (hardMs ?? UNTIMED_KEEP_MS), deadline ?? Number.POSITIVE_INFINITY);
+    return keeper.keep(
+      { taskName: task.name, taskId: record.id, attempt: record.attempt, leaseSeconds: task.leaseSeconds },
+      {
+        id: record.id,
+        owner: record.leaseOwner ?? '',
+        leaseSeconds: task.leaseSeconds,
+        until,
+        ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
+        ...(deadline === undefined ? {} : { deadline }),
+        ...(receiptHandle === undefined ? {} : { receiptHandle }),
+      },
+      Attempt.#onKeeperEvent,
+      attempt,
+    );
+  }
+
+  /** What the lease keeper learnt: act as a heartbeat on this thread would have. */
+  static #onKeeperEvent(attempt: Attempt, event: KeeperEvent, error?: unknown): void {
+    switch (event) {
+      case 'lease-lost':
+        attempt.#abortFor('lease-lost');
+        return;
+      case 'cancel-requested':
+        attempt.#abortFor('cancelled');
+        return;
+      case 'heartbeat-failed':
+        warnSafely(attempt.logger, 'heartbeat failed; will try again', { error });
+        return;
+      case 'keeper-gone':
+        attempt.#startHeartbeat();
+        return;
+    }
   }
 
   static #onHeartbeat(attempt: Attempt): void {

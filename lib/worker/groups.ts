@@ -17,6 +17,7 @@
 
 import type { ReceivedMessage } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 import { type Disposition, type ProcessorDeps, processMessage } from './processor.js';
 import type { Runtime } from './runtime.js';
 
@@ -35,6 +36,8 @@ export interface GroupRunnerOptions {
   readonly acknowledge: (message: ReceivedMessage) => void;
   /** Told each disposition (the worker counts them). */
   readonly onDisposition?: (disposition: Disposition) => void;
+  /** Renews leases off the main thread (the worker's lease keeper). */
+  readonly keeper?: LeaseKeeper;
 }
 
 /** Per-call hooks of {@link GroupRunner.runGroup}. */
@@ -62,6 +65,7 @@ export class GroupRunner {
       logger: options.logger,
       now: runtime.now,
       workerId: options.workerId,
+      ...(options.keeper === undefined ? {} : { keeper: options.keeper }),
     };
   }
 
@@ -95,14 +99,20 @@ export class GroupRunner {
   /** Process one message and apply its disposition; resolves whether it was acknowledged. */
   async #process(message: ReceivedMessage): Promise<boolean> {
     const { queue } = this.#deps;
+    const keeper = this.#options.keeper;
     try {
-      const disposition = await processMessage(this.#deps, message, {
+      const processing = processMessage(this.#deps, message, {
         extendVisibility: async (seconds) => {
           await queue.changeVisibility(message.receiptHandle, seconds);
         },
         stop: this.#options.interrupt,
         ...(this.#options.deadline === undefined ? {} : { deadline: this.#options.deadline }),
       });
+      // The lease keeper renews the attempt's lease until its finish is written, and stops (its last
+      // heartbeat settled) before the disposition changes the message (see lease-keeper.ts).
+      const disposition = await (keeper === undefined
+        ? processing
+        : processing.finally(() => keeper.releaseMessage(message.receiptHandle)));
       this.#options.onDisposition?.(disposition);
       if (disposition.kind === 'ack') {
         this.#options.acknowledge(message);

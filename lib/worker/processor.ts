@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
 import { recordBytes, recordFits } from '../backend/store-rules.js';
-import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage } from '../backend/transport.js';
+import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage, visibilityLeftSeconds } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
 import { DEAD_LETTER_ID_PREFIX } from '../protocol/ids.js';
@@ -49,6 +49,7 @@ import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
 import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
 import { leaseLength } from './lease.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 
 /** What the runtime should do with the message. */
 export type Disposition =
@@ -69,6 +70,8 @@ export interface ProcessorDeps {
   readonly now: () => number;
   /** Identifies this worker in lease owners (a random suffix is added per attempt). */
   readonly workerId: string;
+  /** Renews leases off the main thread (the long-running worker's); absent: attempts heartbeat themselves. */
+  readonly keeper?: LeaseKeeper;
 }
 
 /** Per-message controls the runtime gives the processor. */
@@ -101,6 +104,8 @@ interface Processing {
   readonly deps: ProcessorDeps;
   readonly message: ReceivedMessage;
   readonly control: MessageControl;
+  /** When its processing began, epoch ms (stands in for an unknown receive time, see {@link receivedAtOf}). */
+  readonly startedAt: number;
 }
 
 /** A message whose envelope names a registered task. */
@@ -121,13 +126,61 @@ interface NamedRun {
   readonly task?: string;
 }
 
-/** Process one message. Never rejects for a task's failure; rejects only when the backend fails. */
+/**
+ * Process one message. Never rejects for a task's failure; rejects only when the backend fails.
+ *
+ * A retry's `delaySeconds` never reaches past what is left of the message's receive window: SQS
+ * counts its 12-hour visibility limit from the receive ({@link hideLeftSeconds}). A wait that is
+ * longer (a retry due in 12 hours, after an attempt that took one) hides the message to the end
+ * of the window; it then comes back, and its claim finds the run not due (`not-due`), so it is
+ * hidden again from the new receive until its time, and never runs early.
+ */
 export async function processMessage(
   deps: ProcessorDeps,
   message: ReceivedMessage,
   control: MessageControl,
 ): Promise<Disposition> {
-  const p: Processing = { deps, message, control };
+  const startedAt = deps.now();
+  const disposition = await processReceived({ deps, message, control, startedAt });
+  if (disposition.kind === 'ack') return disposition;
+  const left = hideLeftSeconds(message, startedAt, deps.now());
+  return disposition.delaySeconds <= left ? disposition : { ...disposition, delaySeconds: left };
+}
+
+/**
+ * A message whose receiver gave no receive time (a Lambda event record) is taken to have been
+ * received this long before its processing began, ms: an invocation lasts at most 15 minutes, and
+ * the event source mapping receives its batch just before it starts.
+ */
+const UNKNOWN_RECEIVE_MS = 16 * 60 * 1000;
+/** Seconds kept off the end of a receive's 12-hour window: a visibility change reaches SQS a moment after it is computed. */
+const VISIBILITY_MARGIN_SECONDS = 5;
+
+/** When the message was received, or the earliest it can have been when the receiver did not say. */
+function receivedAtOf(message: ReceivedMessage, startedAt: number): number {
+  return message.receivedAt ?? startedAt - UNKNOWN_RECEIVE_MS;
+}
+
+/**
+ * How long the message may still be hidden, whole seconds from `now`: what remains of its receive's
+ * 12-hour window ({@link visibilityLeftSeconds}), less {@link VISIBILITY_MARGIN_SECONDS}; never below 0.
+ */
+function hideLeftSeconds(message: ReceivedMessage, startedAt: number, now: number): number {
+  return Math.max(0, visibilityLeftSeconds(receivedAtOf(message, startedAt), now) - VISIBILITY_MARGIN_SECONDS);
+}
+
+/**
+ * Keep the message hidden `seconds` more (an attempt's heartbeat), capped at what is left of its
+ * receive's window. Once nothing is left it is not changed: it comes back when its visibility ends
+ * (at the window's end, at the latest), and the run's live lease turns the copy away.
+ */
+async function extendWithinReceive(p: Processing, seconds: number): Promise<void> {
+  const allowed = Math.min(seconds, hideLeftSeconds(p.message, p.startedAt, p.deps.now()));
+  if (allowed > 0 || seconds === 0) await p.control.extendVisibility(allowed);
+}
+
+async function processReceived(p: Processing): Promise<Disposition> {
+  const { deps, message, control } = p;
   const bytes = Buffer.byteLength(message.body, 'utf8');
   if (bytes > MAX_MESSAGE_BYTES) {
     const reason = `message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} (SQS's 1 MiB)`;
@@ -160,7 +213,7 @@ export async function processMessage(
     const parked = await waitForStart(envelope.notBefore, deps.now, control.stop);
     if (parked !== undefined) return parked;
   }
-  return claimAndRun({ deps, message, control, task, envelope });
+  return claimAndRun({ deps, message, control, startedAt: p.startedAt, task, envelope });
 }
 
 async function claimAndRun(p: RunProcessing): Promise<Disposition> {
@@ -223,6 +276,13 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
     }
     case 'exhausted':
       return deadLetterMessage(p, exhaustedReason(claim.record, task), { id: envelope.id, task: task.name });
+    case 'not-due': {
+      // Back before its retry's time (its wait outlasted a receive's 12-hour window): hidden again
+      // from this receive, until the retry is due (processMessage caps it at this window's end).
+      const waitMs = (claim.record.nextRunAt ?? now) - now;
+      runLog(p).debug('retry not due yet; message hidden until it is', { waitMs });
+      return { kind: 'retry', delaySeconds: clampSeconds(waitMs / 1000), note: 'not due' };
+    }
     case 'claimed':
       return runClaimed(p, claim.record);
   }
@@ -231,7 +291,7 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
 async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposition> {
   const { deps, message, control, task, envelope } = p;
   const log = deps.logger.child({ taskId: record.id, task: task.name, attempt: record.attempt });
-  log.info('attempt started', { receiveCount: message.receiveCount });
+  log.debug('attempt started', { receiveCount: message.receiveCount });
   const outcome = await runAttempt({
     task,
     record,
@@ -241,8 +301,9 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
     middleware: deps.middleware,
     now: deps.now,
     stop: control.stop,
-    extendVisibility: control.extendVisibility,
+    extendVisibility: (seconds) => extendWithinReceive(p, seconds),
     ...(control.deadline === undefined ? {} : { deadline: control.deadline }),
+    ...(deps.keeper === undefined ? {} : { keeper: deps.keeper, receiptHandle: message.receiptHandle }),
   });
   const now = deps.now();
   const finish = (ending: AttemptEnding) => finishAttempt(deps.store, log, record, task, now, ending, outcome.progress);
@@ -265,7 +326,7 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
       return { kind: 'ack', note: 'failed: result too large' };
     }
     await finish(json === undefined ? { state: 'succeeded' } : { state: 'succeeded', result: json });
-    log.info('attempt succeeded', { durationMs: outcome.durationMs });
+    log.debug('attempt succeeded', { durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'succeeded' };
   }
 

@@ -6,6 +6,11 @@
  * - **polling** (`./poller.ts`): receives into free slots;
  * - **group running** (`./groups.ts`, shared with the Lambda handler): each group in order;
  * - **acknowledgement** (`./deleter.ts`): deletes in batches;
+ * - **lease keeping** (`./lease-keeper.ts`): a thread that renews the leases of running attempts,
+ *   so that a handler blocking the event loop does not let them lapse; the **loop monitor**
+ *   (`./loop-monitor.ts`) warns when the event loop was blocked;
+ * - **the handler pool** (`./pool.ts`, option `pool`): handlers in worker threads or child
+ *   processes, off the main thread;
  * - **shutdown** ({@link Worker.stop}): stop receiving, let attempts finish within the grace
  *   period, then interrupt and release what still runs.
  *
@@ -24,12 +29,18 @@ import {
 } from '../protocol/limits.js';
 import { type ScheduleRunner, startScheduleRunner } from '../schedule/runner.js';
 import { ConfigurationError } from '../task/errors.js';
-import { BatchDeleter } from './deleter.js';
+import { BatchDeleter, mayLinger } from './deleter.js';
 import { GroupRunner, groupInOrder } from './groups.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { LoopMonitor } from './loop-monitor.js';
 import { Poller } from './poller.js';
+import { checkPoolOptions, HandlerPool, type WorkerPoolOptions } from './pool.js';
 import type { Runtime } from './runtime.js';
+import { drainOnSignals } from './signals.js';
 import { sleep } from './sleep.js';
 import { Slots } from './slots.js';
+
+export type { WorkerPoolOptions } from './pool.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
@@ -75,6 +86,37 @@ export interface WorkerOptions {
    * @default true
    */
   readonly runSchedules?: boolean;
+  /**
+   * Keep a lease keeper thread standing by (`./lease-keeper.ts`): attempts heartbeat on the main
+   * thread, and when a handler blocks the event loop (a CPU-bound loop), the keeper renews the
+   * leases of this worker from its thread, so they do not lapse and another worker run the same
+   * runs at once. It needs a backend that can be opened again in a thread (`backend.portable`: a
+   * file-backed embedded backend, or an AWS backend with its own clients) and the default clock;
+   * else, or with `false`, a blocked event loop lets leases lapse (the worker says why at start).
+   * While the main thread is blocked, the keeper renews a lease only until its attempt's hard
+   * timeout (15 minutes for a task with none).
+   * @default true
+   */
+  readonly leaseKeeper?: boolean;
+  /**
+   * Where handlers run. `'inline'`: on the worker's main thread. `{ kind: 'threads' }` or
+   * `{ kind: 'processes' }`: in a pool of worker threads or child processes (`child_process.fork`,
+   * for native or CPU-heavy code), each importing `app` — the module whose default export (or
+   * named export `spool`, or `exportName`) is the app, or a function returning it — and running
+   * one attempt at a time. Arguments and results cross by structured clone; `ctx.progress`,
+   * `ctx.logger` and `ctx.signal` are proxied. An attempt's hard timeout (or its lost lease, or
+   * the end of the shutdown grace) terminates its member, which is the only way to stop a
+   * synchronous loop, and a fresh one replaces it. See {@link WorkerPoolOptions}.
+   * @default 'inline'
+   */
+  readonly pool?: 'inline' | WorkerPoolOptions;
+  /**
+   * Stop gracefully on SIGINT or SIGTERM (on Windows, SIGINT and SIGBREAK), then let the signal end
+   * the process as it would have (`./signals.ts`). `spool.worker()` turns it on; the CLI has its
+   * own handling.
+   * @default false here; true from `spool.worker()`
+   */
+  readonly signals?: boolean;
 }
 
 /** Defaults of {@link WorkerOptions}, in one place. */
@@ -117,6 +159,9 @@ interface ResolvedOptions {
   readonly workerId: string;
   readonly logger: Logger | undefined;
   readonly runSchedules: boolean;
+  readonly leaseKeeper: boolean;
+  readonly pool: WorkerPoolOptions | undefined;
+  readonly signals: boolean;
 }
 
 function resolveOptions(options: WorkerOptions): ResolvedOptions {
@@ -128,6 +173,9 @@ function resolveOptions(options: WorkerOptions): ResolvedOptions {
     workerId: options.workerId ?? `${hostname()}:${process.pid}`,
     logger: options.logger,
     runSchedules: options.runSchedules ?? true,
+    leaseKeeper: options.leaseKeeper ?? true,
+    pool: options.pool === undefined || options.pool === 'inline' ? undefined : options.pool,
+    signals: options.signals ?? false,
   };
   const { concurrency, visibilityTimeoutSeconds: visibility, waitTimeSeconds, shutdownGraceMs: graceMs } = resolved;
   check(
@@ -149,6 +197,7 @@ function resolveOptions(options: WorkerOptions): ResolvedOptions {
     `an integer from 0 to ${MAX_WAIT_SECONDS}`,
   );
   check(Number.isFinite(graceMs) && graceMs >= 0, 'shutdownGraceMs', graceMs, 'a number of ms ≥ 0');
+  if (resolved.pool !== undefined) checkPoolOptions(resolved.pool, concurrency);
   return resolved;
 }
 
@@ -173,6 +222,13 @@ class SpoolWorker implements Worker {
   #started = false;
   #polling: Promise<void> = Promise.resolve();
   #schedules: ScheduleRunner | undefined;
+  readonly #monitor: LoopMonitor;
+  readonly #keeper: LeaseKeeper;
+  /** Takes this worker off the stop signals' list (while `signals` is on and it runs). */
+  #offSignals: (() => void) | undefined;
+  /** Why leases are renewed on the main thread, when they are. */
+  readonly #keeperOff: string | undefined;
+  readonly #pool: HandlerPool | undefined;
 
   constructor(runtime: Runtime, options: ResolvedOptions) {
     this.#runtime = runtime;
@@ -183,12 +239,30 @@ class SpoolWorker implements Worker {
     this.#deleter = new BatchDeleter(runtime.backend.transport.tasks, this.#logger, options.concurrency);
     // Every attempt in flight listens on this signal.
     setMaxListeners(options.concurrency + 10, this.#interrupt.signal);
+    this.#keeperOff = keeperOffReason(runtime, options);
+    this.#monitor = new LoopMonitor({
+      logger: this.#logger,
+      running: () => this.#keeper.running(),
+      offThread: () => this.#keeper.offThread,
+    });
+    this.#keeper = new LeaseKeeper({
+      backend: this.#keeperOff === undefined ? runtime.backend.portable : undefined,
+      logger: this.#logger,
+      liveness: this.#monitor.liveness,
+      capacity: options.concurrency,
+      onEnded: (attempt) => this.#monitor.noteEnded(attempt),
+    });
+    this.#pool =
+      options.pool === undefined
+        ? undefined
+        : new HandlerPool({ ...options.pool, size: options.pool.size ?? options.concurrency, logger: this.#logger });
     this.#groups = new GroupRunner({
-      runtime,
+      runtime: this.#pool === undefined ? runtime : this.#pool.wrap(runtime),
+      keeper: this.#keeper,
       workerId: options.workerId,
       logger: this.#logger,
       interrupt: this.#interrupt.signal,
-      acknowledge: (message) => void this.#deleter.delete(message.receiptHandle), // sent in batches; stop() flushes
+      acknowledge: (message) => void this.#deleter.delete(message.receiptHandle, mayLinger(message)), // batched; stop() flushes
       onDisposition: (disposition) => this.counts.set(disposition.note, (this.counts.get(disposition.note) ?? 0) + 1),
     });
     this.stopped = new Promise((resolve) => {
@@ -204,8 +278,18 @@ class SpoolWorker implements Worker {
     if (this.#started) return;
     this.#started = true;
     await this.#startSchedules();
+    this.#monitor.start();
+    if (this.#keeperOff !== undefined) {
+      this.#logger.info(`leases are renewed on the main thread: ${this.#keeperOff}`);
+    } else if (!(await this.#keeper.start())) {
+      this.#logger.info('leases are renewed on the main thread: the lease keeper did not start (see above)');
+    }
+    if (this.#options.signals) this.#offSignals = drainOnSignals(this, this.#logger);
+    await this.#pool?.start();
     this.#logger.info('worker started', {
       concurrency: this.#options.concurrency,
+      leases: this.#keeper.offThread ? 'main thread, lease keeper standing by' : 'main thread',
+      handlers: this.#options.pool?.kind ?? 'inline',
       tasks: [...this.#runtime.tasks.keys()],
       ...(this.#schedules === undefined ? {} : { schedules: [...this.#runtime.schedules.keys()] }),
     });
@@ -227,6 +311,8 @@ class SpoolWorker implements Worker {
 
   async stop(): Promise<void> {
     if (this.#receiving.signal.aborted) return this.stopped;
+    this.#offSignals?.();
+    this.#offSignals = undefined;
     const graceMs = this.#options.shutdownGraceMs;
     this.#logger.info('worker stopping: no more receives; waiting for in-flight attempts', {
       inFlight: this.#slots.active,
@@ -245,7 +331,9 @@ class SpoolWorker implements Worker {
       this.#interrupt.abort();
       await this.#drained();
     }
-    await this.#deleter.flush();
+    await this.#deleter.flushNow();
+    this.#monitor.stop();
+    await Promise.all([this.#keeper.close(), this.#pool?.close()]);
     this.#logger.info('worker stopped', { processed: Object.fromEntries(this.counts) });
     this.#resolveStopped();
     return this.stopped;
@@ -261,9 +349,8 @@ class SpoolWorker implements Worker {
           settled: (count) => this.#slots.settle(count),
         })
         .then(() => {
+          // Deletes waiting for companions go when their batch fills or their linger ends.
           this.#running.delete(running);
-          // Nothing else in flight: no more deletes are coming soon, so send what waits now.
-          if (this.#slots.active === 0) void this.#deleter.flush();
         });
       this.#running.add(running);
     }
@@ -286,6 +373,19 @@ class SpoolWorker implements Worker {
       now: this.#runtime.now,
     });
   }
+}
+
+/** Why this worker's leases cannot be renewed by the keeper's thread, or `undefined` when they can. */
+function keeperOffReason(runtime: Runtime, options: ResolvedOptions): string | undefined {
+  if (!options.leaseKeeper) return 'the worker option leaseKeeper is false';
+  if (runtime.now !== Date.now) return 'the app has a custom clock (option now), which a thread cannot share';
+  if (runtime.backend.portable === undefined) {
+    return (
+      'the backend cannot be opened in another thread (an in-memory embedded database, a custom clock, or AWS clients passed in); ' +
+      'a handler that blocks the event loop longer than a lease lets the leases of this worker lapse'
+    );
+  }
+  return undefined;
 }
 
 function check(ok: boolean, name: string, value: unknown, allowed: string): void {

@@ -33,7 +33,8 @@ describe('spool worker --backend aws', () => {
       ],
       {
         cwd: ROOT,
-        env: { ...process.env, ...awsEnv(fresh) },
+        // At debug, the worker logs a line per attempt (at the default level, none on success).
+        env: { ...process.env, ...awsEnv(fresh), SPOOL_LOG_LEVEL: 'debug' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { fromPowertoolsLogger, metricsMiddleware } from 'spool-tasks/powertools';
+import { fromPowertoolsLogger, metricsMiddleware, publishingMetrics } from 'spool-tasks/powertools';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const lines: string[] = [];
@@ -72,5 +72,37 @@ describe('Powertools adapters', () => {
       { task: 'orders.charge', AttemptRetried: 1 },
       { task: 'orders.charge', AttemptDuration: 5 },
     ]);
+  });
+});
+
+describe('Powertools metrics per invocation', () => {
+  it('GIVEN publish: invocation WHEN ten attempts end THEN nothing is written until the invocation ends, then one EMF line per task', async () => {
+    capture();
+    const middleware = metricsMiddleware(new Metrics({ namespace: 'spool', serviceName: 'spool-worker' }), {
+      publish: 'invocation',
+    });
+    const event = {
+      taskId: 't',
+      task: 'orders.charge',
+      attempt: 1,
+      args: {},
+      logger: fromPowertoolsLogger(new Logger()),
+    };
+    const handler = publishingMetrics(async () => {
+      for (let i = 0; i < 9; i++) await middleware.afterRun?.({ ...event, result: 1, durationMs: i });
+      await middleware.onFailure?.({ ...event, error: new Error('x'), willRetry: true, durationMs: 50 });
+      expect(parsed().filter((l) => '_aws' in l)).toEqual([]);
+      return 'done';
+    }, middleware);
+    await expect(handler({}, {})).resolves.toBe('done');
+    const emf = parsed().filter((l) => '_aws' in l);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({
+      service: 'spool-worker',
+      task: 'orders.charge',
+      AttemptSucceeded: 9,
+      AttemptRetried: 1,
+      AttemptDuration: [0, 1, 2, 3, 4, 5, 6, 7, 8, 50],
+    });
   });
 });

@@ -43,7 +43,7 @@ describe('bin/spool.mjs', () => {
     expect(enqueued.code).toBe(0);
     const id = enqueued.stdout.trim();
     await dev.waitFor('stderr', `attempt succeeded`);
-    expect(dev.stderr()).toMatch(new RegExp(`info +attempt succeeded .*taskId=${id} task=greet attempt=1`));
+    expect(dev.stderr()).toMatch(new RegExp(`debug +attempt succeeded .*taskId=${id} task=greet attempt=1`));
 
     dev.child.kill('SIGINT');
     expect(await dev.exited(5_000)).toBe(0);

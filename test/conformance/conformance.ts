@@ -13,6 +13,7 @@ import { faults } from './faults.suite.js';
 import type { BackendFactory } from './harness.js';
 import { lifecycle } from './lifecycle.suite.js';
 import { locks } from './locks.suite.js';
+import { receiveWindow } from './receive-window.suite.js';
 import { retries } from './retries.suite.js';
 import { scheduling } from './scheduling.suite.js';
 
@@ -30,5 +31,6 @@ export function describeConformance(factory: BackendFactory): void {
     scheduling(factory);
     atomicity(factory);
     faults(factory);
+    receiveWindow(factory);
   });
 }

@@ -6,6 +6,7 @@
  */
 
 import {
+  type ClaimInput,
   defineTask,
   EnqueueError,
   type HeartbeatInput,
@@ -86,8 +87,57 @@ function failingProgressWrites(store: TaskStore): TaskStore {
   });
 }
 
+/**
+ * A store whose first claim is taken over at once by another worker, and reported with a lease
+ * that ends now: what an attempt sees when its thread was blocked for a lease between its claim
+ * and its start.
+ */
+function claimsTakenOver(store: TaskStore): TaskStore {
+  let first = true;
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'claim') {
+        return async (input: ClaimInput) => {
+          const result = await target.claim(input);
+          if (!first || result.outcome !== 'claimed') return result;
+          first = false;
+          await target.claim({ ...input, owner: 'another-worker', now: input.now + input.leaseMs + 1 });
+          return { ...result, record: { ...result.record, leaseExpiresAt: input.now } };
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export function faults(factory: BackendFactory) {
   const app = useHarness(factory);
+  const appWithTakenOverClaims = useHarness({
+    name: `${factory.name}, claims taken over`,
+    async create(options) {
+      const backend = await factory.create(options);
+      return { ...backend, store: claimsTakenOver(backend.store) };
+    },
+  });
+
+  describe('faults: a thread blocked between a claim and its handler', () => {
+    it('GIVEN a claim whose lease lapsed and was taken over before the attempt started WHEN the attempt starts THEN it renews first, finds the lease lost and never runs the handler', async () => {
+      let runs = 0;
+      const task = defineTask({
+        name: `faults.takenOver.${suffix()}`,
+        schema: z.object({}),
+        leaseSeconds: 2,
+        handler: () => {
+          runs += 1;
+        },
+      });
+      const { spool, logs } = await appWithTakenOverClaims([task]);
+      await spool.enqueue(task, {});
+      await waitFor(() => logs.some((l) => l.message === 'attempt abandoned: lease lost'), 15_000, 'the lost lease');
+      expect(runs).toBe(0);
+    });
+  });
   const appWithFailingProgress = useHarness({
     name: `${factory.name}, progress writes failing`,
     async create(options) {

@@ -188,7 +188,9 @@ describe('EmbeddedQueue', () => {
       '1.x',
       '-1.2',
       '1.0',
-      '1.2.3',
+      '1.2.3.4',
+      '1.2.',
+      '1.2.-3',
     ]) {
       expect(await transport.tasks.changeVisibility(malformed, 30)).toBe(false);
     }

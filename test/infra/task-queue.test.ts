@@ -330,3 +330,20 @@ describe('GIVEN a TaskQueue with tuned props', () => {
     });
   });
 });
+
+describe('GIVEN the worker logging settings', () => {
+  it('THEN by default the worker logs JSON, without platform START/END/REPORT lines (system WARN), application INFO', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('spool worker'),
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', SystemLogLevel: 'WARN', ApplicationLogLevel: 'INFO' }),
+    });
+  });
+
+  it('WHEN workerSystemLogLevel is INFO THEN the REPORT lines come back', () => {
+    const { template } = synth({ workerSystemLogLevel: lambda.SystemLogLevel.INFO });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', SystemLogLevel: 'INFO' }),
+    });
+  });
+});
