@@ -1,9 +1,9 @@
 /**
  * One attempt: run the handler under its lease (heartbeat), its timeouts and its middleware.
  *
- * The lease is renewed by the worker's lease keeper (`./lease-keeper.ts`, a thread that a blocked
- * main thread cannot stall) when the runtime gives one and its thread is up; else by a timer on
- * this thread, every third of the lease.
+ * The lease is renewed by a timer on this thread, every third of the lease; while this thread is
+ * blocked, the worker's lease keeper (`./lease-keeper.ts`, a thread that a blocked main thread
+ * cannot stall) renews it instead, when the runtime has one.
  *
  * @module
  */
@@ -73,7 +73,7 @@ export interface AttemptInput {
   readonly extendVisibility: (seconds: number) => Promise<void>;
   /** Latest moment the attempt may run to (Lambda's remaining time), epoch ms. */
   readonly deadline?: number;
-  /** Renews the lease off the main thread (the worker's); absent: heartbeats on this thread. */
+  /** Renews the lease while this thread is blocked (the worker's lease keeper); absent: nothing does. */
   readonly keeper?: LeaseKeeper;
   /** The message's receipt handle: the keeper extends its visibility with each heartbeat. */
   readonly receiptHandle?: string;
@@ -119,7 +119,7 @@ class Attempt implements TaskContext {
   #aborted: AttemptAbortedError | undefined;
   /** The JSON text of the last progress value accepted (it may not have been written yet). */
   #lastProgress: string | undefined;
-  /** The heartbeat timer on this thread, when the lease keeper does not renew the lease. */
+  /** The heartbeat timer on this thread. */
   #heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(input: AttemptInput) {
@@ -201,7 +201,7 @@ class Attempt implements TaskContext {
     const stopWatch = Attempt.#watchStop(input.stop, attempt);
     const hardMs = task.timeout.hardMs;
     const kept = Attempt.#keep(attempt, started, hardMs);
-    // Heartbeat here, unless the keeper's thread renews the lease (and the message's visibility).
+    // Heartbeat here (a keeper that renews instead of the attempt would say `offThread`).
     if (kept?.offThread !== true) attempt.#startHeartbeat();
     const softMs = minDefined(
       task.timeout.softMs,
@@ -317,9 +317,9 @@ class Attempt implements TaskContext {
   }
 
   /**
-   * Register the attempt with the runtime's lease keeper, if any: it renews the lease from its
-   * thread until the hard timeout (or the deadline; {@link UNTIMED_KEEP_MS} for a task with
-   * neither) while this thread is blocked, and as long as the attempt runs while it is not.
+   * Register the attempt with the runtime's lease keeper, if any: while this thread is blocked, it
+   * renews the lease from its thread, until the hard timeout (or the deadline;
+   * {@link UNTIMED_KEEP_MS} for a task with neither).
    */
   static #keep(attempt: Attempt, started: number, hardMs: number | undefined): KeptHandle | undefined {
     const { keeper, task, record, deadline, receiptHandle } = attempt.#input;
