@@ -9,7 +9,10 @@
  * alone. Two bounds keep the wait safe:
  * - the message's visibility timeout (30 s by default, extended while the run goes on) is far
  *   longer than the wait: a delete sent after it lapsed only lets the message come back, to be
- *   acknowledged as a duplicate (one more receive and one failed conditional write);
+ *   acknowledged as a duplicate (one more receive and one failed conditional write). The worker
+ *   keeps the wait to a quarter of its receive's visibility timeout: with a wait as long as the
+ *   timeout, an acknowledged message could come back and be received again (a new receipt, which
+ *   the late delete misses) before each of its deletes, and loop;
  * - in a FIFO group a message that is not deleted holds back the next one of its group: with an
  *   `orderingKey` shared by back-to-back runs, the next run would start up to the wait later. So
  *   only a message alone in its group by construction lingers ({@link mayLinger}); any other is

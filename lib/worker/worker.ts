@@ -29,7 +29,7 @@ import {
 } from '../protocol/limits.js';
 import { type ScheduleRunner, startScheduleRunner } from '../schedule/runner.js';
 import { ConfigurationError } from '../task/errors.js';
-import { BatchDeleter, mayLinger } from './deleter.js';
+import { BatchDeleter, DEFAULT_ACK_LINGER_MS, mayLinger } from './deleter.js';
 import { GroupRunner, groupInOrder } from './groups.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LoopMonitor } from './loop-monitor.js';
@@ -236,7 +236,15 @@ class SpoolWorker implements Worker {
     this.id = options.workerId;
     this.#logger = (options.logger ?? runtime.logger).child({ worker: options.workerId });
     this.#slots = new Slots(options.concurrency);
-    this.#deleter = new BatchDeleter(runtime.backend.transport.tasks, this.#logger, options.concurrency);
+    // A delete lingers at most a quarter of the receive's visibility timeout: longer, and an
+    // acknowledged message could come back before its delete, be received again (its receipt
+    // changes, so the late delete misses) and loop.
+    this.#deleter = new BatchDeleter(
+      runtime.backend.transport.tasks,
+      this.#logger,
+      options.concurrency,
+      Math.min(DEFAULT_ACK_LINGER_MS, (options.visibilityTimeoutSeconds * 1000) / 4),
+    );
     // Every attempt in flight listens on this signal.
     setMaxListeners(options.concurrency + 10, this.#interrupt.signal);
     this.#keeperOff = keeperOffReason(runtime, options);
