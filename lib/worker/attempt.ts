@@ -18,7 +18,7 @@ import type { Middleware, RunEvent } from '../task/middleware.js';
 import { encodeProgress } from '../task/result.js';
 import { validateArgsNow } from '../task/schema.js';
 import { leaseLength, UNTIMED_KEEP_MS } from './lease.js';
-import type { KeeperEvent, KeptHandle, LeaseKeeper } from './lease-keeper.js';
+import type { KeptHandle, LeaseKeeper } from './lease-keeper.js';
 
 /** Why an attempt's signal was aborted by spool (the handler sees it as `signal.reason`). */
 export class AttemptAbortedError extends SpoolError {
@@ -201,8 +201,8 @@ class Attempt implements TaskContext {
     const stopWatch = Attempt.#watchStop(input.stop, attempt);
     const hardMs = task.timeout.hardMs;
     const kept = Attempt.#keep(attempt, started, hardMs);
-    // Heartbeat here (a keeper that renews instead of the attempt would say `offThread`).
-    if (kept?.offThread !== true) attempt.#startHeartbeat();
+    // The attempt heartbeats on this thread; the keeper renews only while this thread is blocked.
+    attempt.#startHeartbeat();
     const softMs = minDefined(
       task.timeout.softMs,
       input.deadline === undefined ? undefined : input.deadline - input.now() - SOFT_BEFORE_DEADLINE_MS,
@@ -336,27 +336,7 @@ class Attempt implements TaskContext {
         ...(deadline === undefined ? {} : { deadline }),
         ...(receiptHandle === undefined ? {} : { receiptHandle }),
       },
-      Attempt.#onKeeperEvent,
-      attempt,
     );
-  }
-
-  /** What the lease keeper learnt: act as a heartbeat on this thread would have. */
-  static #onKeeperEvent(attempt: Attempt, event: KeeperEvent, error?: unknown): void {
-    switch (event) {
-      case 'lease-lost':
-        attempt.#abortFor('lease-lost');
-        return;
-      case 'cancel-requested':
-        attempt.#abortFor('cancelled');
-        return;
-      case 'heartbeat-failed':
-        warnSafely(attempt.logger, 'heartbeat failed; will try again', { error });
-        return;
-      case 'keeper-gone':
-        attempt.#startHeartbeat();
-        return;
-    }
   }
 
   static #onHeartbeat(attempt: Attempt): void {

@@ -80,27 +80,12 @@ export interface KeptLease {
   readonly receiptHandle?: string;
 }
 
-/**
- * What the keeper tells an attempt. The standby keeper renews and leaves the rest to the attempt's
- * own heartbeat on the main thread, which learns a lost lease or a cancel as soon as it runs again;
- * the events are kept for keepers that report.
- */
-export type KeeperEvent = 'lease-lost' | 'cancel-requested' | 'heartbeat-failed' | 'keeper-gone';
-
-/** Called with the subject given to {@link LeaseKeeper.keep} (no closure per attempt). */
-export type KeeperListener<S> = (subject: S, event: KeeperEvent, error?: ErrorInfo) => void;
-
 /** A running attempt, as the keeper and the loop monitor see it. */
 export interface KeptAttempt {
   readonly taskName: string;
   readonly taskId: string;
   readonly attempt: number;
   readonly leaseSeconds: number;
-  /**
-   * Whether the keeper's thread renews its lease instead of the attempt (always `false` for the
-   * standby keeper: attempts heartbeat on the main thread, and the keeper covers their blocks).
-   */
-  readonly offThread: boolean;
 }
 
 /** Messages to the keeper's thread. */
@@ -156,8 +141,7 @@ export class SlotTable {
 }
 
 /** One attempt the keeper tracks. */
-class Entry<S = unknown> implements KeptAttempt {
-  readonly offThread = false;
+class Entry implements KeptAttempt {
   /** Its slot in the shared table, when it has one. */
   slot = -1;
 
@@ -167,8 +151,6 @@ class Entry<S = unknown> implements KeptAttempt {
     readonly taskId: string,
     readonly attempt: number,
     readonly leaseSeconds: number,
-    readonly listener: KeeperListener<S>,
-    readonly subject: S,
     /** The attempt's message, when it came with one (see {@link LeaseKeeper.releaseMessage}). */
     readonly receiptHandle: string | undefined,
   ) {}
@@ -276,30 +258,22 @@ export class LeaseKeeper {
 
   /**
    * Track an attempt and, when the thread is up, write its lease to a free slot. The attempt
-   * heartbeats itself (the handle's `offThread` is `false`); the thread renews it only while the
-   * main thread is blocked.
+   * heartbeats itself; the thread renews it only while the main thread is blocked.
    */
-  keep<S>(
-    attempt: Omit<KeptAttempt, 'offThread'>,
-    lease: KeptLease,
-    listener: KeeperListener<S>,
-    subject: S,
-  ): KeptHandle {
+  keep(attempt: KeptAttempt, lease: KeptLease): KeptHandle {
     const key = ++this.#nextKey;
-    const entry = new Entry<S>(
+    const entry = new Entry(
       key,
       attempt.taskName,
       attempt.taskId,
       attempt.attempt,
       attempt.leaseSeconds,
-      listener,
-      subject,
       lease.receiptHandle,
     );
-    this.#entries.set(key, entry as Entry);
-    if (lease.receiptHandle !== undefined) this.#byReceipt.set(lease.receiptHandle, entry as Entry);
+    this.#entries.set(key, entry);
+    if (lease.receiptHandle !== undefined) this.#byReceipt.set(lease.receiptHandle, entry);
     const table = this.#table;
-    if (table !== undefined) this.#write(table, entry as Entry, lease);
+    if (table !== undefined) this.#write(table, entry, lease);
     return entry;
   }
 
