@@ -13,7 +13,7 @@
  *   write and one selection, shared out in send order with each message group kept in one receive
  *   (as if they had run one after another).
  * - A receipt handle is `<seq>.<receive count>.<receive time>`: every receive changes it (the count
- *   only grows), so a stale one matches no row. The receive time (epoch ms, base 36) is what SQS's
+ *   only grows), so a stale one matches no row. The receive time (epoch ms) is what SQS's
  *   12-hour visibility limit counts from: `changeVisibility` refuses a timeout that would end more
  *   than `MAX_VISIBILITY_SECONDS` after it, as SQS does (a `ConfigurationError` that says how much
  *   is left). A handle without it (`<seq>.<count>`, from an older spool) is not checked. (Schema
@@ -445,7 +445,7 @@ function toReceived(row: MessageRow, now: number): ReceivedMessage {
   return {
     messageId,
     body,
-    receiptHandle: `${seq}.${receiveCount + 1}.${Math.floor(now).toString(36)}`,
+    receiptHandle: `${seq}.${receiveCount + 1}.${Math.floor(now)}`,
     groupId,
     deduplicationId,
     receiveCount: receiveCount + 1,
@@ -467,7 +467,7 @@ interface Receipt {
   readonly receivedAt?: number;
 }
 
-/** Read a receipt handle `<seq>.<receive count>[.<receive time, base 36>]`; `undefined` when malformed. */
+/** Read a receipt handle `<seq>.<receive count>[.<receive time, epoch ms>]`; `undefined` when malformed. */
 function parseReceipt(handle: string): Receipt | undefined {
   const [seqText, countText, timeText, ...rest] = handle.split('.');
   if (seqText === undefined || seqText === '' || countText === undefined || rest.length > 0) return undefined;
@@ -477,8 +477,8 @@ function parseReceipt(handle: string): Receipt | undefined {
     return undefined;
   }
   if (timeText === undefined) return { seq, receiveCount };
-  const receivedAt = Number.parseInt(timeText, 36);
-  return Number.isSafeInteger(receivedAt) && /^[0-9a-z]+$/.test(timeText)
+  const receivedAt = Number(timeText);
+  return timeText !== '' && Number.isSafeInteger(receivedAt) && receivedAt >= 0
     ? { seq, receiveCount, receivedAt }
     : undefined;
 }

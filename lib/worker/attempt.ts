@@ -332,9 +332,9 @@ class Attempt implements TaskContext {
         owner: record.leaseOwner ?? '',
         leaseSeconds: task.leaseSeconds,
         until,
-        ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
-        ...(deadline === undefined ? {} : { deadline }),
-        ...(receiptHandle === undefined ? {} : { receiptHandle }),
+        singletonKey: record.singletonKey,
+        deadline,
+        receiptHandle,
       },
     );
   }

@@ -15,10 +15,10 @@
  * @module
  */
 
-import type { ReceivedMessage } from '../backend/transport.js';
+import type { Queue, ReceivedMessage } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import type { LeaseKeeper } from './lease-keeper.js';
-import { type Disposition, type ProcessorDeps, processMessage } from './processor.js';
+import { type Disposition, type MessageControl, type ProcessorDeps, processMessage } from './processor.js';
 import type { Runtime } from './runtime.js';
 
 /** What a runtime gives the group runner. */
@@ -101,18 +101,18 @@ export class GroupRunner {
     const { queue } = this.#deps;
     const keeper = this.#options.keeper;
     try {
-      const processing = processMessage(this.#deps, message, {
-        extendVisibility: async (seconds) => {
-          await queue.changeVisibility(message.receiptHandle, seconds);
-        },
-        stop: this.#options.interrupt,
-        ...(this.#options.deadline === undefined ? {} : { deadline: this.#options.deadline }),
-      });
-      // The lease keeper renews the attempt's lease until its finish is written, and stops (its last
-      // heartbeat settled) before the disposition changes the message (see lease-keeper.ts).
-      const disposition = await (keeper === undefined
-        ? processing
-        : processing.finally(() => keeper.releaseMessage(message.receiptHandle)));
+      let disposition: Disposition;
+      try {
+        disposition = await processMessage(
+          this.#deps,
+          message,
+          new Control(queue, message.receiptHandle, this.#options),
+        );
+      } finally {
+        // The lease keeper renews the attempt's lease until its finish is written, and stops (its
+        // last heartbeat settled) before the disposition changes the message (see lease-keeper.ts).
+        if (keeper !== undefined) await keeper.releaseMessage(message.receiptHandle);
+      }
       this.#options.onDisposition?.(disposition);
       if (disposition.kind === 'ack') {
         this.#options.acknowledge(message);
@@ -137,6 +137,25 @@ export class GroupRunner {
     hooks.settled?.(messages.length);
     const { queue } = this.#deps;
     await Promise.allSettled(messages.map((m) => queue.changeVisibility(m.receiptHandle, 0)));
+  }
+}
+
+/** One message's {@link MessageControl}: one object per message, its method on the prototype. */
+class Control implements MessageControl {
+  readonly stop: AbortSignal;
+  readonly deadline?: number;
+
+  constructor(
+    readonly queue: Queue,
+    readonly receiptHandle: string,
+    options: GroupRunnerOptions,
+  ) {
+    this.stop = options.interrupt;
+    if (options.deadline !== undefined) this.deadline = options.deadline;
+  }
+
+  async extendVisibility(seconds: number): Promise<void> {
+    await this.queue.changeVisibility(this.receiptHandle, seconds);
   }
 }
 

@@ -13,6 +13,7 @@ import type { Backend, PortableBackend } from '../backend/backend.js';
 import { toErrorInfo } from '../task/errors.js';
 import { leaseMsAt } from './lease.js';
 import {
+  decodeLease,
   type FromKeeper,
   type KeeperData,
   type KeptLease,
@@ -49,11 +50,7 @@ function read(slot: number, generation: number): KeptLease | undefined {
   const start = slot * SLOT_BYTES;
   const text = table.bytes.toString('utf8', start, start + (table.length[slot] ?? 0));
   if (Atomics.load(table.state, slot) !== 1 || Atomics.load(table.generation, slot) !== generation) return undefined;
-  try {
-    return JSON.parse(text) as KeptLease;
-  } catch {
-    return undefined;
-  }
+  return decodeLease(text);
 }
 
 function poll(): void {
@@ -125,8 +122,11 @@ async function open(recipe: PortableBackend): Promise<Backend> {
 }
 
 let timer: NodeJS.Timeout | undefined;
+/** Set by a close, which may come before the backend is open. */
+let closing = false;
 
 async function close(): Promise<void> {
+  closing = true;
   if (timer !== undefined) clearInterval(timer);
   // Let renewals in flight settle before the connection closes.
   while (table.busy.some((busy) => busy !== 0)) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -142,6 +142,11 @@ port?.on('message', (message: ToKeeper) => {
 });
 open(data.backend).then(
   (opened) => {
+    if (closing) {
+      // Closed while opening: nothing to keep.
+      void Promise.resolve(opened.close()).finally(() => port?.close());
+      return;
+    }
     backend = opened;
     timer = setInterval(poll, data.pollMs);
     post({ type: 'ready' });

@@ -13,8 +13,8 @@
  * {@link UNTIMED_KEEP_MS} for a task with neither. Never forever.
  *
  * - **No message per attempt.** The attempts held are a table in shared memory, one slot per
- *   attempt: the main thread writes the slot's lease (JSON) and then marks it taken; a release
- *   marks it free. That costs the main thread a `JSON.stringify` and a copy, and the thread nothing,
+ *   attempt: the main thread writes the slot's lease ({@link encodeLease}) and then marks it taken;
+ *   a release marks it free. That costs the main thread a short string and a copy, and the thread nothing,
  *   for the attempts that end before the main thread is ever blocked (nearly all). A slot is read
  *   under its generation count: a read that overlapped the slot's reuse is discarded.
  * - **Safe is a third of a lease.** The main thread heartbeats every third of a lease while alive,
@@ -59,25 +59,75 @@ export const STALE_AFTER_MS = 250;
 /** How often the keeper's thread looks at the main thread's stamp, ms. */
 export const KEEPER_POLL_MS = 100;
 
-/** Most bytes of one slot's lease (JSON); an attempt whose lease is longer is not kept. */
+/** Most bytes of one slot's lease ({@link encodeLease}); an attempt whose lease is longer is not kept. */
 export const SLOT_BYTES = 2048;
 
-/** What the keeper needs to renew one attempt's lease (written to its slot once). */
+/**
+ * What the keeper needs to renew one attempt's lease (written to its slot once). Optional fields
+ * may be given as `undefined` (built without spreads on the hot path).
+ */
 export interface KeptLease {
   /** The run's task id. */
   readonly id: string;
   /** The attempt's lease owner. */
   readonly owner: string;
-  /** The singleton lock the lease extends, if the run holds one. */
-  readonly singletonKey?: string;
   /** The task's lease length, seconds (also the visibility extension). */
   readonly leaseSeconds: number;
-  /** The runtime's deadline (a Lambda's), epoch ms: leases end at most a second past it. */
-  readonly deadline?: number;
   /** Renew a blocked main thread's lease only until this moment, epoch ms. */
   readonly until: number;
+  /** The singleton lock the lease extends, if the run holds one. */
+  readonly singletonKey?: string | undefined;
+  /** The runtime's deadline (a Lambda's), epoch ms: leases end at most a second past it. */
+  readonly deadline?: number | undefined;
   /** The message's receipt handle, to extend its visibility with each renewal. */
-  readonly receiptHandle?: string;
+  readonly receiptHandle?: string | undefined;
+}
+
+/**
+ * A lease as its slot holds it. Usually lines: `L`, id, owner, leaseSeconds, until, deadline,
+ * receipt handle, singleton key (an absent field is an empty line): a template string costs a
+ * fifth of `JSON.stringify`, and every attempt writes one. When a string field is empty or holds a
+ * line break (a singleton key can be anything), `J` and the lease's JSON instead.
+ */
+export function encodeLease(lease: KeptLease): string {
+  const { id, owner, singletonKey, receiptHandle } = lease;
+  const receipt = receiptHandle ?? '';
+  if (
+    id.includes('\n') ||
+    owner.includes('\n') ||
+    receipt.includes('\n') ||
+    receiptHandle === '' ||
+    singletonKey === '' ||
+    singletonKey?.includes('\n') === true
+  ) {
+    return `J${JSON.stringify(lease)}`;
+  }
+  return `L\n${id}\n${owner}\n${lease.leaseSeconds}\n${lease.until}\n${lease.deadline ?? ''}\n${receipt}\n${singletonKey ?? ''}`;
+}
+
+/** Read what {@link encodeLease} wrote; `undefined` when it is not a lease. */
+export function decodeLease(text: string): KeptLease | undefined {
+  if (text.startsWith('J')) {
+    try {
+      return JSON.parse(text.slice(1)) as KeptLease;
+    } catch {
+      return undefined;
+    }
+  }
+  const [mark, id, owner, leaseSeconds, until, deadline, receiptHandle, singletonKey, ...rest] = text.split('\n');
+  if (mark !== 'L' || singletonKey === undefined || rest.length > 0 || id === undefined || owner === undefined) {
+    return undefined;
+  }
+  const lease: KeptLease = {
+    id,
+    owner,
+    leaseSeconds: Number(leaseSeconds),
+    until: Number(until),
+    deadline: deadline === '' ? undefined : Number(deadline),
+    receiptHandle: receiptHandle === '' ? undefined : receiptHandle,
+    singletonKey: singletonKey === '' ? undefined : singletonKey,
+  };
+  return Number.isFinite(lease.leaseSeconds) && Number.isFinite(lease.until) ? lease : undefined;
 }
 
 /** A running attempt, as the keeper and the loop monitor see it. */
@@ -112,8 +162,8 @@ export interface KeeperData {
 
 /**
  * The shared table of held attempts, as both threads see it: for slot `i`, `state[i]` (0 free, 1
- * taken), `generation[i]` (counts the slot's uses), `length[i]` (bytes of its lease JSON),
- * `busy[i]` (1 while the thread renews it), and the JSON at `bytes[i * SLOT_BYTES …]`.
+ * taken), `generation[i]` (counts the slot's uses), `length[i]` (bytes of its encoded lease),
+ * `busy[i]` (1 while the thread renews it), and the encoded lease at `bytes[i * SLOT_BYTES …]`.
  */
 export class SlotTable {
   readonly state: Int32Array;
@@ -182,6 +232,8 @@ export class LeaseKeeper {
   /** Free slots of the table. */
   #free: number[] = [];
   #thread: Thread | undefined;
+  /** Whether the thread said it is up (its backend open). */
+  #ready = false;
   #nextKey = 0;
   #warnedFull = false;
 
@@ -189,9 +241,9 @@ export class LeaseKeeper {
     this.#options = options;
   }
 
-  /** Whether the thread stands by to renew the leases of a blocked main thread. */
+  /** Whether the thread is up and stands by to renew the leases of a blocked main thread. */
   get offThread(): boolean {
-    return this.#thread !== undefined;
+    return this.#ready;
   }
 
   /** The attempts running now. */
@@ -200,8 +252,10 @@ export class LeaseKeeper {
   }
 
   /**
-   * Start the thread; resolves whether it is up (open-failed, or no recipe: `false`). Logs why at
-   * warn when it cannot start.
+   * Start the thread; resolves whether it came up (open-failed, or no recipe: `false`), and logs
+   * why at warn when it did not. Attempts are written to the slot table from the call on, so the
+   * caller need not wait: a thread that comes up while the main thread is already blocked renews
+   * what that block holds.
    */
   start(): Promise<boolean> {
     const { backend, logger } = this.#options;
@@ -224,13 +278,14 @@ export class LeaseKeeper {
       return Promise.resolve(false);
     }
     thread.unref();
+    this.#table = table;
+    this.#free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
+    this.#thread = thread;
     return new Promise<boolean>((resolve) => {
       thread.on('message', (message: FromKeeper) => {
         if (message.type === 'ready') {
-          this.#table = table;
-          this.#free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
-          this.#thread = thread;
-          resolve(true);
+          this.#ready = this.#thread === thread;
+          resolve(this.#ready);
         } else if (message.type === 'open-failed') {
           logger.warn('lease keeper could not open the backend; a blocked event loop lets leases lapse', {
             error: message.error,
@@ -320,7 +375,7 @@ export class LeaseKeeper {
     clearTimeout(timer);
   }
 
-  /** Write `lease` to a free slot: the JSON first, then the generation, then the taken mark. */
+  /** Write `lease` to a free slot: the encoded lease first, then the generation, then the taken mark. */
   #write(table: SlotTable, entry: Entry, lease: KeptLease): void {
     const slot = this.#free.pop();
     if (slot === undefined) {
@@ -332,7 +387,7 @@ export class LeaseKeeper {
       }
       return;
     }
-    const text = JSON.stringify(lease);
+    const text = encodeLease(lease);
     // UTF-8 takes at most 3 bytes per UTF-16 unit: measure exactly only when that bound is too long.
     if (text.length * 3 > SLOT_BYTES && Buffer.byteLength(text) > SLOT_BYTES) {
       this.#free.push(slot);
@@ -358,6 +413,7 @@ export class LeaseKeeper {
     void thread.terminate();
     if (this.#thread !== thread) return;
     this.#thread = undefined;
+    this.#ready = false;
     this.#table = undefined;
     this.#free = [];
     for (const entry of this.#entries.values()) entry.slot = -1;

@@ -30,7 +30,7 @@ import {
 import { type ScheduleRunner, startScheduleRunner } from '../schedule/runner.js';
 import { ConfigurationError } from '../task/errors.js';
 import { BatchDeleter, DEFAULT_ACK_LINGER_MS, mayLinger } from './deleter.js';
-import { GroupRunner, groupInOrder } from './groups.js';
+import { type GroupHooks, GroupRunner, groupInOrder } from './groups.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { LoopMonitor } from './loop-monitor.js';
 import { Poller } from './poller.js';
@@ -216,8 +216,23 @@ class SpoolWorker implements Worker {
   readonly #receiving = new AbortController();
   /** Aborts the attempts still in flight when the grace period is over. */
   readonly #interrupt = new AbortController();
-  /** Message groups being run. */
-  readonly #running = new Set<Promise<void>>();
+  /** How many message groups are being run. */
+  #groupsRunning = 0;
+  /** Called when the last group running ends (set by {@link #drained}). */
+  #onIdle: (() => void) | undefined;
+  /** The group runner's hooks, the same for every group (no closures per group). */
+  readonly #hooks: GroupHooks = {
+    // Stopping: what has not started goes back at once, for another worker.
+    stopping: () => this.#receiving.signal.aborted,
+    settled: (count) => this.#slots.settle(count),
+  };
+  readonly #groupDone = (): void => {
+    this.#groupsRunning -= 1;
+    if (this.#groupsRunning > 0) return;
+    const idle = this.#onIdle;
+    this.#onIdle = undefined;
+    idle?.();
+  };
   #resolveStopped: () => void = () => {};
   #started = false;
   #polling: Promise<void> = Promise.resolve();
@@ -289,14 +304,17 @@ class SpoolWorker implements Worker {
     this.#monitor.start();
     if (this.#keeperOff !== undefined) {
       this.#logger.info(`leases are renewed on the main thread: ${this.#keeperOff}`);
-    } else if (!(await this.#keeper.start())) {
-      this.#logger.info('leases are renewed on the main thread: the lease keeper did not start (see above)');
+    } else {
+      // Not awaited: attempts are kept from now on, and the thread renews them once it is up.
+      void this.#keeper.start().then((up) => {
+        if (!up) this.#logger.info('leases are renewed on the main thread: the lease keeper did not start (see above)');
+      });
     }
     if (this.#options.signals) this.#offSignals = drainOnSignals(this, this.#logger);
     await this.#pool?.start();
     this.#logger.info('worker started', {
       concurrency: this.#options.concurrency,
-      leases: this.#keeper.offThread ? 'main thread, lease keeper standing by' : 'main thread',
+      leases: this.#keeperOff === undefined ? 'main thread, lease keeper standing by' : 'main thread',
       handlers: this.#options.pool?.kind ?? 'inline',
       tasks: [...this.#runtime.tasks.keys()],
       ...(this.#schedules === undefined ? {} : { schedules: [...this.#runtime.schedules.keys()] }),
@@ -350,23 +368,23 @@ class SpoolWorker implements Worker {
   /** Run the groups of a receive (its messages are already active in the slots). */
   #dispatch(messages: readonly ReceivedMessage[]): void {
     for (const group of groupInOrder(messages)) {
-      const running: Promise<void> = this.#groups
-        .runGroup(group, {
-          // Stopping: what has not started goes back at once, for another worker.
-          stopping: () => this.#receiving.signal.aborted,
-          settled: (count) => this.#slots.settle(count),
-        })
-        .then(() => {
-          // Deletes waiting for companions go when their batch fills or their linger ends.
-          this.#running.delete(running);
-        });
-      this.#running.add(running);
+      this.#groupsRunning += 1;
+      // runGroup never rejects. Deletes waiting for companions go when their batch fills or their linger ends.
+      void this.#groups.runGroup(group, this.#hooks).then(this.#groupDone);
     }
   }
 
   /** Resolves once no message group is being run. */
   async #drained(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    while (this.#groupsRunning > 0) {
+      await new Promise<void>((resolve) => {
+        const before = this.#onIdle;
+        this.#onIdle = () => {
+          before?.();
+          resolve();
+        };
+      });
+    }
   }
 
   /** Deploy the app's schedules and fire them from this worker, where the backend fires in-process. */
