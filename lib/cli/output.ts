@@ -61,18 +61,50 @@ export class CliError extends Error {
   }
 }
 
-/** Write one line. */
+/**
+ * Characters that would act on a terminal rather than show: C0 controls but tab and line feed,
+ * DEL, C1 controls (U+009B is a CSI on its own), and the bidirectional overrides and isolates
+ * (text that reads one way and runs another).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` safe to write to a terminal: every character of {@link UNPRINTABLE} (escape sequences,
+ * carriage returns, bidi overrides) shown as its `\u{…}` escape. Records, errors and dead letters
+ * hold text from handlers and from anyone who may send to the queue: it goes through here before
+ * it is shown (JSON output escapes it on its own).
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+}
+
+/** Write one line (through {@link printable}). */
 export function line(stream: OutStream, text = ''): void {
+  stream.write(`${printable(text)}\n`);
+}
+
+/** What JSON leaves raw of {@link UNPRINTABLE} (it escapes C0 controls itself). */
+const UNPRINTABLE_IN_JSON = /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Write a value as JSON (pretty, 2 spaces) followed by a newline; DEL, C1 controls and bidi
+ * controls are written as `\uXXXX` escapes (the same JSON, safe on a terminal).
+ */
+export function printJson(stream: OutStream, value: unknown): void {
+  const text = JSON.stringify(value, null, 2).replace(
+    UNPRINTABLE_IN_JSON,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
   stream.write(`${text}\n`);
 }
 
-/** Write a value as JSON (pretty, 2 spaces) followed by a newline. */
-export function printJson(stream: OutStream, value: unknown): void {
-  stream.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Columns aligned with two spaces between; the last column is not padded (it may be long). */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Columns aligned with two spaces between; the last column is not padded (it may be long). Cells
+ * go through {@link printable}, line breaks included (one line per row).
+ */
+export function table(headers: readonly string[], rawRows: readonly (readonly string[])[]): string {
+  const rows = rawRows.map((row) => row.map((cell) => printable(cell).replaceAll('\n', '\\n')));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const render = (cells: readonly string[]) =>
     cells
@@ -82,11 +114,21 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [render(headers), ...rows.map(render)].map((r) => `${r}\n`).join('');
 }
 
-/** `key  value` lines with keys aligned; multi-line values are indented under their key. */
+/**
+ * `key  value` lines with keys aligned; multi-line values are indented under their key. Values go
+ * through {@link printable}.
+ */
 export function keyValues(pairs: readonly (readonly [string, string | undefined])[]): string {
   const shown = pairs.filter((p): p is readonly [string, string] => p[1] !== undefined);
   const width = Math.max(0, ...shown.map(([k]) => k.length));
-  return shown.map(([k, v]) => `${k.padEnd(width)}  ${v.split('\n').join(`\n${' '.repeat(width + 2)}`)}\n`).join('');
+  return shown
+    .map(
+      ([k, v]) =>
+        `${k.padEnd(width)}  ${printable(v)
+          .split('\n')
+          .join(`\n${' '.repeat(width + 2)}`)}\n`,
+    )
+    .join('');
 }
 
 /** An epoch-ms time as ISO 8601, or `undefined`. */

@@ -9,7 +9,7 @@
 
 import { CommanderError } from 'commander';
 import { isSpoolError, type SpoolErrorCode } from '../task/errors.js';
-import { CliError, type CliIo, EXIT } from './output.js';
+import { CliError, type CliIo, EXIT, printable } from './output.js';
 
 /** The exit code of a command that ends with a spool error, by the error's code. */
 export const EXIT_BY_ERROR_CODE = {
@@ -64,8 +64,8 @@ export function reportError(io: Pick<CliIo, 'stderr'>, error: unknown): number {
     const described = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     message = `unexpected error: ${described}${debug ? '' : ' (set SPOOL_DEBUG=1 to see the stack)'}`;
   }
-  io.stderr.write(`spool: ${message}\n`);
-  if (debug && error instanceof Error) io.stderr.write(`${stackWithCauses(error)}\n`);
+  io.stderr.write(`spool: ${printable(message)}\n`);
+  if (debug && error instanceof Error) io.stderr.write(`${printable(stackWithCauses(error))}\n`);
   return code;
 }
 

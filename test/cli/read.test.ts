@@ -100,6 +100,26 @@ describe('spool inspect', () => {
     });
   });
 
+  it('GIVEN a failed run whose error holds terminal escapes and a bidi override WHEN inspect (text and --json) THEN none reaches the terminal raw', async () => {
+    const why = 'clear\u001b[2J\u001b]0;owned\u0007 \u009b31m \u202eevil\r!';
+    const { id } = await withWorker(
+      async () =>
+        JSON.parse(
+          (await run(['enqueue', 'fail', JSON.stringify({ why }), '--app', APP, '--wait', '--json'])).stdout,
+        ) as {
+          id: string;
+        },
+    );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters.
+    const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/;
+    const text = await run(['inspect', id]);
+    expect(text.stdout).not.toMatch(raw);
+    expect(text.stdout).toContain('clear\\u{1b}[2J\\u{1b}]0;owned\\u{7} \\u{9b}31m \\u{202e}evil\\u{d}!');
+    const json = await run(['inspect', id, '--json']);
+    expect(json.stdout).not.toMatch(raw);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { message: why } });
+  });
+
   it('GIVEN an id with no record WHEN inspect THEN it explains why and exits 1', async () => {
     await someRuns();
     const out = await run(['inspect', 'f'.repeat(32)]);
