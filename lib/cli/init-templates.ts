@@ -80,7 +80,7 @@ export function initFiles(values: InitValues): Record<string, string> {
       null,
       2,
     )}\n`,
-    'cdk.json': `${JSON.stringify({ app: 'npx tsx infra/app.ts' }, null, 2)}\n`,
+    'cdk.json': `${JSON.stringify({ app: 'node --import tsx infra/app.ts' }, null, 2)}\n`,
     '.gitignore': 'node_modules/\ndist/\ncdk.out/\n.spool/\n',
     'src/contracts.ts': `/**
  * Task contracts: each task's name, argument schema and result type, without its handler.
