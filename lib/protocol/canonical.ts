@@ -55,7 +55,14 @@ class Canonicaliser {
       const out: Record<string, unknown> = {};
       for (const name of Object.keys(current).sort()) {
         const item = (current as Record<string, unknown>)[name];
-        if (item !== undefined) out[name] = this.normalise(item, name, `${path}.${name}`, depth + 1);
+        if (item === undefined) continue;
+        const normalised = this.normalise(item, name, `${path}.${name}`, depth + 1);
+        // An own `__proto__` key (JSON.parse makes one) is data: assigning it would set the prototype.
+        if (name === '__proto__') {
+          Object.defineProperty(out, name, { value: normalised, enumerable: true, writable: true, configurable: true });
+        } else {
+          out[name] = normalised;
+        }
       }
       return out;
     } finally {

@@ -1,7 +1,7 @@
 /** Task ids the library makes: derived ones are stable hashes, fresh ones are UUIDv7s in creation order. */
 
 import { describe, expect, it, vi } from 'vitest';
-import { deriveTaskId, randomTaskId } from '../../lib/protocol/canonical.js';
+import { canonicalJson, deriveTaskId, randomTaskId } from '../../lib/protocol/canonical.js';
 
 describe('task ids', () => {
   it('GIVEN the same task and key THEN the derived id is the same 32 hex digits', () => {
@@ -36,5 +36,16 @@ describe('task ids', () => {
     } finally {
       clock.mockRestore();
     }
+  });
+});
+
+describe('canonical JSON', () => {
+  it('GIVEN arguments with an own __proto__ key (as JSON.parse makes) WHEN canonicalised THEN the key is kept, so they differ from the same arguments without it', () => {
+    const withProto = JSON.parse('{"amount":1,"__proto__":{"admin":true}}') as unknown;
+    const without = { amount: 1 };
+    expect(canonicalJson(withProto, 't')).toBe('{"__proto__":{"admin":true},"amount":1}');
+    expect(canonicalJson(withProto, 't')).not.toBe(canonicalJson(without, 't'));
+    expect(JSON.parse(canonicalJson(withProto, 't'))).toEqual(withProto);
+    expect(({} as { admin?: boolean }).admin).toBeUndefined();
   });
 });
