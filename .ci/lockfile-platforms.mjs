@@ -23,7 +23,8 @@ const missingIntegrity = () => Object.entries(packages).filter((e) => installabl
 
 if (process.argv.includes('--check')) {
   const missing = missingIntegrity();
-  for (const [where, entry] of missing) console.error(`package-lock.json: ${where}@${entry.version} has no integrity hash`);
+  for (const [where, entry] of missing)
+    console.error(`package-lock.json: ${where}@${entry.version} has no integrity hash`);
   if (missing.length > 0) {
     console.error('Run `node .ci/lockfile-platforms.mjs` to fill them in from the registry, and commit the lockfile.');
     process.exit(1);

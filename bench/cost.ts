@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     await deleteResources(clients, resources);
     clients.sqs.destroy();
     clients.dynamodb.destroy();
+    clients.s3?.destroy();
     await started?.stop();
   }
 }

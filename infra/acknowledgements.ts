@@ -19,7 +19,7 @@
  * @module
  */
 
-import { Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { TaskQueueHttpApi } from './http-api.js';
 import type { TaskQueue } from './task-queue.js';
@@ -33,13 +33,28 @@ const xrayReason = (others: string) =>
   `statement of ${others}.`;
 
 /**
- * Acknowledge the findings a {@link TaskQueue} cannot avoid (the X-Ray wildcard of its worker's
- * role). Call it for each task queue of an app checked with cdk-nag.
+ * Acknowledge the findings a {@link TaskQueue} cannot avoid: the X-Ray wildcard of its worker's
+ * role, the worker's grant on the blobs (`blobs/*`, keys known only at run time), and, when the
+ * blob bucket has no access-log bucket (`blobAccessLogsBucket`), its missing server access logs.
+ * Call it for each task queue of an app checked with cdk-nag.
  */
 export function acknowledgeTaskQueueFindings(taskQueue: TaskQueue): void {
   Validations.of(taskQueue.workerRole).acknowledge({
     id: XRAY_WILDCARD,
     reason: xrayReason('the worker role names its queue, table, index or log group'),
+  });
+  Validations.of(taskQueue.workerRole).acknowledge({
+    id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId(taskQueue)}.Arn>/blobs/*]`,
+    reason:
+      "The claim-check: the worker reads and writes blobs whose keys hold task ids and content digests, known only at run time; the grant covers the objects under blobs/ in the task queue's own bucket only.",
+  });
+  // Only without an access-log bucket (TaskQueueProps.blobAccessLogsBucket); with one, S1 is met.
+  const logged = (taskQueue.bucket.node.defaultChild as { loggingConfiguration?: unknown }).loggingConfiguration;
+  if (logged !== undefined) return;
+  Validations.of(taskQueue.bucket).acknowledge({
+    id: 'AwsSolutions::AwsSolutions-S1',
+    reason:
+      "The blob bucket holds transient claim-check payloads (arguments, results, error messages too large for SQS or DynamoDB) read and written only by the task queue's own roles, which CloudTrail records; pass blobAccessLogsBucket to keep S3 server access logs too.",
   });
 }
 
@@ -62,6 +77,11 @@ export function acknowledgeTaskQueueHttpApiFindings(httpApi: TaskQueueHttpApi): 
  * known only at enqueue.
  */
 export function acknowledgeEnqueueGrantFindings(principal: IConstruct, taskQueue: TaskQueue): void {
+  Validations.of(principal).acknowledge({
+    id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId(taskQueue)}.Arn>/blobs/*d/args/*]`,
+    reason:
+      "The claim-check: arguments too large for an SQS message are written as a blob keyed by the run's task id and the content's digest, known only at enqueue; the grant covers PutObject on argument blobs (blobs/*d/args/*) in the task queue's own bucket only.",
+  });
   const group = Stack.of(taskQueue).getLogicalId(taskQueue.scheduling.group);
   Validations.of(principal).acknowledge({
     id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`,
@@ -70,4 +90,23 @@ export function acknowledgeEnqueueGrantFindings(principal: IConstruct, taskQueue
       'schedule group, created at enqueue and deleted on cancel. The ids are only known then, so the grant covers delay.* ' +
       'in that one group (not its recurring schedules, not other groups).',
   });
+}
+
+/**
+ * Acknowledge the wildcards {@link TaskQueue.grantReadResults} gives `principal`: reading the blobs
+ * of results and error messages too large for a record, whose keys hold task ids known only when
+ * they are read.
+ */
+export function acknowledgeReadResultsGrantFindings(principal: IConstruct, taskQueue: TaskQueue): void {
+  for (const kind of ['result', 'error']) {
+    Validations.of(principal).acknowledge({
+      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId(taskQueue)}.Arn>/blobs/*d/${kind}/*]`,
+      reason: `The claim-check: ${kind === 'result' ? 'a result' : 'an error message'} too large for a DynamoDB item is a blob keyed by its run's task id and the content's digest, known only when it is read; the grant covers GetObject on those blobs (blobs/*d/${kind}/*) in the task queue's own bucket only.`,
+    });
+  }
+}
+
+/** The logical id of the task queue's blob bucket, as cdk-nag names it in a finding. */
+function bucketId(taskQueue: TaskQueue): string {
+  return Stack.of(taskQueue).getLogicalId(taskQueue.bucket.node.defaultChild as CfnElement);
 }

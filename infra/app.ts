@@ -128,6 +128,7 @@ export class SpoolExampleStack extends Stack {
     output('QueueUrl', this.tasks.queue.queueUrl, 'SPOOL_QUEUE_URL: the SQS FIFO task queue');
     output('DeadLetterQueueUrl', this.tasks.deadLetterQueue.queueUrl, 'SPOOL_DLQ_URL: the dead-letter queue');
     output('TableName', this.tasks.table.tableName, 'SPOOL_TABLE: the DynamoDB table of task records');
+    output('BucketName', this.tasks.bucket.bucketName, 'SPOOL_BUCKET: the S3 bucket of blobs (the claim-check)');
     output('WorkerFunctionName', this.tasks.worker.functionName, 'The worker Lambda');
     output('ProducerFunctionName', this.producer.functionName, 'The example producer Lambda');
     output('ScheduleGroup', this.tasks.scheduling.groupName, 'SPOOL_SCHEDULE_GROUP: the EventBridge Scheduler group');

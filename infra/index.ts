@@ -11,6 +11,7 @@
 
 export {
   acknowledgeEnqueueGrantFindings,
+  acknowledgeReadResultsGrantFindings,
   acknowledgeTaskQueueFindings,
   acknowledgeTaskQueueHttpApiFindings,
 } from './acknowledgements.js';

@@ -15,6 +15,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import {
   acknowledgeEnqueueGrantFindings,
+  acknowledgeReadResultsGrantFindings,
   acknowledgeTaskQueueFindings,
   acknowledgeTaskQueueHttpApiFindings,
 } from './acknowledgements.js';
@@ -29,8 +30,10 @@ export function checkWithCdkNag(app: App): void {
 export function acknowledgeExampleFindings(stack: SpoolExampleStack): void {
   acknowledgeTaskQueueFindings(stack.tasks);
   acknowledgeEnqueueGrantFindings(stack.producer.role ?? stack.producer, stack.tasks);
+  acknowledgeReadResultsGrantFindings(stack.producer.role ?? stack.producer, stack.tasks);
   if (stack.httpApi !== undefined) {
     acknowledgeTaskQueueHttpApiFindings(stack.httpApi);
     acknowledgeEnqueueGrantFindings(stack.httpApi.role, stack.tasks);
+    acknowledgeReadResultsGrantFindings(stack.httpApi.role, stack.tasks);
   }
 }

@@ -10,6 +10,7 @@ import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { SPOOL_LAYOUT } from '../lib/aws/layout.js';
 import { MAX_BATCH, MAX_REDRIVE_RECEIVE_COUNT, MAX_VISIBILITY_SECONDS } from '../lib/protocol/limits.js';
@@ -141,11 +142,21 @@ export interface TaskQueueProps {
    */
   readonly encryptionKey?: kms.IKey;
   /**
-   * What happens to the table when it leaves the stack. The queues are always destroyed (a message
-   * outlives its run by minutes; the records are what matter).
+   * What happens to the table and the blob bucket when they leave the stack. The queues are always
+   * destroyed (a message outlives its run by minutes; the records are what matter). A bucket that
+   * still holds blobs cannot be destroyed: empty it first (its lifecycle rules empty it in time).
    * @default RemovalPolicy.RETAIN (with deletion protection on)
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Where the blob bucket (the claim-check: arguments, results and error messages too large for a
+   * message or a record) writes its S3 server access logs, under the prefix `spool-blobs/`.
+   * Without one, the bucket keeps no access logs (cdk-nag's AwsSolutions-S1, acknowledged by
+   * `acknowledgeTaskQueueFindings` with the reason): every access is by spool's own roles, which
+   * CloudTrail records.
+   * @default no server access logs
+   */
+  readonly blobAccessLogsBucket?: s3.IBucket;
   /**
    * The age of the oldest queued message above which an alarm fires (the queue is falling behind).
    * @default Duration.minutes(5)
@@ -211,6 +222,7 @@ export const SPOOL_ENVIRONMENT_KEYS = [
   'SPOOL_TABLE',
   'SPOOL_SCHEDULE_GROUP',
   'SPOOL_SCHEDULER_ROLE_ARN',
+  'SPOOL_BUCKET',
 ] as const;
 
 /** {@link TaskQueueProps} with every default applied. */
@@ -250,6 +262,8 @@ export interface ResolvedTaskQueueProps
   readonly alarmTopic: sns.ITopic | undefined;
   /** {@link TaskQueueProps.dashboardName}; undefined: generated. */
   readonly dashboardName: string | undefined;
+  /** {@link TaskQueueProps.blobAccessLogsBucket}; undefined: no access logs. */
+  readonly blobAccessLogsBucket: s3.IBucket | undefined;
 }
 
 /** Thrown by {@link resolveTaskQueueProps} with every broken rule. */
@@ -417,6 +431,7 @@ export function resolveTaskQueueProps(props: TaskQueueProps, cwd: string = proce
     oldestMessageAgeAlarmThreshold: props.oldestMessageAgeAlarmThreshold ?? d.oldestMessageAgeAlarmThreshold,
     alarmTopic: props.alarmTopic,
     dashboardName: props.dashboardName,
+    blobAccessLogsBucket: props.blobAccessLogsBucket,
     metricsNamespace: props.metricsNamespace ?? d.metricsNamespace,
     metricsService: props.metricsService ?? d.metricsService,
     schedules: props.schedules ?? [],

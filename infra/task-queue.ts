@@ -1,8 +1,9 @@
 /**
  * The `TaskQueue` CDK construct: everything spool's AWS backend needs, laid out exactly as
  * `lib/aws/provision.ts` creates it for tests — an SQS FIFO task queue and its dead-letter queue
- * (high-throughput mode), a DynamoDB table of task records, and the worker Lambda on an SQS event
- * source — plus least-privilege grants for producers, alarms and a dashboard.
+ * (high-throughput mode), a DynamoDB table of task records, the S3 bucket of blobs (the
+ * claim-check), and the worker Lambda on an SQS event source — plus least-privilege grants for
+ * producers, alarms and a dashboard.
  *
  * @module
  */
@@ -15,10 +16,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/keys.js';
-import { type KeyAttribute, SPOOL_LAYOUT } from '../lib/aws/layout.js';
+import { blobLifecycleRules, type KeyAttribute, SPOOL_LAYOUT } from '../lib/aws/layout.js';
+import { BLOB_KEY_PREFIX, type BlobKind } from '../lib/protocol/blob-ref.js';
 import { TIMER_PREFIX } from '../lib/protocol/ids.js';
 import { functionCode } from './function-code.js';
 import { TaskQueueMonitoring } from './task-queue-monitoring.js';
@@ -42,6 +45,13 @@ const cdkKey = (a: KeyAttribute): dynamodb.Attribute => ({ name: a.name, type: C
 const TASK_ITEMS = taskKey('*').pk; // task#*
 const UNIQUE_LOCK_ITEMS = lockKey('unique', '*').pk; // lock#unique#*
 
+/**
+ * The object keys of one kind of blob in the bucket (`blobs/<days>d/<kind>/…`,
+ * `lib/protocol/blob-ref.ts`), for grants on that kind only; `'*'`: every blob.
+ */
+const blobObjects = (bucket: s3.IBucket, kind: BlobKind | '*') =>
+  kind === '*' ? bucket.arnForObjects(`${BLOB_KEY_PREFIX}*`) : bucket.arnForObjects(`${BLOB_KEY_PREFIX}*d/${kind}/*`);
+
 /** KMS actions for reading a resource encrypted with a customer managed key. */
 const KMS_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey'];
 /** KMS actions for writing one (SQS sends need GenerateDataKey; DynamoDB writes Encrypt). */
@@ -59,23 +69,32 @@ export interface ITaskQueue extends IConstruct {
   readonly deadLetterQueue: sqs.IQueue;
   /** The DynamoDB table of task records. */
   readonly table: dynamodb.ITable;
-  /** The customer managed key of the queues and the table, if there is one. */
+  /**
+   * The S3 bucket of blobs: arguments, results and error messages too large for a message or a
+   * record (the claim-check, `lib/backend/blobs.ts`); absent for a task queue referenced without one.
+   */
+  readonly bucket?: s3.IBucket | undefined;
+  /** The customer managed key of the queues, the table and the bucket, if there is one. */
   readonly encryptionKey?: kms.IKey | undefined;
   /**
    * The environment `openAwsBackend()` reads: `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`,
-   * and with a scheduler `SPOOL_SCHEDULE_GROUP` and `SPOOL_SCHEDULER_ROLE_ARN` (`AWS_REGION` is set
-   * by Lambda, ECS and the SDK's usual sources).
+   * `SPOOL_BUCKET` (with a bucket), and with a scheduler `SPOOL_SCHEDULE_GROUP` and
+   * `SPOOL_SCHEDULER_ROLE_ARN` (`AWS_REGION` is set by Lambda, ECS and the SDK's usual sources).
    */
   readonly environment: Readonly<Record<string, string>>;
   /**
-   * Let `grantee` enqueue runs: send to the task queue, take and give back the lock of a
-   * `unique` task (reading its holder's record), and (with a scheduler) create the one-time
-   * schedules of runs delayed by more than 15 minutes, passing the Scheduler role. Nothing else:
-   * it cannot receive or delete messages, write task records, delete schedules or touch
-   * recurring ones.
+   * Let `grantee` enqueue runs: send to the task queue, write the blobs of arguments too large for
+   * a message (`PutObject` on `blobs/*d/args/*`), take and give back the lock of a `unique` task
+   * (reading its holder's record), and (with a scheduler) create the one-time schedules of runs
+   * delayed by more than 15 minutes, passing the Scheduler role. Nothing else: it cannot receive or
+   * delete messages, write task records, read blobs, delete schedules or touch recurring ones.
    */
   grantEnqueue(grantee: iam.IGrantable): iam.Grant;
-  /** Let `grantee` read task records (a handle's `status()`, `info()` and `result()`). */
+  /**
+   * Let `grantee` read task records (a handle's `status()`, `info()` and `result()`), and the blobs
+   * of results and error messages too large for a record (`GetObject` on `blobs/*d/result/*` and
+   * `blobs/*d/error/*`).
+   */
   grantReadResults(grantee: iam.IGrantable): iam.Grant;
   /**
    * Let `grantee` cancel runs (a handle's `cancel()`): update task records (mark a run cancelled,
@@ -98,6 +117,11 @@ export interface TaskQueueAttributes {
   /** Name of the table of task records. */
   readonly tableName: string;
   /**
+   * Name of the bucket of blobs (the TaskQueue's `bucket.bucketName`).
+   * @default none: producers refuse arguments too large for a message, and results must fit a record
+   */
+  readonly bucketName?: string;
+  /**
    * The customer managed key of the queues and the table.
    * @default none (SQS-managed SSE and the AWS managed DynamoDB key need no key permissions)
    */
@@ -115,6 +139,7 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
   abstract readonly queue: sqs.IQueue;
   abstract readonly deadLetterQueue: sqs.IQueue;
   abstract readonly table: dynamodb.ITable;
+  abstract readonly bucket: s3.IBucket | undefined;
   abstract readonly encryptionKey: kms.IKey | undefined;
   /** The schedule group's name and the Scheduler role's ARN, when there is a scheduler. */
   protected abstract readonly schedulerRef: { readonly groupName: string; readonly roleArn: string } | undefined;
@@ -124,6 +149,7 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
       SPOOL_QUEUE_URL: this.queue.queueUrl,
       SPOOL_DLQ_URL: this.deadLetterQueue.queueUrl,
       SPOOL_TABLE: this.table.tableName,
+      ...(this.bucket === undefined ? {} : { SPOOL_BUCKET: this.bucket.bucketName }),
       ...(this.schedulerRef === undefined
         ? {}
         : { SPOOL_SCHEDULE_GROUP: this.schedulerRef.groupName, SPOOL_SCHEDULER_ROLE_ARN: this.schedulerRef.roleArn }),
@@ -150,6 +176,17 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
     // When the lock is held, enqueue reads the holder's record (GetItem on task#<id>) to decide
     // whether the holder has ended and the lock can be taken over. Only task# items.
     grant = grant.combine(this.#grantGetTaskItems(grantee));
+    // Arguments too large for a message are written as a blob before the send (PutObject on the
+    // args blobs only).
+    if (this.bucket !== undefined) {
+      grant = grant.combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['s3:PutObject'],
+          resourceArns: [blobObjects(this.bucket, 'args')],
+        }),
+      );
+    }
     // A run delayed by more than 15 minutes is a one-time schedule `delay.<id>` in spool's group
     // (CreateSchedule, passing the Scheduler role). Deleting it is cancel's (grantCancel).
     const ref = this.schedulerRef;
@@ -172,8 +209,18 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
   }
 
   grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    // A handle's status()/info()/result() read the run's record: GetItem on task#<id>, nothing else.
-    const grant = this.#grantGetTaskItems(grantee);
+    // A handle's status()/info()/result() read the run's record: GetItem on task#<id>, and a result
+    // or an error message kept as a blob: GetObject on those blobs only.
+    let grant = this.#grantGetTaskItems(grantee);
+    if (this.bucket !== undefined) {
+      grant = grant.combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['s3:GetObject'],
+          resourceArns: [blobObjects(this.bucket, 'result'), blobObjects(this.bucket, 'error')],
+        }),
+      );
+    }
     return this.encryptionKey === undefined ? grant : grant.combine(this.encryptionKey.grant(grantee, ...KMS_DECRYPT));
   }
 
@@ -271,6 +318,8 @@ export class TaskQueue extends TaskQueueBase {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly table: dynamodb.ITable;
+  /** The bucket of blobs: private, encrypted, TLS only, each blob deleted by its retention class's lifecycle rule. */
+  readonly bucket: s3.IBucket;
   readonly encryptionKey: kms.IKey | undefined;
   /** The worker function. */
   readonly worker: lambda.Function;
@@ -333,6 +382,32 @@ export class TaskQueue extends TaskQueueBase {
     // aws-cdk-lib declares Table#tableStreamArn as `string | undefined` and ITable's as optional:
     // the same at run time, but not assignable under exactOptionalPropertyTypes.
     this.table = table as unknown as dynamodb.ITable;
+
+    // Blobs (the claim-check): private, encrypted, TLS only; one lifecycle rule per retention class
+    // (lib/aws/layout.ts), each at least as long as the blobs under it must be kept (lib/backend/blobs.ts).
+    const bucket = new s3.Bucket(this, 'Blobs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      ...(p.encryptionKey === undefined
+        ? { encryption: s3.BucketEncryption.S3_MANAGED }
+        : { encryption: s3.BucketEncryption.KMS, encryptionKey: p.encryptionKey, bucketKeyEnabled: true }),
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        ...blobLifecycleRules().map((rule) => ({
+          id: rule.id,
+          prefix: rule.prefix,
+          expiration: Duration.days(rule.expirationDays),
+        })),
+        { id: 'spool-abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      ...(p.blobAccessLogsBucket === undefined
+        ? {}
+        : { serverAccessLogsBucket: p.blobAccessLogsBucket, serverAccessLogsPrefix: 'spool-blobs/' }),
+      removalPolicy: p.removalPolicy,
+    });
+    // As for the table: Bucket's optional members are `T | undefined`, not assignable to IBucket's
+    // under exactOptionalPropertyTypes, though the same at run time.
+    this.bucket = bucket as unknown as s3.IBucket;
 
     this.scheduling = new TaskQueueSchedules(this, 'Scheduling', {
       queue: this.queue,
@@ -410,6 +485,14 @@ export class TaskQueue extends TaskQueueBase {
         resources: [this.table.tableArn],
       }),
     );
+    // The claim-check: read arguments' blobs, write results', error messages' and dead-letter
+    // copies' blobs, and (a handler's enqueue) arguments'. Objects under blobs/ only.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [blobObjects(this.bucket, '*')],
+      }),
+    );
     // list(): Query on the sparse index byState.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -426,6 +509,7 @@ class ImportedTaskQueue extends TaskQueueBase {
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   readonly table: dynamodb.ITable;
+  readonly bucket: s3.IBucket | undefined;
   readonly encryptionKey: kms.IKey | undefined;
   protected readonly schedulerRef: { readonly groupName: string; readonly roleArn: string } | undefined;
 
@@ -448,5 +532,12 @@ class ImportedTaskQueue extends TaskQueueBase {
       tableName: attrs.tableName,
       ...(key === undefined ? {} : { encryptionKey: key }),
     });
+    this.bucket =
+      attrs.bucketName === undefined
+        ? undefined
+        : s3.Bucket.fromBucketAttributes(this, 'Blobs', {
+            bucketName: attrs.bucketName,
+            ...(key === undefined ? {} : { encryptionKey: key }),
+          });
   }
 }

@@ -6,6 +6,7 @@
  */
 
 export type { Backend } from './backend/backend.js';
+export type { BlobKind, BlobRef, BlobStore } from './backend/blobs.js';
 export type * from './backend/scheduler.js';
 export type * from './backend/store.js';
 export type * from './backend/transport.js';
@@ -31,6 +32,7 @@ export {
   silentLogger,
 } from './log/logger.js';
 export { PROTOCOL_VERSION } from './protocol/envelope.js';
+export { DEFAULT_MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES } from './protocol/limits.js';
 export {
   defineSchedule,
   type MissedRunsPolicy,

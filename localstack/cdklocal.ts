@@ -77,6 +77,7 @@ export interface ExampleOutputs {
   readonly QueueUrl: string;
   readonly DeadLetterQueueUrl: string;
   readonly TableName: string;
+  readonly BucketName: string;
   readonly WorkerFunctionName: string;
   readonly ProducerFunctionName: string;
   readonly DashboardName: string;

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify(outputs, null, 2)}\n` +
       `export SPOOL_QUEUE_URL=${outputs.QueueUrl} SPOOL_DLQ_URL=${outputs.DeadLetterQueueUrl} ` +
-      `SPOOL_TABLE=${outputs.TableName} AWS_ENDPOINT_URL=http://127.0.0.1:${port} AWS_REGION=us-east-1 ` +
+      `SPOOL_TABLE=${outputs.TableName} SPOOL_BUCKET=${outputs.BucketName} AWS_ENDPOINT_URL=http://127.0.0.1:${port} AWS_REGION=us-east-1 ` +
       'AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n',
   );
 }

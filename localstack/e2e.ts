@@ -82,6 +82,7 @@ async function main(): Promise<number> {
       queueUrl: outputs.QueueUrl,
       deadLetterQueueUrl: outputs.DeadLetterQueueUrl,
       tableName: outputs.TableName,
+      bucketName: outputs.BucketName,
       scheduleGroup: outputs.ScheduleGroup,
       schedulerRoleArn: outputs.SchedulerRoleArn,
       region,

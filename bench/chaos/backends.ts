@@ -84,12 +84,14 @@ export async function openAws(options: {
         await aws.deleteResources(clients, resources).catch(() => {});
         clients.sqs.destroy();
         clients.dynamodb.destroy();
+        clients.s3?.destroy();
         await started?.stop();
       },
     };
   } catch (error) {
     clients.sqs.destroy();
     clients.dynamodb.destroy();
+    clients.s3?.destroy();
     await started?.stop();
     throw error;
   }

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * // SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE and AWS_REGION set (the CDK construct sets them):
+ * // SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_BUCKET and AWS_REGION set (the CDK construct sets them):
  * const spool = createSpool({ backend: openAwsBackend(), tasks });
  * ```
  *
@@ -12,6 +12,7 @@
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -19,6 +20,7 @@ import type { Backend, PortableBackend } from '../backend/backend.js';
 import { SpoolError } from '../task/errors.js';
 import { type AwsBackendConfig, queueArnOf, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
 import { DynamoStore } from './dynamo-store.js';
+import { S3BlobStore } from './s3-blobs.js';
 import { EventBridgeScheduler } from './scheduler.js';
 import { SqsQueue } from './sqs-queue.js';
 
@@ -26,7 +28,7 @@ import { SqsQueue } from './sqs-queue.js';
 export interface AwsBackendOptions extends AwsBackendConfig {
   /** Use these clients instead of creating them (their region and endpoint win). */
   readonly clients?: AwsClients;
-  /** Clock for reads, epoch ms. @default Date.now */
+  /** Clock of the store's reads and of the queues' receive times and 12-hour checks, epoch ms. @default Date.now */
   readonly now?: () => number;
 }
 
@@ -35,6 +37,11 @@ export interface AwsClients {
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly scheduler: SchedulerClient;
+  /**
+   * For the blob bucket (`bucketName`). Clients passed without one get one made from the
+   * configuration (and destroyed by `close`).
+   */
+  readonly s3?: S3Client;
 }
 
 /** An open AWS backend. */
@@ -59,15 +66,19 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
   });
   const owned = options.clients === undefined;
   const portable = owned && options.now === undefined ? portableRecipe(config) : undefined;
+  const ownS3 = config.bucketName !== undefined && clients.s3 === undefined ? createS3Client(config) : undefined;
+  const s3 = clients.s3 ?? ownS3;
+  const blobs =
+    config.bucketName === undefined || s3 === undefined ? undefined : new S3BlobStore(s3, config.bucketName);
   return {
     config,
     clients,
     ...(portable === undefined ? {} : { portable }),
     transport: {
-      tasks: new SqsQueue(clients.sqs, config.queueUrl),
-      deadLetters: new SqsQueue(clients.sqs, config.deadLetterQueueUrl),
+      tasks: new SqsQueue(clients.sqs, config.queueUrl, options.now),
+      deadLetters: new SqsQueue(clients.sqs, config.deadLetterQueueUrl, options.now),
     },
-    store: new DynamoStore(documents, config.tableName, options.now),
+    store: new DynamoStore(documents, config.tableName, options.now, blobs),
     ...(config.scheduler === undefined
       ? {}
       : {
@@ -81,7 +92,9 @@ export function openAwsBackend(options: AwsBackendOptions = {}): AwsBackend {
         clients.sqs.destroy();
         clients.dynamodb.destroy();
         clients.scheduler.destroy();
+        clients.s3?.destroy();
       }
+      ownS3?.destroy();
     },
   };
 }
@@ -92,6 +105,7 @@ function portableRecipe(config: ResolvedAwsConfig): PortableBackend {
     queueUrl: config.queueUrl,
     deadLetterQueueUrl: config.deadLetterQueueUrl,
     tableName: config.tableName,
+    ...(config.bucketName === undefined ? {} : { bucketName: config.bucketName }),
     region: config.region,
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     ...(config.scheduler === undefined
@@ -123,6 +137,7 @@ export function createClients(
     sqs: new SQSClient(common),
     dynamodb: new DynamoDBClient(common),
     scheduler: new SchedulerClient(common),
+    s3: createS3Client(config),
   };
   explainNetworkErrors(clients.sqs, 'SQS', config);
   explainNetworkErrors(clients.dynamodb, 'DynamoDB', config);
@@ -130,10 +145,28 @@ export function createClients(
   return clients;
 }
 
+/**
+ * An S3 client for a configuration. With an endpoint (LocalStack, ministack) it addresses buckets
+ * by path (`<endpoint>/<bucket>/<key>`), as local endpoints need no virtual-host DNS then.
+ */
+function createS3Client(
+  config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'> & {
+    readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  },
+): S3Client {
+  const s3 = new S3Client({
+    region: config.region,
+    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint, forcePathStyle: true }),
+    ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
+  });
+  explainNetworkErrors(s3, 'S3', config);
+  return s3;
+}
+
 const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket hang up|TimeoutError/;
 
 function explainNetworkErrors(
-  client: SQSClient | DynamoDBClient | SchedulerClient,
+  client: SQSClient | DynamoDBClient | SchedulerClient | S3Client,
   service: string,
   config: Pick<ResolvedAwsConfig, 'region' | 'endpoint'>,
 ): void {

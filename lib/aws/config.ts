@@ -11,9 +11,11 @@
  * | endpoint (LocalStack, ministack) | `endpoint` | `AWS_ENDPOINT_URL` |
  * | EventBridge Scheduler schedule group (optional) | `scheduleGroup` | `SPOOL_SCHEDULE_GROUP` |
  * | role Scheduler assumes to send to the queue (optional) | `schedulerRoleArn` | `SPOOL_SCHEDULER_ROLE_ARN` |
+ * | S3 bucket of blobs, the claim-check (optional) | `bucketName` | `SPOOL_BUCKET` |
  *
  * The scheduler settings go together: without them the backend has no scheduler (no delays over
- * 15 minutes, no `spool schedules`).
+ * 15 minutes, no `spool schedules`). Without a bucket the backend has no blob store: arguments must
+ * fit a message (1 MiB) and results a record (400 KB).
  *
  * @module
  */
@@ -37,6 +39,11 @@ export interface AwsBackendConfig {
   readonly scheduleGroup?: string;
   /** ARN of the role Scheduler assumes to send to the task queue. @default env SPOOL_SCHEDULER_ROLE_ARN */
   readonly schedulerRoleArn?: string;
+  /**
+   * The S3 bucket of blobs: arguments, results and error messages too large for a message or a
+   * record (the claim-check). @default env SPOOL_BUCKET, else none (no values past those limits)
+   */
+  readonly bucketName?: string;
 }
 
 /** The resolved configuration: every setting present and checked. */
@@ -48,6 +55,8 @@ export interface ResolvedAwsConfig {
   readonly endpoint: string | undefined;
   /** Both scheduler settings, or `undefined` when neither is set. */
   readonly scheduler: { readonly group: string; readonly roleArn: string } | undefined;
+  /** The bucket of blobs, or `undefined` when none is set. */
+  readonly bucketName: string | undefined;
 }
 
 const SETTINGS = [
@@ -106,6 +115,12 @@ export function resolveAwsConfig(
       `schedulerRoleArn is ${JSON.stringify(roleArn)}: expected an IAM role ARN (arn:aws:iam::<account>:role/<name>).`,
     );
   }
+  const bucketName = options.bucketName ?? (env.SPOOL_BUCKET || undefined);
+  if (bucketName !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucketName)) {
+    problems.push(
+      `bucketName is ${JSON.stringify(bucketName)}: an S3 bucket name is 3–63 characters of lowercase letters, digits, '-' and '.', starting and ending with a letter or digit.`,
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigurationError(`AWS backend configuration: ${problems.join(' ')}`);
   }
@@ -116,6 +131,7 @@ export function resolveAwsConfig(
     region: values.region ?? '',
     endpoint,
     scheduler: group === undefined || roleArn === undefined ? undefined : { group, roleArn },
+    bucketName,
   };
 }
 

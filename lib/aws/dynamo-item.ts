@@ -41,6 +41,7 @@ const RECORD_FIELDS = [
   'leaseExpiresAt',
   'nextRunAt',
   'result',
+  'resultRef',
   'error',
   'progress',
   'cancelRequested',

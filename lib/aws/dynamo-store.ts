@@ -19,6 +19,7 @@
  */
 
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { BlobStore } from '../backend/blobs.js';
 import type {
   AcquireUniqueInput,
   AcquireUniqueResult,
@@ -67,13 +68,16 @@ import { ALL_OLD, explainFailure, retryOnConflict, TableWriter } from './dynamo-
 
 /** The task store of the AWS backend. */
 export class DynamoStore implements TaskStore {
+  /** The S3 bucket's blobs (the claim-check), when the backend has a bucket. */
+  readonly blobs?: BlobStore;
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #now: () => number;
   readonly #w: TableWriter;
 
   /** @param now - clock for reads (`get`, `list`), epoch ms. */
-  constructor(db: DynamoDBDocumentClient, tableName: string, now: () => number = Date.now) {
+  constructor(db: DynamoDBDocumentClient, tableName: string, now: () => number = Date.now, blobs?: BlobStore) {
+    if (blobs !== undefined) this.blobs = blobs;
     this.#db = db;
     this.#table = tableName;
     this.#now = now;
@@ -220,6 +224,7 @@ export class DynamoStore implements TaskStore {
       .set('expiresAt', input.expiresAt)
       .set('ttl', ttlSeconds(input.expiresAt))
       .setOrRemove('result', input.result)
+      .setOrRemove('resultRef', input.resultRef)
       .setOrRemove('error', input.error)
       .setOrRemove('nextRunAt', input.nextRunAt)
       .setOrRemove('gsiState', isIndexed(input.state) ? input.state : undefined)

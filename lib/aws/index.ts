@@ -2,7 +2,7 @@
  * `spool-tasks/aws`: the AWS backend (SQS FIFO + DynamoDB + EventBridge Scheduler) and the
  * provisioning of its resources on any AWS endpoint. Needs the AWS SDK v3 clients
  * `@aws-sdk/client-sqs`, `@aws-sdk/client-dynamodb`, `@aws-sdk/lib-dynamodb`,
- * `@aws-sdk/util-dynamodb` and `@aws-sdk/client-scheduler` (optional peer dependencies). Imports
+ * `@aws-sdk/util-dynamodb`, `@aws-sdk/client-scheduler` and `@aws-sdk/client-s3` (optional peer dependencies). Imports
  * no SQLite code.
  *
  * @module
@@ -18,6 +18,9 @@ export {
 export { type AwsBackendConfig, type ResolvedAwsConfig, resolveAwsConfig } from './config.js';
 export {
   type AttributeType,
+  type BlobLifecycleRule,
+  blobLifecycleRules,
+  bucketNameOf,
   type KeyAttribute,
   type LayoutNames,
   layoutNames,
@@ -39,3 +42,4 @@ export {
   provisionResources,
   type ResourceNames,
 } from './provision.js';
+export { S3BlobStore } from './s3-blobs.js';

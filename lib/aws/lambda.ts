@@ -8,6 +8,8 @@
  * - The lease never outlasts the invocation by more than a second, so a timed-out invocation's
  *   runs are taken over promptly; the soft timeout fires 3 s before the Lambda's deadline, and
  *   at 1 s before, what still runs is interrupted and released.
+ * - Each message's receive time (`receivedAt`, from which SQS counts its 12-hour visibility limit)
+ *   is the receive of this invocation's batch, as the event tells it ({@link fromLambdaEvent}).
  *
  * @module
  */
@@ -68,7 +70,7 @@ export function createSqsHandler(
         // The event source mapping deletes what the response does not report as failed.
         acknowledge: () => {},
       });
-      const failures = await runner.runBatch(event.Records.map(fromLambdaRecord));
+      const failures = await runner.runBatch(fromLambdaEvent(event, runtime.now));
       return { batchItemFailures: failures.map((m) => ({ itemIdentifier: m.messageId })) };
     } finally {
       clearTimeout(timer);
@@ -76,8 +78,40 @@ export function createSqsHandler(
   };
 }
 
-/** An SQS record of a Lambda event as the port's {@link ReceivedMessage}. */
-export function fromLambdaRecord(record: SQSRecord): ReceivedMessage {
+/**
+ * The records of an event source mapping's event as the port's {@link ReceivedMessage}s, each with
+ * the time the mapping received the batch, on the clock `now` (the app's).
+ *
+ * The event names no receive time as such. What it gives is each record's
+ * `ApproximateFirstReceiveTimestamp`, SQS's time of the message's first receive ever: for a record
+ * received for the first time (`ApproximateReceiveCount` 1) that is this receive; for one received
+ * before it is earlier, by up to the whole life of the message, and taken as the receive it would
+ * cut the 12-hour window short, to nothing past 12 hours (every visibility change refused, a retry
+ * let come back at once). A FIFO event source mapping hands the function the messages of one
+ * `ReceiveMessage` (it has no batching window), so the first receive of the batch's fresh records
+ * is every record's receive: the earliest of them, for safety. A batch of records that were all
+ * received before has no such time: their `receivedAt` is left out, and the processor assumes the
+ * receive came at most 16 minutes before processing began (an invocation lasts at most 15).
+ *
+ * The timestamps are SQS's wall clock; each becomes an age (the wall clock now less the timestamp,
+ * never below 0) counted back from `now()`, so that an app with its own clock gets receive times on
+ * that clock, as its queues' receives do.
+ */
+export function fromLambdaEvent(event: SQSEvent, now: () => number = Date.now): ReceivedMessage[] {
+  const fresh = event.Records.filter((r) => Number(r.attributes.ApproximateReceiveCount) === 1)
+    .map((r) => Number(r.attributes.ApproximateFirstReceiveTimestamp))
+    .filter((t) => Number.isFinite(t) && t > 0);
+  if (fresh.length === 0) return event.Records.map((record) => fromLambdaRecord(record));
+  const receivedAt = now() - Math.max(0, Date.now() - Math.min(...fresh));
+  return event.Records.map((record) => fromLambdaRecord(record, receivedAt));
+}
+
+/**
+ * An SQS record of a Lambda event as the port's {@link ReceivedMessage}.
+ * @param receivedAt - when its batch was received, epoch ms on the app's clock (see {@link fromLambdaEvent}).
+ *   @default none: the record alone does not tell
+ */
+export function fromLambdaRecord(record: SQSRecord, receivedAt?: number): ReceivedMessage {
   const attributes: Record<string, string> = {};
   for (const [key, value] of Object.entries(record.messageAttributes ?? {})) {
     if (value.stringValue !== undefined) attributes[key] = value.stringValue;
@@ -90,6 +124,7 @@ export function fromLambdaRecord(record: SQSRecord): ReceivedMessage {
     deduplicationId: record.attributes.MessageDeduplicationId ?? '',
     receiveCount: Number(record.attributes.ApproximateReceiveCount),
     sentAt: Number(record.attributes.SentTimestamp),
+    ...(receivedAt === undefined ? {} : { receivedAt }),
     attributes,
   };
 }

@@ -13,12 +13,14 @@
  * | dead-letter queue | `<prefix>-dlq.fifo` |
  * | table | `<prefix>-tasks` |
  * | schedule group | `<prefix>` |
+ * | blob bucket (the claim-check) | `<prefix>-blobs`, lowercased, `_` as `-`, at most 63 characters |
  *
  * (The construct lets CloudFormation name its resources; the settings are the same.)
  *
  * @module
  */
 
+import { BLOB_KEY_PREFIX, BLOB_RETENTION_CLASSES_DAYS } from '../protocol/blob-ref.js';
 import {
   DEFAULT_MAX_RECEIVE_COUNT,
   DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
@@ -107,6 +109,21 @@ export const SPOOL_LAYOUT = {
       projection: 'ALL',
     },
   },
+  /**
+   * The S3 bucket of the claim-check's blobs (`lib/backend/blobs.ts`): arguments, results and error
+   * messages too large for a message or a record. Private, encrypted, TLS only; its lifecycle rules
+   * ({@link blobLifecycleRules}) delete each blob after its retention class.
+   */
+  bucket: {
+    /** The bucket name is `<prefix>` (lowercased, `_` as `-`) + this. */
+    nameSuffix: '-blobs',
+    /** Server-side encryption with S3-managed keys (SSE-S3), unless a customer managed key is given. */
+    encryption: 's3-managed',
+    /** Every key the blobs are under, and what the lifecycle rules filter on (`BLOB_KEY_PREFIX`). */
+    keyPrefix: BLOB_KEY_PREFIX,
+    /** The retention classes, days: one lifecycle rule each, for keys under `blobs/<days>d/`. */
+    retentionClassesDays: BLOB_RETENTION_CLASSES_DAYS,
+  },
   /** The EventBridge Scheduler schedule group: recurring schedules by name, one-time ones as `delay.<id>`. */
   scheduleGroup: {
     /** The group name is `<prefix>` + this. */
@@ -124,6 +141,47 @@ export interface LayoutNames {
   readonly deadLetterQueueName: string;
   readonly tableName: string;
   readonly scheduleGroupName: string;
+  /** The S3 bucket of blobs (`<prefix>-blobs`, as S3 allows: see {@link bucketNameOf}). */
+  readonly bucketName: string;
+}
+
+/** Longest S3 bucket name, in characters (S3's limit). */
+const MAX_BUCKET_NAME_LENGTH = 63;
+
+/**
+ * The bucket name of the app with `prefix`: `<prefix>-blobs`, lowercased with `_` as `-` (S3 allows
+ * lowercase letters, digits, `-` and `.`), starting with a letter or digit, cut to 63 characters.
+ * S3 bucket names are global: on AWS, a prefix someone else's bucket took is refused by provisioning.
+ */
+export function bucketNameOf(prefix: string): string {
+  const suffix = SPOOL_LAYOUT.bucket.nameSuffix;
+  const base = prefix
+    .toLowerCase()
+    .replace(/_/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
+  return `${(base === '' ? 'spool' : base).slice(0, MAX_BUCKET_NAME_LENGTH - suffix.length)}${suffix}`;
+}
+
+/** One lifecycle rule of the blob bucket: expire what is under `prefix` this many days after it was written. */
+export interface BlobLifecycleRule {
+  readonly id: string;
+  readonly prefix: string;
+  readonly expirationDays: number;
+}
+
+/**
+ * The lifecycle rules of the blob bucket, one per retention class: keys under `blobs/<days>d/`
+ * expire `<days>` days after they were written (S3 counts from the next midnight UTC, so never
+ * earlier). A blob's class is at least its expiry (`lib/backend/blobs.ts`), so the rule never
+ * deletes a blob a message or a record still points to.
+ */
+export function blobLifecycleRules(): readonly BlobLifecycleRule[] {
+  const b = SPOOL_LAYOUT.bucket;
+  return b.retentionClassesDays.map((days) => ({
+    id: `spool-blobs-${days}d`,
+    prefix: `${b.keyPrefix}${days}d/`,
+    expirationDays: days,
+  }));
 }
 
 /**
@@ -164,6 +222,7 @@ export function layoutNames(prefix: string): LayoutNames {
     deadLetterQueueName: `${prefix}${SPOOL_LAYOUT.deadLetterQueue.nameSuffix}`,
     tableName: `${prefix}${SPOOL_LAYOUT.table.nameSuffix}`,
     scheduleGroupName: `${prefix}${SPOOL_LAYOUT.scheduleGroup.nameSuffix}`,
+    bucketName: bucketNameOf(prefix),
   };
 }
 

@@ -2,8 +2,9 @@
  * Create and delete one app's resources through the AWS API, on any endpoint (AWS, LocalStack,
  * ministack) — for `spool provision`, tests, the cost benchmark and local endpoints. Production
  * usually deploys them with the CDK construct (`infra/`). Both build from one layout
- * (`lib/aws/layout.ts`): names `<prefix>.fifo`, `<prefix>-dlq.fifo`, `<prefix>-tasks` and the
- * schedule group `<prefix>`, and every setting of each.
+ * (`lib/aws/layout.ts`): names `<prefix>.fifo`, `<prefix>-dlq.fifo`, `<prefix>-tasks`, the
+ * schedule group `<prefix>` and the blob bucket `<prefix>-blobs` (with an S3 client), and every
+ * setting of each.
  *
  * Idempotent: creating what exists with the same settings changes nothing (SQS `CreateQueue`
  * returns the queue; an existing table or schedule group is taken as it is). A queue that exists
@@ -22,6 +23,17 @@ import {
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
 import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
+  PutBucketPolicyCommand,
+  PutPublicAccessBlockCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import {
   CreateScheduleGroupCommand,
   DeleteScheduleGroupCommand,
   type SchedulerClient,
@@ -36,6 +48,7 @@ import {
 import { ConfigurationError } from '../task/errors.js';
 import type { AwsBackendConfig } from './config.js';
 import {
+  blobLifecycleRules,
   deadLetterQueueAttributes,
   keyAttributes,
   layoutNames,
@@ -70,16 +83,20 @@ export interface ProvisionedResources {
   readonly tableName: string;
   readonly scheduleGroup?: string;
   readonly schedulerRoleArn?: string;
+  /** The blob bucket, when an S3 client was given. */
+  readonly bucketName?: string;
 }
 
-/** The clients provisioning uses (`scheduler` only with `names.scheduler`). */
+/** The clients provisioning uses (`scheduler` only with `names.scheduler`; `s3` for the blob bucket). */
 export interface ProvisionClients {
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly scheduler?: SchedulerClient;
+  /** With it, the blob bucket `<prefix>-blobs` is made (and deleted) too. */
+  readonly s3?: S3Client;
 }
 
-/** Create the queues, the table (with its index and TTL) and, if asked, the schedule group. */
+/** Create the queues, the table (with its index and TTL), the blob bucket (with `clients.s3`) and, if asked, the schedule group. */
 export async function provisionResources(
   clients: ProvisionClients,
   names: ResourceNames,
@@ -100,12 +117,14 @@ export async function provisionResources(
     }),
   );
   await createTable(clients.dynamodb, n.tableName);
+  if (clients.s3 !== undefined) await createBucket(clients.s3, n.bucketName);
   const made: ProvisionedResources = {
     queueUrl: queue.url,
     queueArn: queue.arn,
     deadLetterQueueUrl: dlq.url,
     deadLetterQueueArn: dlq.arn,
     tableName: n.tableName,
+    ...(clients.s3 === undefined ? {} : { bucketName: n.bucketName }),
   };
   if (names.scheduler === undefined) return made;
   if (clients.scheduler === undefined) {
@@ -195,9 +214,97 @@ async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise
     });
 }
 
+/**
+ * Create the blob bucket as the construct does (`SPOOL_LAYOUT.bucket`): public access blocked,
+ * SSE-S3 encryption, TLS only, and one lifecycle rule per retention class. An existing bucket of
+ * ours is taken as it is (its settings are written again); one another account owns is refused.
+ */
+async function createBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if (error instanceof Error && error.name === 'BucketAlreadyExists') {
+      throw new ConfigurationError(
+        `the S3 bucket ${bucket} exists in another AWS account (bucket names are global). Provision with another --prefix.`,
+        { cause: error },
+      );
+    }
+    if (!(error instanceof Error && error.name === 'BucketAlreadyOwnedByYou')) throw error;
+  }
+  await s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: bucket,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: true,
+        RestrictPublicBuckets: true,
+      },
+    }),
+  );
+  await s3.send(
+    new PutBucketEncryptionCommand({
+      Bucket: bucket,
+      ServerSideEncryptionConfiguration: {
+        Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    }),
+  );
+  await s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      }),
+    }),
+  );
+  await s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket,
+      LifecycleConfiguration: {
+        Rules: blobLifecycleRules().map((rule) => ({
+          ID: rule.id,
+          Status: 'Enabled',
+          Filter: { Prefix: rule.prefix },
+          Expiration: { Days: rule.expirationDays },
+        })),
+      },
+    }),
+  );
+}
+
+/** Empty the bucket (every object, a page at a time) and delete it; `absent` when there is none. */
+async function deleteBucket(s3: S3Client, bucket: string): Promise<DeprovisionOutcome> {
+  try {
+    for (;;) {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ Key: o.Key }]));
+      if (keys.length === 0) break;
+      await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    return 'deleted';
+  } catch (error) {
+    if (isAbsent(error) || (error instanceof Error && error.name === 'NoSuchBucket')) return 'absent';
+    throw error;
+  }
+}
+
 /** Delete what {@link provisionResources} created (errors ignored: for test teardown). */
 export async function deleteResources(clients: ProvisionClients, resources: ProvisionedResources): Promise<void> {
   await Promise.allSettled([
+    ...(resources.bucketName === undefined || clients.s3 === undefined
+      ? []
+      : [deleteBucket(clients.s3, resources.bucketName)]),
     ...(resources.scheduleGroup === undefined || clients.scheduler === undefined
       ? []
       : [clients.scheduler.send(new DeleteScheduleGroupCommand({ Name: resources.scheduleGroup }))]),
@@ -216,12 +323,14 @@ export interface DeprovisionReport {
   readonly deadLetterQueue: { readonly name: string; readonly outcome: DeprovisionOutcome };
   readonly table: { readonly name: string; readonly outcome: DeprovisionOutcome };
   readonly scheduleGroup?: { readonly name: string; readonly outcome: DeprovisionOutcome };
+  readonly bucket?: { readonly name: string; readonly outcome: DeprovisionOutcome };
 }
 
 /**
  * Delete the resources of the app with `prefix`, found by their names; what is not there is
  * reported `absent` (so deleting twice is fine). The schedule group (with its schedules) only when
- * `clients.scheduler` is given. Waits until the table is gone.
+ * `clients.scheduler` is given, the blob bucket (emptied first) only when `clients.s3` is. Waits until
+ * the table is gone.
  */
 export async function deprovisionResources(clients: ProvisionClients, prefix: string): Promise<DeprovisionReport> {
   const problems = prefixProblems(prefix);
@@ -259,7 +368,8 @@ export async function deprovisionResources(clients: ProvisionClients, prefix: st
       throw error;
     }
   };
-  const [group, queue, deadLetterQueue, table] = await Promise.all([
+  const [bucket, group, queue, deadLetterQueue, table] = await Promise.all([
+    clients.s3 === undefined ? undefined : deleteBucket(clients.s3, n.bucketName),
     scheduler === undefined ? undefined : deleteGroup(scheduler),
     deleteQueue(n.queueName),
     deleteQueue(n.deadLetterQueueName),
@@ -270,6 +380,7 @@ export async function deprovisionResources(clients: ProvisionClients, prefix: st
     deadLetterQueue: { name: n.deadLetterQueueName, outcome: deadLetterQueue },
     table: { name: n.tableName, outcome: table },
     ...(group === undefined ? {} : { scheduleGroup: { name: n.scheduleGroupName, outcome: group } }),
+    ...(bucket === undefined ? {} : { bucket: { name: n.bucketName, outcome: bucket } }),
   };
 }
 
@@ -298,6 +409,7 @@ export function backendConfig(resources: ProvisionedResources, where: BackendLoc
     queueUrl: resources.queueUrl,
     deadLetterQueueUrl: resources.deadLetterQueueUrl,
     tableName: resources.tableName,
+    ...(resources.bucketName === undefined ? {} : { bucketName: resources.bucketName }),
     ...(resources.scheduleGroup === undefined || resources.schedulerRoleArn === undefined
       ? {}
       : { scheduleGroup: resources.scheduleGroup, schedulerRoleArn: resources.schedulerRoleArn }),
@@ -313,6 +425,7 @@ const ENVIRONMENT_NAMES = {
   tableName: 'SPOOL_TABLE',
   scheduleGroup: 'SPOOL_SCHEDULE_GROUP',
   schedulerRoleArn: 'SPOOL_SCHEDULER_ROLE_ARN',
+  bucketName: 'SPOOL_BUCKET',
   region: 'AWS_REGION',
   endpoint: 'AWS_ENDPOINT_URL',
 } as const satisfies Record<keyof AwsBackendConfig, string>;

@@ -4,10 +4,17 @@
  * - `send`: `SendMessageBatch`, 10 messages (and at most 1 MiB) per call, calls in parallel; entries
  *   SQS reports as failed are sent again (3 tries) before `send` rejects.
  * - `receive`: `ReceiveMessage` with long polling; system attributes give the receive count, the
- *   send time, the group and the deduplication id. The receive time is the local time just before
- *   the request (SQS's 12-hour visibility limit counts from when it gets the request, a moment
- *   later), and travels in the receipt handle spool hands out: `<receive time, base 36>~<SQS's
+ *   send time, the group and the deduplication id. The receive time is the queue's clock (`now`)
+ *   just before the request (SQS's 12-hour visibility limit counts from when it gets the request, a
+ *   moment later), and travels in the receipt handle spool hands out: `<receive time, base 36>~<SQS's
  *   handle>` (SQS's handles are base64, without `~`); `delete` and `changeVisibility` take it off.
+ *   **An abort does not cut a request short**: SQS cannot end a long poll early. Aborting the HTTP
+ *   request only closes the connection, while the server's `ReceiveMessage` goes on for the rest of
+ *   its wait and takes the messages that become visible meanwhile (a message a stopping worker has
+ *   just released, or one sent after), which then stay hidden for their visibility timeout with
+ *   nobody to process them (aws-sdk-js#2350). So a receive whose signal aborts once its request is
+ *   out waits for SQS's answer (at most `waitTimeSeconds`, plus the round trip) and returns what it
+ *   got, as the port asks ("returns what was received"); a signal already aborted sends nothing.
  * - `delete`: `DeleteMessageBatch`; entries that fail because the receipt handle is stale are ignored.
  * - `changeVisibility`: resolves `false` for a stale receipt handle. A timeout that would end more
  *   than 12 hours after the receive is refused before any request, as the embedded queue refuses it
@@ -48,7 +55,8 @@ export class SqsQueue implements Queue {
 
   /**
    * @param url - the queue URL (ending `.fifo`).
-   * @param now - the clock receive times are read from, epoch ms (the worker's, so that both agree). @default Date.now
+   * @param now - the clock receive times are read from and the 12-hour limit is checked against, epoch
+   *   ms: the backend's (`openAwsBackend({ now })`), which is also the app's and its workers'. @default Date.now
    */
   constructor(client: SQSClient, url: string, now: () => number = Date.now) {
     this.#client = client;
@@ -93,23 +101,18 @@ export class SqsQueue implements Queue {
   async receive(options: ReceiveOptions): Promise<ReceivedMessage[]> {
     if (options.signal?.aborted) return [];
     const receivedAt = this.#now();
-    try {
-      const out = await this.#client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.#url,
-          MaxNumberOfMessages: options.maxMessages,
-          VisibilityTimeout: options.visibilityTimeoutSeconds,
-          WaitTimeSeconds: options.waitTimeSeconds,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        options.signal === undefined ? {} : { abortSignal: options.signal },
-      );
-      return (out.Messages ?? []).map((message) => receivedFrom(message, receivedAt));
-    } catch (error) {
-      if (options.signal?.aborted) return [];
-      throw error;
-    }
+    // No abortSignal for the SDK: the server's receive would go on without us (see the module's header).
+    const out = await this.#client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.#url,
+        MaxNumberOfMessages: options.maxMessages,
+        VisibilityTimeout: options.visibilityTimeoutSeconds,
+        WaitTimeSeconds: options.waitTimeSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+    );
+    return (out.Messages ?? []).map((message) => receivedFrom(message, receivedAt));
   }
 
   async delete(receiptHandles: readonly string[]): Promise<void> {
@@ -200,7 +203,7 @@ function toAttributes(attributes: Readonly<Record<string, string>>) {
 
 /** A message {@link SqsQueue.receive} got: its receive time, also carried in its receipt handle. */
 function receivedFrom(message: Message, receivedAt: number): ReceivedMessage {
-  const received = fromSqs(message);
+  const received = fromSqs(message, receivedAt);
   const time = Math.floor(receivedAt).toString(36);
   return { ...received, receiptHandle: `${time}${RECEIPT_SEPARATOR}${received.receiptHandle}`, receivedAt };
 }
@@ -215,8 +218,11 @@ function splitReceipt(receiptHandle: string): { readonly handle: string; readonl
   return { handle: receiptHandle.slice(at + 1), receivedAt };
 }
 
-/** An SQS message as the port's {@link ReceivedMessage} (without a receive time: see {@link SqsQueue.receive}). */
-export function fromSqs(message: Message): ReceivedMessage {
+/**
+ * An SQS message as the port's {@link ReceivedMessage} (without a receive time: see {@link SqsQueue.receive}).
+ * @param now - stands in for a missing `SentTimestamp` (SQS always gives it when asked), epoch ms. @default Date.now()
+ */
+export function fromSqs(message: Message, now: number = Date.now()): ReceivedMessage {
   const system = message.Attributes ?? {};
   const attributes: Record<string, string> = {};
   for (const [key, value] of Object.entries(message.MessageAttributes ?? {})) {
@@ -229,7 +235,7 @@ export function fromSqs(message: Message): ReceivedMessage {
     groupId: system.MessageGroupId ?? '',
     deduplicationId: system.MessageDeduplicationId ?? '',
     receiveCount: Number(system.ApproximateReceiveCount ?? 1),
-    sentAt: Number(system.SentTimestamp ?? Date.now()),
+    sentAt: Number(system.SentTimestamp ?? now),
     attributes,
   };
 }

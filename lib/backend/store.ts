@@ -24,6 +24,7 @@
 
 import type { ErrorInfo } from '../task/errors.js';
 import type { TaskState } from '../task/states.js';
+import type { BlobRef, BlobStore } from './blobs.js';
 
 /** The record of one task run. */
 export interface TaskRecord {
@@ -43,8 +44,13 @@ export interface TaskRecord {
   readonly leaseExpiresAt?: number;
   /** When a `retrying` run is due, epoch ms. */
   readonly nextRunAt?: number;
-  /** The handler's return value as JSON text (absent with `ignoreResult`, or before success). */
+  /** The handler's return value as JSON text (absent with `ignoreResult`, or before success, or when it is a blob). */
   readonly result?: string;
+  /**
+   * Where the result is, when it was too large for the record: the record carries this reference
+   * instead of `result` (the claim-check, `./blobs.ts`). Handles resolve it.
+   */
+  readonly resultRef?: BlobRef;
   /** The last error (for `retrying`, `failed`, `dead`) or, for `cancelled`, why (a skipped fire's reason, or the cancelled attempt's abort). */
   readonly error?: ErrorInfo;
   /** The last value passed to `ctx.progress()` that was accepted, as JSON text (at most `MAX_PROGRESS_BYTES`). */
@@ -125,6 +131,8 @@ interface FinishFields {
   readonly now: number;
   /** JSON text of the result (`succeeded` only; omit with `ignoreResult`). */
   readonly result?: string;
+  /** Instead of `result`: where the result's blob is (`succeeded` only). The finish removes whichever of the two it is not given. */
+  readonly resultRef?: BlobRef;
   readonly error?: ErrorInfo;
   /**
    * The attempt's last progress (JSON text), when it reported any: written with the outcome, so the
@@ -249,6 +257,15 @@ export type ListableState = 'retrying' | 'failed' | 'dead' | 'cancelled';
  * plus the follow-up a header names, and decides the outcome with `./store-rules.ts`.
  */
 export interface TaskStore {
+  /**
+   * Where values too large for a record or a message are kept (`./blobs.ts`): results and error
+   * messages the records point to, and the arguments and dead-letter copies messages point to.
+   * Absent when the backend has none (an AWS backend without a bucket): then arguments must fit a
+   * message and results a record. It hangs on the store because everything that reads a record
+   * (the worker's processor, handles) is handed the store.
+   */
+  readonly blobs?: BlobStore;
+
   /** Read a record; `undefined` when absent or expired. */
   get(id: string): Promise<TaskRecord | undefined>;
 
@@ -285,7 +302,7 @@ export interface TaskStore {
    * **Finish** — end an attempt.
    * - Key: `task#id` (and the locks below, in the same transaction).
    * - Condition: state = running AND leaseOwner = owner.
-   * - Update: state, result, error, nextRunAt, expiresAt; progress when given (else kept);
+   * - Update: state, result (or resultRef), error, nextRunAt, expiresAt; progress when given (else kept);
    *   attempt − 1 when `releaseAttempt` (`retrying` only); lease removed; finishedAt = now when
    *   terminal. Releases the singleton lock `input.singletonKey` and, when terminal, the unique
    *   lock `input.uniqueKey` (the caller passes the keys of the record its claim returned), each

@@ -158,3 +158,19 @@ export function visibilityLimitProblem(
     'Pass at most that (visibilityLeftSeconds), and to wait longer let the message come back and hide it again from its new receive.'
   );
 }
+
+/** What SQS counts for an attribute's data type: its name, `String` (6 bytes). */
+const ATTRIBUTE_TYPE_BYTES = 'String'.length;
+
+/**
+ * The size of a message as SQS counts it against {@link MAX_MESSAGE_BYTES}, in bytes: its body
+ * (UTF-8) plus, for each attribute, its name, its data type (`String`) and its value. Every queue
+ * refuses a message whose size is over the limit (the embedded queue too, as SQS does).
+ */
+export function messageBytes(message: Pick<OutgoingMessage, 'body' | 'attributes'>): number {
+  let bytes = Buffer.byteLength(message.body, 'utf8');
+  for (const [name, value] of Object.entries(message.attributes ?? {})) {
+    bytes += Buffer.byteLength(name, 'utf8') + ATTRIBUTE_TYPE_BYTES + Buffer.byteLength(value, 'utf8');
+  }
+  return bytes;
+}

@@ -91,6 +91,10 @@ function renderRecord(r: TaskRecord): string {
     ['expires', iso(r.expiresAt)],
     ['error', r.error === undefined ? undefined : `${r.error.name}: ${r.error.message}`],
     ['progress', pretty(r.progress)],
-    ['result', pretty(r.result)],
+    [
+      'result',
+      pretty(r.result) ??
+        (r.resultRef === undefined ? undefined : `a blob of ${r.resultRef.bytes} bytes at ${r.resultRef.key}`),
+    ],
   ]);
 }

@@ -152,7 +152,12 @@ async function provision(ctx: CliContext, flags: ProvisionFlags): Promise<number
   try {
     if (flags.delete === true) {
       const report = await aws.provision.deprovisionResources(
-        { sqs: clients.sqs, dynamodb: clients.dynamodb, scheduler: clients.scheduler },
+        {
+          sqs: clients.sqs,
+          dynamodb: clients.dynamodb,
+          scheduler: clients.scheduler,
+          ...(clients.s3 === undefined ? {} : { s3: clients.s3 }),
+        },
         prefix,
       );
       if (flags.json === true)
@@ -162,7 +167,12 @@ async function provision(ctx: CliContext, flags: ProvisionFlags): Promise<number
     }
     const roleArn = flags.schedulerRoleArn ?? (where.local ? LOCAL_SCHEDULER_ROLE : undefined);
     const resources = await aws.provision.provisionResources(
-      { sqs: clients.sqs, dynamodb: clients.dynamodb, scheduler: clients.scheduler },
+      {
+        sqs: clients.sqs,
+        dynamodb: clients.dynamodb,
+        scheduler: clients.scheduler,
+        ...(clients.s3 === undefined ? {} : { s3: clients.s3 }),
+      },
       {
         prefix,
         ...(flags.maxReceiveCount === undefined ? {} : { maxReceiveCount: flags.maxReceiveCount }),
@@ -199,6 +209,7 @@ async function provision(ctx: CliContext, flags: ProvisionFlags): Promise<number
     clients.sqs.destroy();
     clients.dynamodb.destroy();
     clients.scheduler.destroy();
+    clients.s3?.destroy();
   }
 }
 
@@ -207,6 +218,7 @@ function reportMade(ctx: CliContext, r: ProvisionedResources, place: string, fla
     ['task queue', r.queueUrl],
     ['dead-letter queue', r.deadLetterQueueUrl],
     ['table', r.tableName],
+    ...(r.bucketName === undefined ? [] : [['blob bucket', r.bucketName]]),
     ...(r.scheduleGroup === undefined ? [] : [['schedule group', r.scheduleGroup]]),
   ];
   ctx.stderr.write(`spool provision: ready on ${place} (created, or found as they were):\n`);
@@ -226,6 +238,7 @@ function reportDeleted(ctx: CliContext, report: DeprovisionReport, place: string
     ['task queue', report.queue.name, report.queue.outcome],
     ['dead-letter queue', report.deadLetterQueue.name, report.deadLetterQueue.outcome],
     ['table', report.table.name, report.table.outcome],
+    ...(report.bucket === undefined ? [] : [['blob bucket', report.bucket.name, report.bucket.outcome]]),
     ...(report.scheduleGroup === undefined
       ? []
       : [['schedule group', report.scheduleGroup.name, report.scheduleGroup.outcome]]),

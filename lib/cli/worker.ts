@@ -123,7 +123,7 @@ async function dev(ctx: CliContext, flags: DevFlags, command: Command): Promise<
   const tasks = [...spool.tasks.keys()].sort();
   // The app's own worker: a CommonJS app loads spool's CommonJS build, whose error classes the
   // CLI's (ESM) worker would not recognise.
-  return serve(ctx, spool, () => spool.worker({ ...options, logger, signals: false }), {
+  return serve(ctx, spool, () => spool.worker({ ...options, logger, signals: false, crashes: true }), {
     started: () =>
       line(
         ctx.stdout,
@@ -157,7 +157,7 @@ async function work(ctx: CliContext, flags: WorkerFlags, command: Command): Prom
           },
         }),
   };
-  return serve(ctx, spool, () => spool.worker({ ...options, signals: false }), {
+  return serve(ctx, spool, () => spool.worker({ ...options, signals: false, crashes: true }), {
     started: () =>
       spool.runtime.logger.info('spool worker running', {
         backend: describeBackend(spool.backend),

@@ -6,11 +6,14 @@
  */
 
 import type { Backend } from '../backend/backend.js';
+import { readBlob } from '../backend/blobs.js';
 import { MAX_BATCH, type ReceivedMessage } from '../backend/transport.js';
+import { decodeBodyRef } from '../protocol/blob-ref.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { REDRIVE_ID_PREFIX } from '../protocol/ids.js';
 import { DEFAULT_RETENTION_MS, MAX_FIFO_ID_LENGTH } from '../protocol/limits.js';
 import { DEAD_LETTER_ATTRIBUTES as A } from '../protocol/reasons.js';
+import { SpoolError } from '../task/errors.js';
 
 /** One dead-lettered message, as `spool dlq list` shows it. */
 export interface DeadLetter {
@@ -23,7 +26,10 @@ export interface DeadLetter {
   readonly errorName: string | undefined;
   /** When it was dead-lettered (ISO 8601), when known. */
   readonly deadAt: string | undefined;
-  /** The body, first 200 characters. */
+  /**
+   * The body, first 200 characters. A copy too large for the dead-letter queue with its attributes
+   * has the body `{"spool":1,"bodyRef":…}`: the original is a blob, which a redrive sends back.
+   */
   readonly preview: string;
 }
 
@@ -89,6 +95,9 @@ export interface RedriveOptions {
  * attempts reset) and its original message is sent again. Returns how many were moved.
  * A redrive interrupted half-way is safe to repeat: each message is sent with a deduplication id
  * derived from its dead-letter message id, and deleted from the dead-letter queue only after.
+ * A copy whose body was kept as a blob (`{"spool":1,"bodyRef":…}`) is sent back with its original
+ * body; one whose blob cannot be read any more rejects with a `SpoolError` naming it (it stays in
+ * the dead-letter queue, as do the ones not moved yet).
  */
 export async function redriveDeadLetters(backend: Backend, options: RedriveOptions = {}): Promise<number> {
   const dlq = backend.transport.deadLetters;
@@ -117,9 +126,10 @@ export async function redriveDeadLetters(backend: Backend, options: RedriveOptio
           await backend.store.revive({ id: taskId, now: now(), expiresAt: now() + retentionMs });
       }
       if (take.length > 0) {
+        const bodies = await Promise.all(take.map((m) => originalBody(backend, m, now())));
         await backend.transport.tasks.send(
-          take.map((m) => ({
-            body: m.body,
+          take.map((m, i) => ({
+            body: bodies[i] ?? m.body,
             deduplicationId: `${REDRIVE_ID_PREFIX}${m.messageId}`.slice(0, MAX_FIFO_ID_LENGTH),
             groupId: m.groupId,
           })),
@@ -134,6 +144,18 @@ export async function redriveDeadLetters(backend: Backend, options: RedriveOptio
     await Promise.allSettled(skipped.map((m) => dlq.changeVisibility(m.receiptHandle, 0)));
   }
   return moved;
+}
+
+/** The body a dead letter was sent with: its own, or the blob its `bodyRef` points to. */
+async function originalBody(backend: Backend, message: ReceivedMessage, now: number): Promise<string> {
+  const ref = decodeBodyRef(message.body);
+  if (ref === undefined) return message.body;
+  const read = await readBlob(backend.store.blobs, ref, now);
+  if (read.ok) return read.body;
+  throw new SpoolError(
+    `redrive: dead letter ${message.messageId}${message.attributes[A.taskId] === undefined ? '' : ` (run ${message.attributes[A.taskId]})`} ` +
+      `kept its body as a blob, which cannot be read: ${read.reason} Nothing more was moved; remove that message from the dead-letter queue (or wait for it to expire) and redrive again.`,
+  );
 }
 
 /** Count of dead letters (approximate on SQS). */

@@ -4,13 +4,14 @@
  * @module
  */
 
+import { argumentsBlobExpiry, type BlobStore, type PendingBlob, prepareBlob } from '../backend/blobs.js';
 import { MAX_TIMER_MESSAGE_CHARS, type OneTimeTimer, type SchedulerPort } from '../backend/scheduler.js';
 import type { TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queue } from '../backend/transport.js';
 import { canonicalJson, deriveTaskId, randomTaskId } from '../protocol/canonical.js';
 import { encodeEnvelope } from '../protocol/envelope.js';
 import { delayedDeduplicationId, FIFO_ID_FORMAT, FIFO_ID_PATTERN, timerName } from '../protocol/ids.js';
-import { MAX_ENQUEUE_DELAY_MS, MAX_QUEUED_DELAY_MS } from '../protocol/limits.js';
+import { DEFAULT_MAX_ARGUMENT_BYTES, MAX_ENQUEUE_DELAY_MS, MAX_QUEUED_DELAY_MS } from '../protocol/limits.js';
 import type { AnyTaskContract } from '../task/contract.js';
 import { ConfigurationError, EnqueueError } from '../task/errors.js';
 import type { Middleware } from '../task/middleware.js';
@@ -56,14 +57,37 @@ export interface PreparedRun {
   readonly args: unknown;
   /** For a delay longer than {@link MAX_QUEUED_DELAY_MS}: the one-time timer that sends `message`. */
   readonly timer?: OneTimeTimer;
+  /** Arguments too large for the message: the blob to write before `message` is sent (it carries the reference). */
+  readonly blob?: PendingBlob;
 }
 
-/** Validate arguments and build the message of one run (nothing is sent). */
+/**
+ * Where arguments too large for a message go (the claim-check, `lib/backend/blobs.ts`), and how
+ * large they may be.
+ */
+export interface ClaimCheck {
+  /** The backend's blob store; absent: arguments must fit the message. */
+  readonly blobs: BlobStore | undefined;
+  /** The task queue's name (a segment of the blob's key). */
+  readonly queue: string;
+  /**
+   * Largest arguments, bytes of their JSON text (the producer's `maxArgumentBytes`).
+   * @default DEFAULT_MAX_ARGUMENT_BYTES (32 MiB)
+   */
+  readonly maxArgumentBytes?: number;
+}
+
+/**
+ * Validate arguments and build the message of one run (nothing is sent). Arguments whose message
+ * would be over SQS's 1 MiB become a blob ({@link PreparedRun.blob}) when `claimCheck` has a blob
+ * store, and are refused over its `maxArgumentBytes`.
+ */
 export async function prepareRun(
   task: AnyTaskContract,
   args: unknown,
   options: EnqueueOptions = {},
   now: number = Date.now(),
+  claimCheck: ClaimCheck = { blobs: undefined, queue: '' },
 ): Promise<PreparedRun> {
   const notBefore = startTime(task, options, now);
   // Validate what the worker will see: the JSON round trip of the arguments.
@@ -75,15 +99,40 @@ export async function prepareRun(
     (task.idempotencyKey === false ? undefined : (task.idempotencyKey?.(travelled) ?? argsJson));
   const id = key === undefined ? randomTaskId() : deriveTaskId(task.name, key);
   const uniqueKey = task.unique === undefined ? undefined : `${task.name}:${task.unique.key?.(travelled) ?? key ?? id}`;
-  const body = encodeEnvelope(id, task.name, argsJson, { unique: uniqueKey, notBefore });
-  const bytes = Buffer.byteLength(body, 'utf8');
-  if (bytes > MAX_MESSAGE_BYTES) {
+  const maxArgumentBytes = claimCheck.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
+  const argsBytes = Buffer.byteLength(argsJson, 'utf8');
+  if (argsBytes > maxArgumentBytes) {
     throw new EnqueueError(
-      `Task '${task.name}': the message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} bytes (SQS's 1 MiB). ` +
-        'Nothing was enqueued. Store large data elsewhere (S3, a database) and pass its key as the argument.',
+      `Task '${task.name}': the arguments are ${argsBytes} bytes as JSON; the limit is ${maxArgumentBytes} bytes ` +
+        `(the maxArgumentBytes option of createProducer and createSpool, default ${DEFAULT_MAX_ARGUMENT_BYTES}). ` +
+        'Nothing was enqueued. Pass smaller arguments (store large data elsewhere and pass its key), or raise maxArgumentBytes.',
       { code: 'PAYLOAD_TOO_LARGE', taskName: task.name, taskId: id },
     );
   }
+  const extras = { unique: uniqueKey, notBefore };
+  let body = encodeEnvelope(id, task.name, argsJson, extras);
+  const bytes = Buffer.byteLength(body, 'utf8');
+  let blob: PendingBlob | undefined;
+  if (bytes > MAX_MESSAGE_BYTES) {
+    if (claimCheck.blobs === undefined) {
+      throw new EnqueueError(
+        `Task '${task.name}': the message is ${bytes} bytes; the limit is ${MAX_MESSAGE_BYTES} bytes (SQS's 1 MiB), ` +
+          'and this backend has no blob store for larger arguments (on AWS, set SPOOL_BUCKET or the bucketName option to the bucket the TaskQueue construct or `spool provision` made). ' +
+          'Nothing was enqueued. Configure the bucket, or store large data elsewhere (S3, a database) and pass its key as the argument.',
+        { code: 'PAYLOAD_TOO_LARGE', taskName: task.name, taskId: id },
+      );
+    }
+    const subject = {
+      kind: 'args' as const,
+      queue: claimCheck.queue,
+      id,
+      now,
+      expiresAt: argumentsBlobExpiry(notBefore ?? now, task.resultTtlSeconds * 1000),
+    };
+    blob = prepareBlob(subject, argsJson);
+    body = encodeEnvelope(id, task.name, { ref: blob.ref }, extras);
+  }
+  const withBlob = blob === undefined ? {} : { blob };
   const groupId = options.orderingKey ?? id;
   if (!FIFO_ID_PATTERN.test(groupId)) {
     throw new EnqueueError(
@@ -92,10 +141,10 @@ export async function prepareRun(
     );
   }
   if (notBefore === undefined)
-    return { id, message: { body, deduplicationId: id, groupId }, uniqueKey, args: travelled };
+    return { id, message: { body, deduplicationId: id, groupId }, uniqueKey, args: travelled, ...withBlob };
   // The body names its start time, and a deduplication id must always carry the same body.
   const message = { body, deduplicationId: delayedDeduplicationId(id, notBefore), groupId };
-  if (notBefore - now <= MAX_QUEUED_DELAY_MS) return { id, message, uniqueKey, args: travelled };
+  if (notBefore - now <= MAX_QUEUED_DELAY_MS) return { id, message, uniqueKey, args: travelled, ...withBlob };
   if (body.length > MAX_TIMER_MESSAGE_CHARS) {
     throw new EnqueueError(
       `Task '${task.name}': a run delayed by more than 15 minutes waits in a one-time schedule, whose message may be at most ${MAX_TIMER_MESSAGE_CHARS} characters (EventBridge Scheduler's limit); this one is ${body.length}. ` +
@@ -103,7 +152,14 @@ export async function prepareRun(
       { code: 'PAYLOAD_TOO_LARGE', taskName: task.name, taskId: id },
     );
   }
-  return { id, message, uniqueKey, args: travelled, timer: { name: timerName(id), at: notBefore, message } };
+  return {
+    id,
+    message,
+    uniqueKey,
+    args: travelled,
+    timer: { name: timerName(id), at: notBefore, message },
+    ...withBlob,
+  };
 }
 
 /** When the run may start (epoch ms), from `delaySeconds` or `runAt`; `undefined` for at once. */
@@ -181,7 +237,11 @@ export async function acquireUniqueLock(
   );
 }
 
-/** Send prepared runs (delayed ones to their timers); a failed send releases the unique locks the runs took. */
+/**
+ * Send prepared runs (delayed ones to their timers), each run's argument blob written first, so a
+ * message never points to a blob not yet written; a failed write or send releases the unique locks
+ * the runs took.
+ */
 export async function sendRuns(
   queue: Queue,
   store: TaskStore,
@@ -189,6 +249,12 @@ export async function sendRuns(
   scheduler: SchedulerPort | undefined,
 ): Promise<void> {
   try {
+    const blobs = runs.flatMap((r) => (r.blob === undefined ? [] : [r.blob]));
+    if (blobs.length > 0) {
+      const blobStore = store.blobs;
+      if (blobStore === undefined) throw new ConfigurationError('sendRuns: runs carry blobs, but the store has none.');
+      await Promise.all(blobs.map((b) => blobStore.put(b.ref.key, b.body, b.expiresAt)));
+    }
     const timed = runs.filter((r) => r.timer !== undefined);
     if (timed.length > 0 && scheduler === undefined) {
       throw new ConfigurationError(

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type BlobRef, readBlob } from '../backend/blobs.js';
 import type { SchedulerPort } from '../backend/scheduler.js';
 import type { TaskRecord, TaskStore } from '../backend/store.js';
 import { timerName } from '../protocol/ids.js';
@@ -34,7 +35,12 @@ export interface TaskHandle<R = unknown> {
   readonly existing: boolean;
   /** The run's state. A run the store has no record of yet is `queued`. */
   status(): Promise<TaskState>;
-  /** The run's full record, or `undefined` while it is queued (or its record expired). */
+  /**
+   * The run's full record, or `undefined` while it is queued (or its record expired). A result or
+   * an error message kept as a blob (too large for the record) is read back into `result` and
+   * `error.message`; the references stay in `resultRef` and `error.messageRef`. A blob that cannot
+   * be read any more is left out (`result` absent; the cut `error.message`): `result()` says why.
+   */
   info(): Promise<TaskRecord | undefined>;
   /**
    * Wait for the run to end. Resolves its result when it succeeded; rejects with
@@ -78,14 +84,18 @@ export function createHandle<R>(source: HandleSource): TaskHandle<R> {
     async status() {
       return (await store.get(id))?.state ?? 'queued';
     },
-    info: () => store.get(id),
+    async info() {
+      const record = await store.get(id);
+      return record === undefined ? undefined : resolveBlobs(store, record, now(), 'lenient');
+    },
     async result(options = {}) {
       const timeoutMs = options.timeoutMs ?? RESULT_DEFAULTS.timeoutMs;
       const maxInterval = options.maxPollIntervalMs ?? RESULT_DEFAULTS.maxPollIntervalMs;
       const deadline = Date.now() + timeoutMs;
       let interval = 10;
       for (;;) {
-        const record = await store.get(id);
+        const found = await store.get(id);
+        const record = found === undefined ? undefined : await resolveBlobs(store, found, now(), 'strict');
         if (record !== undefined) {
           const outcome = settle<R>(record);
           if (outcome !== undefined) return outcome.value;
@@ -125,6 +135,38 @@ export function createHandle<R>(source: HandleSource): TaskHandle<R> {
       return outcome.outcome === 'running' ? 'requested' : outcome.outcome;
     },
   };
+}
+
+/**
+ * `record` with its blobs read back: the result into `result`, the whole error message into
+ * `error.message`. A result blob that cannot be read rejects with a {@link SpoolError} naming the
+ * key when `strict` (else the record keeps its reference only); an error message blob that cannot be
+ * read leaves the cut message as it is.
+ */
+async function resolveBlobs(
+  store: TaskStore,
+  record: TaskRecord,
+  now: number,
+  mode: 'strict' | 'lenient',
+): Promise<TaskRecord> {
+  let resolved = record;
+  if (record.resultRef !== undefined && record.result === undefined) {
+    const read = await readBlob(store.blobs, record.resultRef, now);
+    if (!read.ok && mode === 'lenient') return resolved;
+    if (!read.ok) {
+      throw new SpoolError(`Run ${record.id} ${record.state}, but its result cannot be read: ${read.reason}`, {
+        taskId: record.id,
+        ...(record.task === undefined ? {} : { taskName: record.task }),
+      });
+    }
+    resolved = { ...resolved, result: read.body };
+  }
+  const messageRef: BlobRef | undefined = record.error?.messageRef;
+  if (record.error !== undefined && messageRef !== undefined) {
+    const read = await readBlob(store.blobs, messageRef, now);
+    if (read.ok) resolved = { ...resolved, error: { ...record.error, message: read.body } };
+  }
+  return resolved;
 }
 
 function settle<R>(record: TaskRecord): { value: R } | undefined {

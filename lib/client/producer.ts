@@ -8,12 +8,14 @@
 
 import type { Backend } from '../backend/backend.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { DEFAULT_MAX_ARGUMENT_BYTES } from '../protocol/limits.js';
 import { type AnyTaskContract, TASK_DEFAULTS } from '../task/contract.js';
 import type { TaskArgs, TaskResult } from '../task/define.js';
-import { EnqueueError, ValidationError } from '../task/errors.js';
+import { ConfigurationError, EnqueueError, ValidationError } from '../task/errors.js';
 import type { Middleware } from '../task/middleware.js';
 import {
   acquireUniqueLock,
+  type ClaimCheck,
   type EnqueueOptions,
   type PreparedRun,
   prepareRun,
@@ -21,6 +23,9 @@ import {
   sendRuns,
 } from './enqueue.js';
 import { createHandle, type TaskHandle } from './handle.js';
+
+/** The largest `maxArgumentBytes` allowed: SQLite's longest string (its default `SQLITE_MAX_LENGTH`), 10⁹ bytes. */
+const MAX_ARGUMENT_BYTES_LIMIT = 1_000_000_000;
 
 /** Options of {@link createProducer}. */
 export interface ProducerOptions {
@@ -38,6 +43,14 @@ export interface ProducerOptions {
   readonly logger?: Logger;
   /** The clock, epoch ms (tests drive it). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Largest task arguments, in bytes of their JSON text. Arguments whose message would be over
+   * SQS's 1 MiB are written as a blob (the backend's blob store: the embedded file, or the S3
+   * bucket) and the message carries its reference; larger ones than this are refused with an
+   * `EnqueueError` (`PAYLOAD_TOO_LARGE`).
+   * @default DEFAULT_MAX_ARGUMENT_BYTES (32 MiB)
+   */
+  readonly maxArgumentBytes?: number;
 }
 
 /** Enqueue runs and follow them. A {@link Spool} is a producer that also runs workers. */
@@ -92,6 +105,18 @@ export function createProducer(options: ProducerOptions): Producer {
   const middleware = options.middleware ?? [];
   const logger = options.logger ?? createLogger();
   const now = options.now ?? Date.now;
+  const max = options.maxArgumentBytes;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > MAX_ARGUMENT_BYTES_LIMIT)) {
+    throw new ConfigurationError(
+      `createProducer: maxArgumentBytes is ${String(max)}; allowed: an integer from 1 to ${MAX_ARGUMENT_BYTES_LIMIT} ` +
+        `(the longest value SQLite stores). Omit it for the default (${DEFAULT_MAX_ARGUMENT_BYTES}, 32 MiB).`,
+    );
+  }
+  const claimCheck: ClaimCheck = {
+    blobs: backend.store.blobs,
+    queue: backend.transport.tasks.name,
+    ...(options.maxArgumentBytes === undefined ? {} : { maxArgumentBytes: options.maxArgumentBytes }),
+  };
   const retentionOf = (name: string | undefined) =>
     ((name === undefined ? undefined : tasks.get(name)?.resultTtlSeconds) ?? TASK_DEFAULTS.resultTtlSeconds) * 1000;
   const handleFor = <R>(id: string, task: string | undefined, existing: boolean, retentionMs = retentionOf(task)) =>
@@ -110,7 +135,7 @@ export function createProducer(options: ProducerOptions): Producer {
     tasks,
     async enqueue(task, args, enqueueOptions) {
       const retentionMs = task.resultTtlSeconds * 1000;
-      const run = await prepareRun(task, args, enqueueOptions, now());
+      const run = await prepareRun(task, args, enqueueOptions, now(), claimCheck);
       await runEnqueueHooks(middleware, task, run);
       if (run.uniqueKey !== undefined) {
         const holder = await acquireUniqueLock(backend.store, task, { ...run, uniqueKey: run.uniqueKey }, now());
@@ -128,7 +153,7 @@ export function createProducer(options: ProducerOptions): Producer {
       const runs: PreparedRun[] = [];
       for (const [index, args] of argsList.entries()) {
         try {
-          runs.push(await prepareRun(task, args, enqueueOptions, now()));
+          runs.push(await prepareRun(task, args, enqueueOptions, now(), claimCheck));
         } catch (error) {
           throw rewordBulkError(error, index, argsList.length);
         }

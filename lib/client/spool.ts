@@ -29,7 +29,8 @@ export interface Spool extends Producer {
   readonly runtime: Runtime;
   /**
    * A worker for this app (not started). Unlike `createWorker`, it stops gracefully on SIGINT and
-   * SIGTERM unless `signals: false` (see {@link WorkerOptions.signals}).
+   * SIGTERM unless `signals: false` (see {@link WorkerOptions.signals}), and handles errors that
+   * escape handlers unless `crashes: false` (see {@link WorkerOptions.crashes}).
    */
   worker(options?: WorkerOptions): Worker;
 }
@@ -52,12 +53,18 @@ export function createSpool(options: SpoolOptions): Spool {
     middleware: runtime.middleware,
     logger: runtime.logger,
     now: runtime.now,
+    ...(options.maxArgumentBytes === undefined ? {} : { maxArgumentBytes: options.maxArgumentBytes }),
   });
   return {
     ...producer,
     tasks: runtime.tasks,
     schedules: runtime.schedules,
     runtime,
-    worker: (workerOptions) => createWorker(runtime, { ...workerOptions, signals: workerOptions?.signals ?? true }),
+    worker: (workerOptions) =>
+      createWorker(runtime, {
+        ...workerOptions,
+        signals: workerOptions?.signals ?? true,
+        crashes: workerOptions?.crashes ?? true,
+      }),
   };
 }

@@ -21,6 +21,7 @@ import type { QueueTransport } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_MAX_RECEIVE_COUNT } from '../protocol/limits.js';
 import { ConfigurationError } from '../task/errors.js';
+import { EmbeddedBlobStore } from './blobs.js';
 import { MEMORY_PATH, type OpenDatabaseOptions, openDatabase } from './database.js';
 import type { LongPollOptions } from './long-poll.js';
 import { EmbeddedQueue } from './queue.js';
@@ -126,7 +127,7 @@ export function openEmbeddedBackend(options: EmbeddedBackendOptions = {}): Embed
       db.path === MEMORY_PATH || options.now !== undefined ? undefined : portableRecipe(db.path, options);
     return {
       transport: { tasks, deadLetters },
-      store: new EmbeddedStore(db, { now }),
+      store: new EmbeddedStore(db, { now, blobs: new EmbeddedBlobStore(db, now) }),
       scheduler: new EmbeddedScheduler(db, tasks, now),
       path: db.path,
       ...(portable === undefined ? {} : { portable }),

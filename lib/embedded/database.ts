@@ -22,6 +22,7 @@
  *   On the happy path (claim, then finish as succeeded) only the table and its `id` index are
  *   written.
  * - `locks (key, holder, expires_at)`: `unique#…` and `singleton#…` locks; `locks_by_expiry`.
+ * - `blobs (key, body, expires_at)`: the claim-check's blobs (`blobs.ts`); `blobs_by_expiry` for the sweep.
  * - `wake_listeners (queue, port) → token, pid, expires_at`: the processes whose long polls of a queue
  *   want a UDP datagram on `127.0.0.1:<port>` after another process's send (`wake.ts`); a handful
  *   of rows, read after each commit that sent.
@@ -54,7 +55,7 @@ import { CrossProcessWake, WAKE_SCHEMA, WakeSocket, wakeEvent } from './wake.js'
 export type SqliteConnection = Database.Database;
 
 /** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * The states `list` can list, as the condition of the partial index `tasks_by_state` (a query
@@ -67,7 +68,7 @@ export const LISTABLE = "(state = 'retrying' OR state = 'failed' OR state = 'dea
 /** The columns of a task record (table `tasks`, after its rowid `seq`), in order. */
 export const TASK_COLUMNS =
   'id, task, state, attempt, lease_owner, lease_expires_at, next_run_at, result, error, progress, cancel_requested, ' +
-  'singleton_key, unique_key, created_at, updated_at, started_at, finished_at, expires_at';
+  'singleton_key, unique_key, created_at, updated_at, started_at, finished_at, expires_at, result_ref';
 
 /**
  * Table `tasks` and its indexes. Keyed by a rowid with `id` UNIQUE: records written
@@ -97,7 +98,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   updated_at INTEGER NOT NULL,
   started_at INTEGER,
   finished_at INTEGER,
-  expires_at INTEGER NOT NULL
+  expires_at INTEGER NOT NULL,
+  result_ref TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, updated_at) WHERE ${LISTABLE};
 `;
@@ -125,6 +127,20 @@ CREATE TABLE IF NOT EXISTS timers (
   PRIMARY KEY (queue, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS timers_by_due ON timers (queue, due_at);
+`;
+
+/**
+ * Table of the blob port (./blobs.ts): the claim-check's blobs by key, with their expiry, and the
+ * index the sweep uses. Added in schema version 5, with column `tasks.result_ref` (a result kept as
+ * a blob: its reference as JSON).
+ */
+const BLOBS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS blobs (
+  key TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires_at);
 `;
 
 /** How long a connection waits for another process's write lock before failing, ms. */
@@ -165,18 +181,23 @@ CREATE TABLE IF NOT EXISTS locks (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS locks_by_expiry ON locks (expires_at);
-${SCHEDULER_SCHEMA}${WAKE_SCHEMA}`;
+${SCHEDULER_SCHEMA}${WAKE_SCHEMA}${BLOBS_SCHEMA}`;
 
 /**
  * Upgrades of an existing file, by the version they start from (`from` → `from + 1`). A new file
  * gets {@link SCHEMA} at once. Add one here when the schema changes, and bump {@link SCHEMA_VERSION}.
  */
-const MIGRATIONS: Readonly<Record<number, string>> = {
+const MIGRATIONS: Readonly<Record<number, string | ((sqlite: SqliteConnection) => void)>> = {
   1: SCHEDULER_SCHEMA,
   2: `DROP INDEX IF EXISTS tasks_by_expiry;
 DROP INDEX IF EXISTS tasks_by_state;
 CREATE INDEX tasks_by_state ON tasks (state, updated_at) WHERE ${LISTABLE};`,
   3: WAKE_SCHEMA,
+  4: (sqlite) => {
+    const columns = sqlite.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
+    if (!columns.some((c) => c.name === 'result_ref')) sqlite.exec('ALTER TABLE tasks ADD COLUMN result_ref TEXT');
+    sqlite.exec(BLOBS_SCHEMA);
+  },
 };
 
 /** Options of {@link openDatabase}. */
@@ -376,7 +397,8 @@ function migrate(sqlite: SqliteConnection, path: string): void {
       for (let from = found; from < SCHEMA_VERSION; from++) {
         const migration = MIGRATIONS[from];
         if (migration === undefined) throw new Error(`embedded backend: no migration from schema version ${from}`);
-        sqlite.exec(migration);
+        if (typeof migration === 'string') sqlite.exec(migration);
+        else migration(sqlite);
       }
     }
     sqlite.pragma(`user_version = ${SCHEMA_VERSION}`);

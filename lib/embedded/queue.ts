@@ -37,6 +37,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_VISIBILITY_SECONDS,
   MAX_WAIT_SECONDS,
+  messageBytes,
   type OutgoingMessage,
   type Queue,
   type QueueStats,
@@ -496,10 +497,15 @@ function validateMessage(queue: string, message: OutgoingMessage, index: number)
   if (typeof message.body !== 'string') {
     throw new ConfigurationError(`${where}: body must be a string, got ${typeof message.body}. Serialise it first.`);
   }
-  const bytes = Buffer.byteLength(message.body, 'utf8');
+  for (const [key, value] of Object.entries(message.attributes ?? {})) {
+    if (typeof value !== 'string') {
+      throw new ConfigurationError(`${where}: attribute ${key} must be a string, got ${typeof value}.`);
+    }
+  }
+  const bytes = messageBytes(message);
   if (bytes > MAX_MESSAGE_BYTES) {
     throw new ConfigurationError(
-      `${where}: body is ${bytes} bytes (UTF-8), the limit is ${MAX_MESSAGE_BYTES}. ` +
+      `${where}: the message is ${bytes} bytes (its UTF-8 body and its attributes, as SQS counts them), the limit is ${MAX_MESSAGE_BYTES}. ` +
         'Send a smaller body (store large payloads elsewhere and send a reference).',
     );
   }
@@ -512,11 +518,6 @@ function validateMessage(queue: string, message: OutgoingMessage, index: number)
         `${where}: ${name} must be ${FIFO_ID_FORMAT}, ` +
           `got ${JSON.stringify(value)}. Hash or encode the value to fit.`,
       );
-    }
-  }
-  for (const [key, value] of Object.entries(message.attributes ?? {})) {
-    if (typeof value !== 'string') {
-      throw new ConfigurationError(`${where}: attribute ${key} must be a string, got ${typeof value}.`);
     }
   }
 }

@@ -53,14 +53,17 @@ import {
 import { lockName } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
 import { isTerminal } from '../task/states.js';
+import type { EmbeddedBlobStore } from './blobs.js';
 import type { EmbeddedDatabase } from './database.js';
 import { LISTABLE, TASK_COLUMNS } from './database.js';
-import { fromRow, newRecord, type TaskRow, type TaskRowFields, toRow } from './task-row.js';
+import { errorColumn, fromRow, newRecord, type TaskRow, type TaskRowFields, toRow } from './task-row.js';
 
 /** Options of {@link EmbeddedStore}. */
 export interface EmbeddedStoreOptions {
   /** Clock for the methods that take no `now` (`get`, `list`, `releaseUnique`), epoch ms. @default Date.now */
   readonly now?: () => number;
+  /** The file's blob store, swept with the records (and {@link TaskStore.blobs}). */
+  readonly blobs?: EmbeddedBlobStore;
 }
 
 /** Sweep expired records and locks every this many writes. */
@@ -74,6 +77,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The task store of the embedded backend. */
 export class EmbeddedStore implements TaskStore {
+  /** Where results, error messages and arguments too large for a record or a message are kept. */
+  readonly blobs?: EmbeddedBlobStore;
   readonly #now: () => number;
   readonly #read: (id: string, now: number) => TaskRecord | undefined;
   /** Write a whole record: `existed` when this transaction read it (then an UPDATE in place suffices). */
@@ -95,6 +100,7 @@ export class EmbeddedStore implements TaskStore {
   /** Bind to `db` (prepares the statements once). */
   constructor(db: EmbeddedDatabase, options: EmbeddedStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    if (options.blobs !== undefined) this.blobs = options.blobs;
     this.#db = db;
     const sqlite = db.sqlite;
     // Positional parameters and raw rows (arrays, in TASK_COLUMNS order): no per-call objects.
@@ -148,21 +154,22 @@ export class EmbeddedStore implements TaskStore {
     // No RETURNING: SQLite buffers returned rows, which cost more than the update (measured).
     const updateFinish = sqlite.prepare<
       [
-        string,
-        number,
-        number,
-        string | null,
-        string | null,
-        number | null,
-        number | null,
-        string | null,
-        number,
-        string,
-        string,
-        number,
+        state: string,
+        updatedAt: number,
+        expiresAt: number,
+        result: string | null,
+        error: string | null,
+        nextRunAt: number | null,
+        resultRef: string | null,
+        finishedAt: number | null,
+        progress: string | null,
+        released: number,
+        id: string,
+        owner: string,
+        now: number,
       ]
     >(
-      `UPDATE tasks SET state = ?, updated_at = ?, expires_at = ?, result = ?, error = ?, next_run_at = ?,
+      `UPDATE tasks SET state = ?, updated_at = ?, expires_at = ?, result = ?, error = ?, next_run_at = ?, result_ref = ?,
          finished_at = COALESCE(?, finished_at), progress = COALESCE(?, progress), attempt = attempt - ?,
          lease_owner = NULL, lease_expires_at = NULL
        WHERE id = ? AND state = 'running' AND lease_owner = ? AND expires_at > ?`,
@@ -185,8 +192,9 @@ export class EmbeddedStore implements TaskStore {
         input.now,
         input.expiresAt,
         input.result ?? null,
-        input.error === undefined ? null : JSON.stringify({ name: input.error.name, message: input.error.message }),
+        errorColumn(input.error),
         input.nextRunAt ?? null,
+        input.resultRef === undefined ? null : JSON.stringify(input.resultRef),
         isTerminal(input.state) ? input.now : null,
         input.progress ?? null,
         releasedAttempts(input),
@@ -225,6 +233,7 @@ export class EmbeddedStore implements TaskStore {
       // steady stream of new ones would keep the cursor from ever coming back to the old ones).
       this.#sweptTo = from + SWEEP_SPAN >= (lastSeq.get() ?? 0) ? 0 : from + SWEEP_SPAN;
       sweepLocks.run(now, SWEEP_LIMIT);
+      this.blobs?.sweep(now);
     };
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { BlobRef } from '../backend/blobs.js';
 import type { TaskRecord } from '../backend/store.js';
 import type { ErrorInfo } from '../task/errors.js';
 import type { TaskState } from '../task/states.js';
@@ -54,6 +55,8 @@ export type TaskRowFields = [
   started_at: number | null,
   finished_at: number | null,
   expires_at: number,
+  /** {@link TaskRecord.resultRef} as JSON. */
+  result_ref: string | null,
 ];
 
 export function toRow(record: TaskRecord): TaskRow {
@@ -66,7 +69,7 @@ export function toRow(record: TaskRecord): TaskRow {
     record.leaseExpiresAt ?? null,
     record.nextRunAt ?? null,
     record.result ?? null,
-    record.error === undefined ? null : JSON.stringify({ name: record.error.name, message: record.error.message }),
+    errorColumn(record.error),
     record.progress ?? null,
     record.cancelRequested === true ? 1 : null,
     record.singletonKey ?? null,
@@ -76,7 +79,15 @@ export function toRow(record: TaskRecord): TaskRow {
     record.startedAt ?? null,
     record.finishedAt ?? null,
     record.expiresAt,
+    record.resultRef === undefined ? null : JSON.stringify(record.resultRef),
   ];
+}
+
+/** The `error` column of an error: its JSON (`name`, `message`, and `messageRef` when it has one). */
+export function errorColumn(error: ErrorInfo | undefined): string | null {
+  if (error === undefined) return null;
+  const { name, message, messageRef } = error;
+  return JSON.stringify(messageRef === undefined ? { name, message } : { name, message, messageRef });
 }
 
 /** The record of a row, with absent optional fields omitted (never `undefined`). */
@@ -100,6 +111,7 @@ export function fromRow(row: TaskRow): TaskRecord {
     startedAt,
     finishedAt,
     expiresAt,
+    resultRef,
   ] = row;
   const record: Mutable<TaskRecord> = {
     id,
@@ -114,6 +126,7 @@ export function fromRow(row: TaskRow): TaskRecord {
   if (leaseExpiresAt !== null) record.leaseExpiresAt = leaseExpiresAt;
   if (nextRunAt !== null) record.nextRunAt = nextRunAt;
   if (result !== null) record.result = result;
+  if (resultRef !== null) record.resultRef = JSON.parse(resultRef) as BlobRef;
   if (error !== null) record.error = JSON.parse(error) as ErrorInfo;
   if (progress !== null) record.progress = progress;
   if (cancelRequested !== null) record.cancelRequested = true;

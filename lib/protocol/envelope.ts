@@ -15,6 +15,9 @@
  * - `args` — the task's arguments, validated by the task's schema when the run starts; nested at
  *   most `MAX_JSON_DEPTH` (256) deep, as the producer allows (a deeper message is dead-lettered
  *   `MalformedMessage`, with the producer's explanation).
+ * - `argsRef` — instead of `args`, for arguments too large for a message: a blob reference
+ *   (`./blob-ref.ts`) to their JSON text. The worker reads the blob before validating them (a blob
+ *   it cannot read dead-letters the run, `MissingBlob`).
  * - `unique` — optional: the unique lock the run holds (released when it ends).
  * - `notBefore` — optional: an ISO 8601 UTC time; the run does not start before it (a delay or
  *   ETA). A worker that receives the message earlier hides it until then. Such a message's
@@ -28,6 +31,7 @@
  * @module
  */
 
+import { BLOB_REF_FORMAT, type BlobRef, isBlobRef } from './blob-ref.js';
 import { exceedsJsonDepth, pathBeyondDepth, shortPath, tooDeepArgumentsReason } from './canonical.js';
 import { isValidTaskId, isValidTaskName, TASK_ID_FORMAT, TASK_NAME_FORMAT } from './ids.js';
 import { MAX_JSON_DEPTH } from './limits.js';
@@ -42,7 +46,10 @@ export interface Envelope {
   readonly spool: typeof PROTOCOL_VERSION;
   readonly id: string;
   readonly task: string;
+  /** The arguments (`undefined` when they are a blob: see {@link argsRef}). */
   readonly args: unknown;
+  /** Where the arguments' JSON text is, when they were too large for the message (the claim-check). */
+  readonly argsRef?: BlobRef;
   readonly unique?: string;
   /** Epoch ms before which the run must not start. */
   readonly notBefore?: number;
@@ -75,13 +82,25 @@ export type DecodeResult =
   | { readonly ok: true; readonly envelope: Envelope }
   | { readonly ok: false; readonly reason: string; readonly id?: string; readonly task?: string };
 
-/** Encode an envelope as a message body; `argsJson` is the arguments' canonical JSON text. */
-export function encodeEnvelope(id: string, task: string, argsJson: string, extras: EnvelopeExtras = {}): string {
+/**
+ * Encode an envelope as a message body; `args` is the arguments' canonical JSON text, or `{ ref }`
+ * for arguments written as a blob (the body then carries `argsRef` instead of `args`).
+ */
+export function encodeEnvelope(
+  id: string,
+  task: string,
+  args: string | { readonly ref: BlobRef },
+  extras: EnvelopeExtras = {},
+): string {
+  const argsPart =
+    typeof args === 'string'
+      ? `"args":${args}`
+      : `"argsRef":${JSON.stringify({ key: args.ref.key, bytes: args.ref.bytes, sha256: args.ref.sha256 })}`;
   const uniquePart = extras.unique === undefined ? '' : `,"unique":${JSON.stringify(extras.unique)}`;
   const notBeforePart =
     extras.notBefore === undefined ? '' : `,"notBefore":${JSON.stringify(new Date(extras.notBefore).toISOString())}`;
   const schedulePart = extras.schedule === undefined ? '' : `,"schedule":${JSON.stringify(extras.schedule)}`;
-  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},"args":${argsJson}${uniquePart}${notBeforePart}${schedulePart}}`;
+  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},${argsPart}${uniquePart}${notBeforePart}${schedulePart}}`;
 }
 
 /** Parse an ISO 8601 time with a zone (`Z` or an offset); `undefined` when it is not one. */
@@ -156,7 +175,14 @@ export function decodeEnvelope(body: string): DecodeResult {
       ...known,
     };
   }
-  if (!('args' in record)) {
+  const argsRef = record.argsRef;
+  if (argsRef !== undefined && !isBlobRef(argsRef)) {
+    return { ok: false, reason: `"argsRef" is ${describe(argsRef)}; expected ${BLOB_REF_FORMAT}`, ...known };
+  }
+  if (argsRef !== undefined && 'args' in record) {
+    return { ok: false, reason: 'both "args" and "argsRef" are given; send one of them', ...known };
+  }
+  if (!('args' in record) && argsRef === undefined) {
     return { ok: false, reason: '"args" is missing; send the task arguments (null if it takes none)', ...known };
   }
   const unique = record.unique;
@@ -180,6 +206,7 @@ export function decodeEnvelope(body: string): DecodeResult {
       id,
       task,
       args: record.args,
+      ...(argsRef === undefined ? {} : { argsRef }),
       ...(unique === undefined ? {} : { unique }),
       ...(notBefore === undefined ? {} : { notBefore }),
       ...(schedule === undefined ? {} : { schedule }),

@@ -86,13 +86,31 @@ export const RECORD_RESERVED_BYTES = 1024;
 /**
  * Largest run record, in bytes, as `recordBytes` (`lib/backend/store-rules.ts`) counts it: DynamoDB's
  * item limit less {@link RECORD_RESERVED_BYTES}. Checked before each write that adds a result or
- * progress, against the record the write will leave: a 349 KB result passes
- * {@link MAX_RESULT_BYTES}, yet with 60 KB of progress it would not fit, and the run fails with
- * both sizes. Both backends refuse the same records.
+ * progress, against the record the write will leave: a result that would make the record larger
+ * is stored as a blob (the record carries its reference); progress is not (it stays at most
+ * {@link MAX_PROGRESS_BYTES}, and a value that would not fit the record is refused). Both backends
+ * decide alike.
  */
 export const MAX_RECORD_BYTES = MAX_ITEM_BYTES - RECORD_RESERVED_BYTES;
-/** Largest result stored, in bytes of its JSON text (UTF-8); a larger one fails the run with `ResultTooLarge`. */
-export const MAX_RESULT_BYTES = 350_000;
+/**
+ * Default largest task arguments, in bytes of their JSON text (UTF-8; 32 MiB, spool's own bound):
+ * the `maxArgumentBytes` option of `createProducer` and `createSpool`. Arguments whose message
+ * would be over {@link MAX_MESSAGE_BYTES} travel as a blob (the claim-check, `lib/backend/blobs.ts`).
+ */
+export const DEFAULT_MAX_ARGUMENT_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest result stored, in bytes of its JSON text (UTF-8): {@link DEFAULT_MAX_ARGUMENT_BYTES}. A
+ * result that does not fit the record ({@link MAX_RECORD_BYTES}) is stored as a blob and the record
+ * carries its reference; without a blob store (an AWS backend without a bucket) it must fit the
+ * record. A larger one fails the run with `ResultTooLarge`. Error messages longer than
+ * {@link MAX_ERROR_MESSAGE_BYTES} are kept whole as a blob up to this size too.
+ */
+export const MAX_RESULT_BYTES = DEFAULT_MAX_ARGUMENT_BYTES;
+/**
+ * Margin added to a blob's expiry past the latest expiry of what points to it, in milliseconds
+ * (1 day, spool's own): S3 lifecycle rules count whole days from midnight UTC, and clocks drift.
+ */
+export const BLOB_EXPIRY_MARGIN_MS = DAY_SECONDS * SECOND_MS;
 /**
  * Largest `ctx.progress()` value, in bytes of its JSON text (UTF-8; 64 KiB, spool's own bound):
  * progress is a status for people and dashboards, not a result. With error messages

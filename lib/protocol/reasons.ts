@@ -26,6 +26,7 @@ export const REASONS = {
     meaning:
       'the lease expired with no attempts left: the worker crashed, was killed, or an attempt outlived its lease',
   },
+  MissingBlob: { outcome: 'dead-lettered', meaning: "the message's arguments are a blob that could not be read" },
   ResultTooLarge: {
     outcome: 'failed',
     meaning: 'the result is larger, as JSON, than the store keeps',

@@ -77,10 +77,12 @@ export interface TaskDefinition<S extends AnySchema, R> extends TaskContractDefi
    * The work. Its return value is stored as the run's result in its JSON form (a `Date` becomes
    * its ISO string); a value JSON cannot carry (a bigint, a non-finite number, a cycle, a
    * throwing `toJSON()`, nesting deeper than `MAX_JSON_DEPTH`) fails the run at once, without
-   * retrying, with an `InvalidResultError` naming the path; a result over `MAX_RESULT_BYTES`
-   * (350,000 bytes as JSON), or one that with the run's progress would make its record larger than
-   * `MAX_RECORD_BYTES`, fails it with `ResultTooLarge`, naming the sizes and the limit. An error
-   * message is stored up to `MAX_ERROR_MESSAGE_BYTES` (8 KiB), cut with a note of its size.
+   * retrying, with an `InvalidResultError` naming the path. A result that would make its record
+   * larger than `MAX_RECORD_BYTES` is kept as a blob (the claim-check: the record carries its
+   * reference, and handles read it back); one over `MAX_RESULT_BYTES` (32 MiB as JSON), or any that
+   * does not fit the record on a backend without a blob store, fails the run with `ResultTooLarge`,
+   * naming the sizes and the limit. An error message is stored in the record up to
+   * `MAX_ERROR_MESSAGE_BYTES` (8 KiB), cut with a note of its size, and whole as a blob.
    */
   readonly handler: (args: StandardSchemaV1.InferOutput<S>, ctx: TaskContext) => R | Promise<R>;
 }

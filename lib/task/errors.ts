@@ -18,6 +18,7 @@
  * @module
  */
 
+import type { BlobRef } from '../protocol/blob-ref.js';
 import { MAX_ERROR_MESSAGE_BYTES, MAX_ERROR_NAME_LENGTH } from '../protocol/limits.js';
 import { reasonError } from '../protocol/reasons.js';
 
@@ -405,6 +406,8 @@ export function isRetriable(error: unknown): boolean {
 export interface ErrorInfo {
   readonly name: string;
   readonly message: string;
+  /** The whole message, when `message` was cut to `MAX_ERROR_MESSAGE_BYTES`: a blob (`lib/backend/blobs.ts`). */
+  readonly messageRef?: BlobRef;
 }
 
 /**

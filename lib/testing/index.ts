@@ -76,7 +76,7 @@ export async function runUntilIdle(spool: Spool, options: RunUntilIdleOptions = 
       `runUntilIdle: timeoutMs is ${String(timeoutMs)}; expected a positive number of milliseconds.`,
     );
   }
-  const worker = spool.worker({ waitTimeSeconds: 1, signals: false, ...options.worker });
+  const worker = spool.worker({ waitTimeSeconds: 1, signals: false, crashes: false, ...options.worker });
   await worker.start();
   const deadline = Date.now() + timeoutMs;
   let left = { visible: 0, inFlight: 0 };

@@ -165,6 +165,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           clients.sqs.destroy();
           clients.dynamodb.destroy();
           clients.scheduler.destroy();
+          clients.s3?.destroy();
           if (options.setEnv !== false) {
             for (const [key, value] of saved) {
               if (value === undefined) delete process.env[key];

@@ -17,6 +17,7 @@ import { HardTimeoutError, InvalidResultError, SpoolError, TimeoutError } from '
 import type { Middleware, RunEvent } from '../task/middleware.js';
 import { encodeProgress } from '../task/result.js';
 import { validateArgsNow } from '../task/schema.js';
+import { FAIL_ESCAPED, hasCrashed, runInAttemptScope, type ScopedAttempt, type UnhandledError } from './crash.js';
 import { leaseLength, UNTIMED_KEEP_MS } from './lease.js';
 import type { KeptHandle, LeaseKeeper } from './lease-keeper.js';
 
@@ -104,7 +105,7 @@ export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
  * worker's hot path): one promise for its outcome, one heartbeat timer, and the handler's
  * `AbortController` only if it reads `ctx.signal`.
  */
-class Attempt implements TaskContext {
+class Attempt implements TaskContext, ScopedAttempt {
   readonly taskId: string;
   readonly taskName: string;
   readonly attempt: number;
@@ -210,8 +211,11 @@ class Attempt implements TaskContext {
     const softTimer =
       softMs === undefined ? undefined : setTimeout(Attempt.#onSoftTimeout, Math.max(0, softMs), attempt, softMs);
     const hardTimer = hardMs === undefined ? undefined : setTimeout(Attempt.#onHardTimeout, hardMs, attempt, hardMs);
+    // After a crash no attempt starts: it is given back, as at a shutdown.
+    if (hasCrashed()) attempt.#abortFor('shutdown');
     try {
-      void attempt.#work();
+      // Its work runs in the attempt's context: what escapes it (./crash.ts) fails this attempt.
+      if (!attempt.#done) runInAttemptScope(attempt, Attempt.#startWork);
       const outcome = await attempt.#settled;
       const durationMs = Date.now() - started;
       const progress = attempt.#lastProgress === undefined ? {} : { progress: attempt.#lastProgress };
@@ -239,6 +243,29 @@ class Attempt implements TaskContext {
       if (softTimer !== undefined) clearTimeout(softTimer);
       if (hardTimer !== undefined) clearTimeout(hardTimer);
       stopWatch.delete(attempt);
+    }
+  }
+
+  static #startWork(attempt: Attempt): void {
+    void attempt.#work();
+  }
+
+  /**
+   * An error escaped the handler (./crash.ts): fail the attempt with it, abandoning the handler as a
+   * hard timeout does. `false` when the attempt had already ended (its outcome stands).
+   */
+  [FAIL_ESCAPED](error: UnhandledError): boolean {
+    if (this.#done) return false;
+    this.#abort(error);
+    this.#settle({ error });
+    return true;
+  }
+
+  /** Fail every attempt in flight under `stop` (a worker's) with `error`: the worker crashed. */
+  static failInFlight(stop: AbortSignal, error: Error): void {
+    for (const attempt of Attempt.#stopWatches.get(stop) ?? []) {
+      attempt.#abort(error);
+      attempt.#settle({ error });
     }
   }
 
@@ -380,6 +407,15 @@ class Attempt implements TaskContext {
     if (stop.aborted) attempt.#abortFor('shutdown');
     return watched;
   }
+}
+
+/**
+ * Fail every attempt in flight that `stop` (a worker's interrupt signal) would interrupt, with
+ * `error` (a crash of the worker, `./crash.ts`): each ends through the processor as a failed
+ * attempt, counted against `maxAttempts`.
+ */
+export function failAttemptsInFlight(stop: AbortSignal, error: Error): void {
+  Attempt.failInFlight(stop, error);
 }
 
 /** Call a hook of every middleware; log (never throw) what a hook throws. */

@@ -9,6 +9,11 @@
  *   poller waits up to {@link RECEIVE_BATCH_WINDOW_MS} for a batch to free up, so one receive
  *   brings ten messages instead of one (on SQS each receive is a billed request).
  * - A failed receive pauses before the next: 400 ms, doubling with each failure in a row, at most 30 s.
+ * - When the signal aborts, no receive starts, and {@link Poller.run} resolves once the receives in
+ *   flight have returned and dispatched what they brought (the group runner hands it back, visible
+ *   at once, as the worker is stopping). They are given the signal, but a queue may not end a long
+ *   poll early: the embedded queue's returns at once, an SQS receive when SQS answers (at most its
+ *   wait), since an abandoned one would go on at the server and hide what it takes.
  *
  * @module
  */
@@ -30,7 +35,7 @@ export interface PollerOptions {
   /** Long-poll wait of a receive when no other is in flight, seconds. */
   readonly waitTimeSeconds: number;
   readonly logger: Logger;
-  /** Aborts when the worker stops receiving (also aborts receives in flight). */
+  /** Aborts when the worker stops receiving (passed to receives in flight, which may still wait: see the module's header). */
   readonly signal: AbortSignal;
   /** Start processing received messages (already counted as active in `slots`). */
   readonly dispatch: (messages: readonly ReceivedMessage[]) => void;
@@ -50,7 +55,7 @@ export class Poller {
     this.#o = options;
   }
 
-  /** Receive until the signal aborts; resolves once the receives in flight have dispatched. */
+  /** Receive until the signal aborts; resolves once the receives in flight have returned and dispatched. */
   async run(): Promise<void> {
     const { slots, signal } = this.#o;
     const fullBatch = Math.min(MAX_BATCH, slots.capacity);

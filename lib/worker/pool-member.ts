@@ -9,10 +9,12 @@
  * @module
  */
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { parentPort } from 'node:worker_threads';
 import type { LogFields, Logger, LogLevel } from '../log/logger.js';
 import type { AnyTask, TaskContext } from '../task/define.js';
 import { encodeResult } from '../task/result.js';
+import { type CrashOrigin, describeValue, UnhandledError } from './crash.js';
 import { type FromMember, fromWire, type ToMember, toWire } from './pool-protocol.js';
 
 /** How this member talks to the pool: its thread's port, or its process's IPC channel. */
@@ -43,6 +45,40 @@ const running = new Map<
   number,
   { readonly controller: AbortController; readonly progress: Map<number, (error?: unknown) => void> }
 >();
+
+/**
+ * The call whose handler started the code running now, as on the main thread (`./crash.ts`): an
+ * error that escapes a handler (a throw in its timer, a promise it left rejected) fails that call
+ * with an {@link UnhandledError}, and the member goes on, instead of dying with a bare exit code.
+ */
+const callScope = new AsyncLocalStorage<{
+  readonly call: number;
+  readonly taskId: string;
+  readonly taskName: string;
+}>();
+
+function onEscaped(origin: CrashOrigin) {
+  return (thrown: unknown): void => {
+    const scope = callScope.getStore();
+    if (scope !== undefined && running.has(scope.call)) {
+      running.delete(scope.call); // its later outcome is not sent: this is it
+      send({ type: 'threw', call: scope.call, error: toWire(new UnhandledError(thrown, origin, scope)) });
+      return;
+    }
+    if (scope !== undefined) {
+      // After its call ended, the main thread has its outcome, which stands (as on the main thread).
+      process.stderr.write(
+        `spool pool member: ${origin} after the attempt of run ${scope.taskId} (${scope.taskName}) ended; its outcome stands: ${describeValue(thrown)}\n`,
+      );
+      return;
+    }
+    // Outside any call: this member ends as it would have, and the pool replaces it.
+    process.stderr.write(`spool pool member: ${origin} outside any attempt: ${describeValue(thrown)}\n`);
+    process.exit(1);
+  };
+}
+process.on('uncaughtException', onEscaped('uncaughtException'));
+process.on('unhandledRejection', onEscaped('unhandledRejection'));
 
 /** Send, never throwing: a value that cannot be cloned is sent as text. */
 function send(message: FromMember): void {
@@ -147,11 +183,13 @@ async function run(message: Extract<ToMember, { type: 'run' }>): Promise<void> {
   try {
     const task = tasks?.get(message.task);
     if (task === undefined) throw new Error(`pool member: the app module has no task '${message.task}'`);
-    const result = await task.handler(message.args, ctx);
+    const scope = { call, taskId: message.taskId, taskName: message.task };
+    const result = await callScope.run(scope, () => task.handler(message.args, ctx));
+    if (!running.has(call)) return; // an escaped error ended it
     const json = task.ignoreResult ? undefined : encodeResult(result, { taskName: task.name, taskId: message.taskId });
     send({ type: 'done', call, ...(json === undefined ? {} : { json }) });
   } catch (error) {
-    send({ type: 'threw', call, error: toWire(error) });
+    if (running.has(call)) send({ type: 'threw', call, error: toWire(error) });
   } finally {
     running.delete(call);
   }

@@ -13,26 +13,21 @@
  *    (`overlap: 'skip'`) ends cancelled, with the reason.
  * 3. Run the attempt (validation, middleware, timeouts, heartbeat).
  * 4. **Finish** it in the store: succeeded / failed / retrying (with backoff) / dead / cancelled,
- *    after checking that what it writes fits the record (`MAX_RESULT_BYTES`, `MAX_RECORD_BYTES`;
- *    error messages are cut to `MAX_ERROR_MESSAGE_BYTES`), so both backends end a run alike.
+ *    after checking that what it writes fits the record (`MAX_RECORD_BYTES`; error messages are cut
+ *    to `MAX_ERROR_MESSAGE_BYTES`), so both backends end a run alike. What does not fit goes to the
+ *    blob store (the claim-check, ./claim-check.ts): a result up to `MAX_RESULT_BYTES`, an error
+ *    message whole; arguments too large for the message arrive as a blob, read before step 2.
  *
  * @module
  */
 
 import { randomUUID } from 'node:crypto';
 import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
-import { recordBytes, recordFits } from '../backend/store-rules.js';
 import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage, visibilityLeftSeconds } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
 import { DEAD_LETTER_ID_PREFIX } from '../protocol/ids.js';
-import {
-  DEFAULT_RETENTION_MS,
-  MAX_FIFO_ID_LENGTH,
-  MAX_RECORD_BYTES,
-  MAX_RESULT_BYTES,
-  MAX_VISIBILITY_SECONDS,
-} from '../protocol/limits.js';
+import { DEFAULT_RETENTION_MS, MAX_FIFO_ID_LENGTH, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
 import { DEAD_LETTER_ATTRIBUTES, reasonError } from '../protocol/reasons.js';
 import type { AnyTask } from '../task/define.js';
 import {
@@ -47,6 +42,7 @@ import type { Middleware } from '../task/middleware.js';
 import { encodeResult } from '../task/result.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
+import { type BlobContext, deadLetterBody, keepWholeMessage, placeResult, resolveArguments } from './claim-check.js';
 import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
 import { leaseLength } from './lease.js';
 import type { LeaseKeeper } from './lease-keeper.js';
@@ -213,7 +209,9 @@ async function processReceived(p: Processing): Promise<Disposition> {
     const parked = await waitForStart(envelope.notBefore, deps.now, control.stop);
     if (parked !== undefined) return parked;
   }
-  return claimAndRun({ deps, message, control, startedAt: p.startedAt, task, envelope });
+  const resolved = await resolveArguments(blobContext(deps), envelope);
+  if (!resolved.ok) return deadLetterMessage(p, resolved.error, { id: envelope.id, task: envelope.task });
+  return claimAndRun({ deps, message, control, startedAt: p.startedAt, task, envelope: resolved.envelope });
 }
 
 async function claimAndRun(p: RunProcessing): Promise<Disposition> {
@@ -319,19 +317,22 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
       await finish({ state: 'failed', error: info });
       return { kind: 'ack', note: 'failed: result not JSON' };
     }
-    const tooLarge = json === undefined ? undefined : oversizeResult(record, json, outcome.progress, now);
-    if (tooLarge !== undefined) {
-      log.error('attempt failed: result too large', { error: tooLarge, durationMs: outcome.durationMs });
-      await finish({ state: 'failed', error: tooLarge });
+    const expiresAt = now + task.resultTtlSeconds * 1000;
+    const placed =
+      json === undefined ? undefined : await placeResult(blobContext(deps), record, json, outcome.progress, expiresAt);
+    if (placed?.ok === false) {
+      log.error('attempt failed: result too large', { error: placed.error, durationMs: outcome.durationMs });
+      await finish({ state: 'failed', error: placed.error });
       return { kind: 'ack', note: 'failed: result too large' };
     }
-    await finish(json === undefined ? { state: 'succeeded' } : { state: 'succeeded', result: json });
+    await finish(placed === undefined ? { state: 'succeeded' } : { state: 'succeeded', ...placed.fields });
     log.debug('attempt succeeded', { durationMs: outcome.durationMs });
     return { kind: 'ack', note: 'succeeded' };
   }
 
   const error = outcome.aborted ?? outcome.error;
-  const info = toErrorInfo(error);
+  const recordExpiresAt = now + task.resultTtlSeconds * 1000;
+  const info = await keepWholeMessage(blobContext(deps), record.id, toErrorInfo(error), error, recordExpiresAt);
   const retriable = isRetriable(error);
   const attemptsLeft = record.attempt < task.retry.maxAttempts;
   const why = outcome.aborted?.why;
@@ -389,7 +390,7 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
 /** How an attempt ends, as its finish records it: the parts of a {@link FinishInput} the outcome decides. */
 type AttemptEnding = FinishInput extends infer F
   ? F extends FinishInput
-    ? Pick<F, Extract<keyof F, 'state' | 'result' | 'error' | 'nextRunAt' | 'releaseAttempt'>>
+    ? Pick<F, Extract<keyof F, 'state' | 'result' | 'resultRef' | 'error' | 'nextRunAt' | 'releaseAttempt'>>
     : never
   : never;
 
@@ -427,49 +428,8 @@ async function finishAttempt(
 }
 
 /**
- * Why a result is not stored (`ResultTooLarge`), or `undefined` when it fits: its JSON text is at
- * most `MAX_RESULT_BYTES`, and the record the finish would write (the result, the run's progress
- * and its other fields, as `recordBytes` counts them) at most `MAX_RECORD_BYTES`. Both backends
- * refuse the same results: the check is made here, before the write.
- */
-function oversizeResult(
-  record: TaskRecord,
-  json: string,
-  progress: string | undefined,
-  now: number,
-): ErrorInfo | undefined {
-  const size = Buffer.byteLength(json, 'utf8');
-  if (size > MAX_RESULT_BYTES) {
-    return reasonError(
-      'ResultTooLarge',
-      `the result is ${size} bytes as JSON; at most ${MAX_RESULT_BYTES} are stored. Store it elsewhere (S3) and return its key, or set ignoreResult.`,
-    );
-  }
-  const kept = progress ?? record.progress;
-  const finished: TaskRecord = {
-    ...record,
-    state: 'succeeded',
-    result: json,
-    ...(kept === undefined ? {} : { progress: kept }),
-    updatedAt: now,
-    finishedAt: now,
-  };
-  // What the finish removes is not counted.
-  const { leaseOwner: _owner, leaseExpiresAt: _lease, error: _error, nextRunAt: _next, ...written } = finished;
-  if (recordFits(written, MAX_RECORD_BYTES)) return undefined;
-  const recordSize = recordBytes(written);
-  const progressBytes = kept === undefined ? 0 : Buffer.byteLength(kept, 'utf8');
-  return reasonError(
-    'ResultTooLarge',
-    `the result is ${size} bytes as JSON, and with the run's progress (${progressBytes} bytes) and its other fields the record would be ${recordSize} bytes; ` +
-      `the store keeps records up to ${MAX_RECORD_BYTES} bytes (MAX_RECORD_BYTES, from DynamoDB's 400 KB item). ` +
-      'Return a smaller result (store it elsewhere, S3, and return its key), report smaller progress, or set ignoreResult.',
-  );
-}
-
-/**
  * Why a run with no attempts left is dead-lettered at its claim. A `running` record's lease
- * expired (`LeaseExpired`: the worker crashed or was killed, or the attempt outlived its lease);
+ * expired (`LeaseExpired`: the worker died, of a hard crash no listener sees, or was blocked past the lease);
  * a released one (`retrying`: its last attempt was interrupted at a Lambda's deadline, or
  * `maxAttempts` was lowered since) keeps its last error, as a run whose retries ran out does.
  */
@@ -478,10 +438,12 @@ function exhaustedReason(found: TaskRecord, task: AnyTask): ErrorInfo {
   if (found.state !== 'running' && found.error !== undefined) {
     return { name: found.error.name, message: `${found.error.message} (${count})` };
   }
+  // Only the last attempt is known to have lost its lease: earlier ones may have failed otherwise.
   return reasonError(
     'LeaseExpired',
-    `the lease expired ${found.attempt} time(s) without the run finishing ` +
-      '(the worker crashed, was killed, or the attempt outlived its lease); no attempts left',
+    `attempt ${found.attempt} of ${task.retry.maxAttempts} never finished: its lease expired, so the worker running it died ` +
+      '(killed, out of memory, a native crash) or was blocked past the lease; no attempts left. ' +
+      "A run that kills every worker that runs it ends here: the workers' last log lines name its task id",
   );
 }
 
@@ -515,23 +477,22 @@ async function deadLetterMessage(p: Processing, error: ErrorInfo, run: NamedRun 
 async function sendToDeadLetters(p: Processing, error: ErrorInfo, run: NamedRun | undefined): Promise<void> {
   const { deps, message } = p;
   const a = DEAD_LETTER_ATTRIBUTES;
-  const body =
-    Buffer.byteLength(message.body, 'utf8') > MAX_MESSAGE_BYTES
-      ? JSON.stringify({ truncated: true, preview: message.body.slice(0, 1000) })
-      : message.body;
+  const attributes = {
+    [a.reason]: error.message.slice(0, 4000),
+    [a.errorName]: error.name,
+    [a.deadAt]: new Date(deps.now()).toISOString(),
+    [a.sourceMessageId]: message.messageId,
+    ...(run === undefined ? {} : { [a.taskId]: run.id }),
+    ...(run?.task === undefined ? {} : { [a.task]: run.task }),
+  };
+  // SQS counts the attributes toward the copy's 1 MiB: a body near the limit is kept as a blob.
+  const body = await deadLetterBody(blobContext(deps), run?.id ?? message.messageId, message.body, attributes);
   await deps.deadLetters.send([
     {
       body,
       deduplicationId: `${DEAD_LETTER_ID_PREFIX}${message.messageId}`.slice(0, MAX_FIFO_ID_LENGTH),
       groupId: run?.id ?? message.messageId,
-      attributes: {
-        [a.reason]: error.message.slice(0, 4000),
-        [a.errorName]: error.name,
-        [a.deadAt]: new Date(deps.now()).toISOString(),
-        [a.sourceMessageId]: message.messageId,
-        ...(run === undefined ? {} : { [a.taskId]: run.id }),
-        ...(run?.task === undefined ? {} : { [a.task]: run.task }),
-      },
+      attributes,
     },
   ]);
 }
@@ -546,6 +507,11 @@ function skipFire(p: RunProcessing, now: number, reason: ErrorInfo) {
     reason,
     onlyIfNotStarted: true,
   });
+}
+
+/** The blob store (the store's), the task queue's name for keys, and now. */
+function blobContext(deps: ProcessorDeps): BlobContext {
+  return { blobs: deps.store.blobs, queue: deps.queue.name, now: deps.now() };
 }
 
 /** `{ task }` when `name` is known. */

@@ -49,6 +49,12 @@ export interface RuntimeOptions {
   readonly logger?: Logger;
   /** The clock, epoch ms (tests drive it). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Largest task arguments this app enqueues, in bytes of their JSON text: the producer's option
+   * (`ProducerOptions.maxArgumentBytes`); workers do not use it.
+   * @default DEFAULT_MAX_ARGUMENT_BYTES (32 MiB)
+   */
+  readonly maxArgumentBytes?: number;
 }
 
 /**

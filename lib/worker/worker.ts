@@ -11,8 +11,9 @@
  *   (`./loop-monitor.ts`) warns when the event loop was blocked;
  * - **the handler pool** (`./pool.ts`, option `pool`): handlers in worker threads or child
  *   processes, off the main thread;
- * - **shutdown** ({@link Worker.stop}): stop receiving, let attempts finish within the grace
- *   period, then interrupt and release what still runs.
+ * - **shutdown** ({@link Worker.stop}): stop receiving and let the receive in flight return (what it
+ *   brings goes back unstarted), let attempts finish within the grace period, then interrupt and
+ *   release what still runs.
  *
  * @module
  */
@@ -29,6 +30,8 @@ import {
 } from '../protocol/limits.js';
 import { type ScheduleRunner, startScheduleRunner } from '../schedule/runner.js';
 import { ConfigurationError } from '../task/errors.js';
+import { failAttemptsInFlight } from './attempt.js';
+import { handleCrashes } from './crash.js';
 import { BatchDeleter, DEFAULT_ACK_LINGER_MS, mayLinger } from './deleter.js';
 import { type GroupHooks, GroupRunner, groupInOrder } from './groups.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -58,7 +61,9 @@ export interface WorkerOptions {
    */
   readonly visibilityTimeoutSeconds?: number;
   /**
-   * Long-poll wait per receive, seconds (0–20).
+   * Long-poll wait per receive, seconds (0–20). On SQS it also bounds how long `stop()` waits for the
+   * receive in flight (see {@link Worker.stop}): lower it for quicker stops of idle workers, at the
+   * price of more receive requests.
    * @default 20
    */
   readonly waitTimeSeconds?: number;
@@ -117,6 +122,24 @@ export interface WorkerOptions {
    * @default false here; true from `spool.worker()`
    */
   readonly signals?: boolean;
+  /**
+   * Handle errors that escape handlers (`./crash.ts`): install `uncaughtException` and
+   * `unhandledRejection` listeners while the worker runs. An error the handler's code started (a
+   * throw in a timer or callback, a promise left rejected) fails that attempt with an
+   * `UnhandledError`, retried per the retry policy, and the worker goes on; one after its attempt
+   * ended is logged with the task id. An error from code outside any attempt, when nothing else in
+   * the process listens for it, stops the worker: it fails its attempts in flight with a
+   * `WorkerCrashed` error (counted against `maxAttempts`, so a message that keeps crashing workers
+   * ends dead with that reason), flushes acknowledgements and exits the process with code 1, within
+   * 5 s. With listeners of your own, spool only logs such an error and leaves it to them.
+   *
+   * A hard crash (SIGKILL, `taskkill /F` on Windows, out of memory, a native abort) runs no listener:
+   * the run's lease expires and another worker takes it over, counting the lost attempt. The
+   * listeners are the process's: in an app that embeds a worker (not the CLI) they also see errors
+   * of the app's other code, which count as not attributed. Windows behaves the same.
+   * @default true from `spool.worker()` and the CLI, false from `createWorker` and `spool-tasks/testing`
+   */
+  readonly crashes?: boolean;
 }
 
 /** Defaults of {@link WorkerOptions}, in one place. */
@@ -134,7 +157,13 @@ export interface Worker {
   start(): Promise<void>;
   /**
    * Stop: no more receives; in-flight attempts get `shutdownGraceMs` to finish, then are
-   * interrupted and released (visible again at once) so nothing is lost.
+   * interrupted and released (visible again at once) so nothing is lost. The receive in flight is
+   * let return rather than abandoned (on SQS a long poll cannot be ended early, and an abandoned
+   * one would hide what it takes for the visibility timeout), and what it brings is handed back at
+   * once. So `stop()` takes the longer of the grace period (when attempts run that long) and what
+   * is left of that receive's wait (`waitTimeSeconds` at most; at once on the embedded backend),
+   * plus the time interrupted attempts take to settle and the last deletes: with the defaults, at
+   * most about 30 s, and an idle worker on SQS at most 20 s.
    */
   stop(): Promise<void>;
   /** Resolves when the worker has stopped. */
@@ -162,6 +191,7 @@ interface ResolvedOptions {
   readonly leaseKeeper: boolean;
   readonly pool: WorkerPoolOptions | undefined;
   readonly signals: boolean;
+  readonly crashes: boolean;
 }
 
 function resolveOptions(options: WorkerOptions): ResolvedOptions {
@@ -176,6 +206,7 @@ function resolveOptions(options: WorkerOptions): ResolvedOptions {
     leaseKeeper: options.leaseKeeper ?? true,
     pool: options.pool === undefined || options.pool === 'inline' ? undefined : options.pool,
     signals: options.signals ?? false,
+    crashes: options.crashes ?? false,
   };
   const { concurrency, visibilityTimeoutSeconds: visibility, waitTimeSeconds, shutdownGraceMs: graceMs } = resolved;
   check(
@@ -311,6 +342,17 @@ class SpoolWorker implements Worker {
       });
     }
     if (this.#options.signals) this.#offSignals = drainOnSignals(this, this.#logger);
+    if (this.#options.crashes) {
+      const offCrashes = handleCrashes({
+        logger: this.#logger,
+        release: (error) => {
+          const stopping = this.stop(); // no more receives, from here on
+          failAttemptsInFlight(this.#interrupt.signal, error);
+          return stopping;
+        },
+      });
+      void this.stopped.then(offCrashes);
+    }
     await this.#pool?.start();
     this.#logger.info('worker started', {
       concurrency: this.#options.concurrency,
@@ -344,18 +386,27 @@ class SpoolWorker implements Worker {
       inFlight: this.#slots.active,
       graceMs,
     });
+    // No receive starts from now on. The one in flight is not cut short: on SQS an aborted long poll
+    // goes on at the server and takes what is released meanwhile, hidden with nobody to run it
+    // (aws-sdk-js#2350). So it returns (the embedded queue's at once, SQS's when SQS answers, at most
+    // waitTimeSeconds after it began) and what it brings is handed back unstarted; the grace period
+    // runs meanwhile.
     this.#receiving.abort();
     this.#slots.wake();
-    await this.#schedules?.stop();
-    await this.#polling;
     const grace = sleep(graceMs, undefined, { unref: true }).then(() => 'grace-over' as const);
-    const drained = this.#drained().then(() => 'drained' as const);
-    if ((await Promise.race([grace, drained])) === 'grace-over' && this.#slots.active > 0) {
-      this.#logger.warn('grace period over; interrupting and releasing in-flight attempts', {
-        inFlight: this.#slots.active,
-      });
-      this.#interrupt.abort();
-      await this.#drained();
+    await this.#schedules?.stop();
+    const idle = this.#polling.then(() => this.#drained()).then(() => 'drained' as const);
+    if ((await Promise.race([grace, idle])) === 'grace-over') {
+      // Interrupted attempts release their messages: only once no receive of this worker is open,
+      // so that none of them is taken by it.
+      await this.#polling;
+      if (this.#slots.active > 0) {
+        this.#logger.warn('grace period over; interrupting and releasing in-flight attempts', {
+          inFlight: this.#slots.active,
+        });
+        this.#interrupt.abort();
+      }
+      await idle;
     }
     await this.#deleter.flushNow();
     this.#monitor.stop();

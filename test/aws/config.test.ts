@@ -49,6 +49,40 @@ describe('AWS backend configuration', () => {
     });
   });
 
+  it('GIVEN SPOOL_BUCKET THEN the backend has a blob store; an invalid bucket name is explained; without one, large arguments are refused with how to fix it', async () => {
+    const env = {
+      SPOOL_QUEUE_URL: 'http://127.0.0.1:9/000000000000/q.fifo',
+      SPOOL_DLQ_URL: 'http://127.0.0.1:9/000000000000/q-dlq.fifo',
+      SPOOL_TABLE: 't',
+      AWS_REGION: 'us-east-1',
+    };
+    expect(resolveAwsConfig({}, { ...env, SPOOL_BUCKET: 'myapp-blobs' }).bucketName).toBe('myapp-blobs');
+    expect(resolveAwsConfig({ bucketName: 'other-blobs' }, { ...env, SPOOL_BUCKET: 'myapp-blobs' }).bucketName).toBe(
+      'other-blobs',
+    );
+    expect(() => resolveAwsConfig({}, { ...env, SPOOL_BUCKET: 'My_Bucket' })).toThrow(
+      /bucketName is "My_Bucket": an S3 bucket name is 3–63 characters of lowercase letters/,
+    );
+    const where = {
+      queueUrl: env.SPOOL_QUEUE_URL,
+      deadLetterQueueUrl: env.SPOOL_DLQ_URL,
+      tableName: env.SPOOL_TABLE,
+      region: env.AWS_REGION,
+      endpoint: 'http://127.0.0.1:9',
+    };
+    const withBucket = openAwsBackend({ ...where, bucketName: 'myapp-blobs' });
+    expect(withBucket.store.blobs).toBeDefined();
+    withBucket.close();
+    const without = openAwsBackend(where);
+    expect(without.store.blobs).toBeUndefined();
+    const big = defineTask({ name: 'big', schema: z.object({ s: z.string() }), handler: () => 1 });
+    const spool = createSpool({ backend: without, tasks: [big], logger: silentLogger });
+    await expect(spool.enqueue(big, { s: 'x'.repeat(1_100_000) })).rejects.toThrow(
+      /the message is 1100\d+ bytes; the limit is 1048576 bytes .*no blob store for larger arguments \(on AWS, set SPOOL_BUCKET/,
+    );
+    await spool.close();
+  });
+
   it('GIVEN an endpoint nothing listens on WHEN enqueueing THEN the error says which service, where, and what to check; nothing is lost', async () => {
     process.env.AWS_ACCESS_KEY_ID ??= 'test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'test';

@@ -200,8 +200,8 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
     );
   });
 
-  it('WHEN the message would exceed the queue limit THEN 413', async () => {
-    const response = await handler(post('orders.charge', { orderId: 'x'.repeat(1_100_000), amountCents: 1 }));
+  it('WHEN the arguments would exceed the maximum THEN 413', async () => {
+    const response = await handler(post('orders.charge', { orderId: 'x'.repeat(33_600_000), amountCents: 1 }));
     expect(response.statusCode).toBe(413);
     expect(json(response)).toEqual({
       error: 'PayloadTooLarge',

@@ -4,6 +4,11 @@
  */
 
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -28,7 +33,12 @@ function synthesized() {
     if (resource === undefined) throw new Error(`no resource ${id} in the template`);
     return resource.Properties;
   };
-  return { queue: props(tasks.queue), deadLetterQueue: props(tasks.deadLetterQueue), table: props(tasks.table) };
+  return {
+    queue: props(tasks.queue),
+    deadLetterQueue: props(tasks.deadLetterQueue),
+    table: props(tasks.table),
+    bucket: props(tasks.bucket),
+  };
 }
 
 /** SQS attributes as the API returns them (strings), as the template's typed values. */
@@ -55,6 +65,28 @@ describe('GIVEN resources made by provisionResources and a synthesized TaskQueue
       .TimeToLiveDescription?.AttributeName;
   });
   afterAll(async () => fresh?.backend.close());
+
+  it('THEN both blob buckets block public access, are encrypted with S3-managed keys, and expire each retention class after its days', async () => {
+    const s3 = fresh.backend.clients.s3;
+    const bucket = fresh.resources.bucketName;
+    if (s3 === undefined || bucket === undefined) throw new Error('no blob bucket was provisioned');
+    const lifecycle = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
+    const provisioned = (lifecycle.Rules ?? []).map((r) => [r.Filter?.Prefix ?? r.Prefix, r.Expiration?.Days]);
+    const cdkRules = (cdk.bucket.LifecycleConfiguration as { Rules: { Prefix?: string; ExpirationInDays?: number }[] })
+      .Rules;
+    const synthesizedRules = cdkRules.filter((r) => r.Prefix !== undefined).map((r) => [r.Prefix, r.ExpirationInDays]);
+    expect(provisioned).toEqual(synthesizedRules);
+    expect(synthesizedRules).toHaveLength(SPOOL_LAYOUT.bucket.retentionClassesDays.length);
+    const publicAccess = await s3.send(new GetPublicAccessBlockCommand({ Bucket: bucket }));
+    expect(publicAccess.PublicAccessBlockConfiguration).toEqual(cdk.bucket.PublicAccessBlockConfiguration);
+    const encryption = await s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+    expect(
+      encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
+    ).toBe('AES256');
+    expect(cdk.bucket.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+  });
 
   it('THEN both task queues have the FIFO, deduplication, throughput, size and encryption settings of the layout', () => {
     for (const key of [

@@ -110,11 +110,13 @@ describe('spool provision, then spool worker and spool enqueue on it', () => {
         'SPOOL_QUEUE_URL',
         'SPOOL_DLQ_URL',
         'SPOOL_TABLE',
+        'SPOOL_BUCKET',
         'SPOOL_SCHEDULE_GROUP',
         'SPOOL_SCHEDULER_ROLE_ARN',
         'AWS_REGION',
       ]),
     );
+    expect(made.environment.SPOOL_BUCKET).toBe(`${prefix}-blobs`);
     expect(made.environment.SPOOL_QUEUE_URL).toMatch(new RegExp(`/${prefix}\\.fifo$`));
     expect(made.environment.SPOOL_TABLE).toBe(`${prefix}-tasks`);
     const again = await spool(['provision', '--prefix', prefix, ...where], { cwd: dir, env: base });
@@ -165,6 +167,7 @@ describe('spool provision, then spool worker and spool enqueue on it', () => {
       deadLetterQueue: { name: `${prefix}-dlq.fifo`, outcome: 'deleted' },
       table: { name: `${prefix}-tasks`, outcome: 'deleted' },
       scheduleGroup: { name: prefix, outcome: 'deleted' },
+      bucket: { name: `${prefix}-blobs`, outcome: 'deleted' },
     });
     const gone = await spool(['provision', '--prefix', prefix, '--delete', ...where, '--json'], {
       cwd: dir,
@@ -172,6 +175,7 @@ describe('spool provision, then spool worker and spool enqueue on it', () => {
     });
     expect(gone.code, gone.stderr).toBe(0);
     expect(Object.values(JSON.parse(gone.stdout).deleted).map((r) => (r as { outcome: string }).outcome)).toEqual([
+      'absent',
       'absent',
       'absent',
       'absent',

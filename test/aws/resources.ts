@@ -54,6 +54,7 @@ export async function freshAwsBackend(options: { now?: () => number; maxReceiveC
         clients.sqs.destroy();
         clients.dynamodb.destroy();
         clients.scheduler.destroy();
+        clients.s3?.destroy();
       },
     } satisfies AwsBackend,
     resources,

@@ -1,4 +1,4 @@
-import { defineTask, EnqueueError, type Spool } from 'spool-tasks';
+import { DEFAULT_MAX_ARGUMENT_BYTES, defineTask, EnqueueError, MAX_RESULT_BYTES, type Spool } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type BackendFactory, queueDepth, suffix, useHarness, waitFor, waitForDeadLetters } from './harness.js';
@@ -76,13 +76,13 @@ export function badInput(factory: BackendFactory) {
       expect((await h.info())?.attempt).toBe(1);
     });
 
-    it('GIVEN oversize arguments WHEN enqueued THEN EnqueueError gives the size and the limit and nothing is sent', async () => {
+    it('GIVEN arguments over the default maximum (32 MiB) WHEN enqueued THEN EnqueueError gives the size, the limit and the option, and nothing is sent', async () => {
       const t = defineTask({ name: `big.${suffix()}`, schema: z.object({ blob: z.string() }), handler: () => 1 });
       const { spool } = await app([t], { worker: false });
-      const attempt = spool.enqueue(t, { blob: 'x'.repeat(1_100_000) });
+      const attempt = spool.enqueue(t, { blob: 'x'.repeat(DEFAULT_MAX_ARGUMENT_BYTES) });
       await expect(attempt).rejects.toBeInstanceOf(EnqueueError);
       await expect(attempt).rejects.toThrow(
-        /the message is 1100\d+ bytes; the limit is 1048576 bytes .*Nothing was enqueued/,
+        /the arguments are 33554443 bytes as JSON; the limit is 33554432 bytes \(the maxArgumentBytes option .*Nothing was enqueued/,
       );
       expect(await queueDepth(spool)).toBe(0);
     });
@@ -97,11 +97,11 @@ export function badInput(factory: BackendFactory) {
       const t = defineTask({
         name: `hugeresult.${suffix()}`,
         schema: z.object({}),
-        handler: () => 'y'.repeat(400_000),
+        handler: () => 'y'.repeat(MAX_RESULT_BYTES),
       });
       const { spool } = await app([t]);
       await expect((await spool.enqueue(t, {})).result({ timeoutMs: 10_000 })).rejects.toThrow(
-        /ResultTooLarge: the result is 400002 bytes as JSON; at most 350000 are stored/,
+        /ResultTooLarge: the result is 33554434 bytes as JSON; at most 33554432 are stored/,
       );
     });
   });

@@ -8,6 +8,7 @@ import { describe } from 'vitest';
 import { atomicity } from './atomicity.suite.js';
 import { badInput } from './bad-input.suite.js';
 import { basics } from './basics.suite.js';
+import { claimCheck } from './claim-check.suite.js';
 import { exactlyOnce } from './exactly-once.suite.js';
 import { faults } from './faults.suite.js';
 import type { BackendFactory } from './harness.js';
@@ -16,6 +17,7 @@ import { locks } from './locks.suite.js';
 import { receiveWindow } from './receive-window.suite.js';
 import { retries } from './retries.suite.js';
 import { scheduling } from './scheduling.suite.js';
+import { shutdown } from './shutdown.suite.js';
 
 export type { BackendFactory } from './harness.js';
 
@@ -28,9 +30,11 @@ export function describeConformance(factory: BackendFactory): void {
     locks(factory);
     badInput(factory);
     lifecycle(factory);
+    shutdown(factory);
     scheduling(factory);
     atomicity(factory);
     faults(factory);
     receiveWindow(factory);
+    claimCheck(factory);
   });
 }

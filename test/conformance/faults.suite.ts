@@ -14,10 +14,12 @@ import {
   NonRetriableError,
   type Spool,
   TaskFailedError,
+  type TaskRecord,
   type TaskStore,
 } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { recordBytes } from '../../lib/backend/store-rules.js';
 import { NESTED_TOO_DEEP } from '../../lib/protocol/canonical.js';
 import {
   MAX_ERROR_MESSAGE_BYTES,
@@ -307,7 +309,7 @@ export function faults(factory: BackendFactory) {
       },
     );
 
-    it('GIVEN a 349 KB result after 60 KB of progress THEN the run fails once with ResultTooLarge naming the record size and the limit', async () => {
+    it('GIVEN a 349 KB result after 60 KB of progress THEN the record would be too large, so the result is kept as a blob and the run succeeds once', async () => {
       let calls = 0;
       const t = defineTask({
         name: `bigrecord.${suffix()}`,
@@ -321,16 +323,14 @@ export function faults(factory: BackendFactory) {
       });
       const { spool } = await app([t]);
       const h = await spool.enqueue(t, {});
-      const failure = await failureOf(spool, h.id);
-      expect(failure.state).toBe('failed');
-      expect(failure.errorName).toBe('ResultTooLarge');
-      expect(failure.message).toMatch(
-        new RegExp(
-          `the result is 349002 bytes as JSON, and with the run's progress \\(60002 bytes\\) and its other fields the record would be \\d+ bytes; the store keeps records up to ${MAX_RECORD_BYTES} bytes`,
-        ),
-      );
+      expect(await h.result({ timeoutMs: 15_000 })).toBe('r'.repeat(349_000));
       expect(calls).toBe(1);
-      expect((await h.info())?.progress).toBe(JSON.stringify('p'.repeat(60_000)));
+      const stored = await spool.backend.store.get(h.id);
+      expect(stored?.result).toBeUndefined();
+      expect(stored?.resultRef?.bytes).toBe(349_002);
+      expect(stored?.progress).toBe(JSON.stringify('p'.repeat(60_000)));
+      // What the record keeps fits it, as DynamoDB counts an item.
+      expect(recordBytes(stored as TaskRecord)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
     });
 
     it('GIVEN a NonRetriableError with a 500 KB message THEN the run fails once, its message cut to the documented maximum with its size', async () => {
@@ -350,7 +350,9 @@ export function faults(factory: BackendFactory) {
       expect(failure.state).toBe('failed');
       expect(failure.errorName).toBe('NonRetriableError');
       expect(calls).toBe(1);
-      const error = (await h.info())?.error;
+      const error = (await spool.backend.store.get(h.id))?.error;
+      expect((await h.info())?.error?.message).toBe(`declined: ${'e'.repeat(500_000)}`);
+      expect(error?.messageRef?.bytes).toBe(500_010);
       expect(error?.message).toMatch(
         /^declined: e+ \.\.\. \[cut: the message is 500010 bytes; spool stores error messages up to 8192 bytes/,
       );
@@ -375,9 +377,9 @@ export function faults(factory: BackendFactory) {
       expect(calls).toBe(2);
       const dead = await waitForDeadLetters(spool, 1);
       expect(dead[0]?.errorName).toBe('Error');
-      expect(Buffer.byteLength((await h.info())?.error?.message ?? '', 'utf8')).toBeLessThanOrEqual(
-        MAX_ERROR_MESSAGE_BYTES,
-      );
+      expect(
+        Buffer.byteLength((await spool.backend.store.get(h.id))?.error?.message ?? '', 'utf8'),
+      ).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_BYTES);
     });
   });
 

@@ -52,6 +52,27 @@ export function receiveWindow(factory: BackendFactory) {
     });
   });
 
+  describe("receive times on the backend's clock", () => {
+    it('GIVEN a backend clock 6 hours ahead WHEN a message is received THEN its receivedAt is on that clock, and its 12 hours are counted on it', async () => {
+      const { backend, clock } = await open();
+      clock.advance(6 * 3_600_000);
+      const queue = backend.transport.tasks;
+      const id = `clock-${suffix()}`;
+      await queue.send([{ body: JSON.stringify({ id }), deduplicationId: id, groupId: id }]);
+      const before = clock.now();
+      const [message] = await queue.receive({ maxMessages: 1, visibilityTimeoutSeconds: 30, waitTimeSeconds: 5 });
+      expect(message?.deduplicationId).toBe(id);
+      if (message === undefined) return;
+      expect(message.receivedAt).toBeGreaterThanOrEqual(before - 1_000);
+      expect(message.receivedAt).toBeLessThanOrEqual(clock.now());
+      // 30 s before the window's end on the backend's clock: a minute is refused, 10 s accepted.
+      clock.advance(MAX_VISIBILITY_SECONDS * 1000 - 30_000);
+      await expect(queue.changeVisibility(message.receiptHandle, 60)).rejects.toBeInstanceOf(ConfigurationError);
+      expect(await queue.changeVisibility(message.receiptHandle, 10)).toBe(true);
+      await queue.delete([message.receiptHandle]);
+    });
+  });
+
   describe('claim of a retry that is not due', () => {
     it('GIVEN a retrying run due in a minute WHEN it is claimed before THEN not-due with its record, and claimed once due', async () => {
       const { backend, clock } = await open();

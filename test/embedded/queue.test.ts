@@ -238,8 +238,16 @@ describe('EmbeddedQueue', () => {
     const { transport } = open();
     const tooBig = '€'.repeat(Math.ceil(MAX_MESSAGE_BYTES / 3) + 1); // fewer chars than bytes
     expect(tooBig.length).toBeLessThan(MAX_MESSAGE_BYTES);
-    await expect(transport.tasks.send([{ ...msg('a'), body: tooBig }])).rejects.toThrow(/bytes \(UTF-8\), the limit/);
+    await expect(transport.tasks.send([{ ...msg('a'), body: tooBig }])).rejects.toThrow(
+      /the message is \d+ bytes \(its UTF-8 body and its attributes, as SQS counts them\), the limit is 1048576/,
+    );
     await expect(transport.tasks.send([{ ...msg('a'), body: 'x'.repeat(MAX_MESSAGE_BYTES) }])).resolves.toBeUndefined();
+    // SQS counts attributes (name, type `String`, value) toward the limit: so does the embedded queue.
+    const nearLimit = { ...msg('b'), body: 'x'.repeat(MAX_MESSAGE_BYTES - 10) };
+    await expect(transport.tasks.send([{ ...nearLimit, attributes: { k: 'v' } }])).resolves.toBeUndefined(); // 1 + 6 + 1
+    await expect(transport.tasks.send([{ ...nearLimit, attributes: { key: 'value' } }])).rejects.toThrow(
+      /the message is 1048580 bytes/,
+    );
     for (const id of ['', 'x'.repeat(129), 'has space', 'é']) {
       await expect(transport.tasks.send([msg('ok'), msg(id)])).rejects.toThrow(ConfigurationError);
       await expect(transport.tasks.send([msg('ok', id)])).rejects.toThrow(
@@ -249,7 +257,7 @@ describe('EmbeddedQueue', () => {
     await expect(transport.tasks.send([msg('x'.repeat(128), '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~')])).resolves.toBe(
       undefined,
     );
-    expect(await transport.tasks.stats()).toEqual({ visible: 2, inFlight: 0 });
+    expect(await transport.tasks.stats()).toEqual({ visible: 3, inFlight: 0 });
   });
 
   it('GIVEN a long poll WHEN this process sends to the queue THEN the receiver wakes at once', async () => {

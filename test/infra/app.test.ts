@@ -41,8 +41,8 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     template = Template.fromStack(stack);
   }, 120_000);
 
-  it('THEN cdk.json runs this app with tsx, spool-tasks resolving to the sources', () => {
-    expect(cdkJson.app).toBe('npx tsx --conditions=spool-source infra/app.ts');
+  it('THEN cdk.json runs this app with the local tsx (never fetched), spool-tasks resolving to the sources', () => {
+    expect(cdkJson.app).toBe('node --import tsx --conditions=spool-source infra/app.ts');
   });
 
   it('WHEN synthesized with cdk-nag THEN no finding is left unacknowledged', () => {
@@ -52,7 +52,7 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
   });
 
-  it("THEN the acknowledged findings are the X-Ray wildcards of the worker and HTTP API roles and grantEnqueue's delay.* timers of the producer and HTTP API roles, with their reasons", () => {
+  it("THEN the acknowledged findings are the X-Ray wildcards of the worker and HTTP API roles, the worker's blobs, the blob bucket's access logs, and grantEnqueue's delay.* timers and argument blobs and grantReadResults' result and error blobs of the producer and HTTP API roles, with their reasons", () => {
     const acknowledged = app.node
       .findAll()
       .flatMap((c) =>
@@ -68,11 +68,36 @@ describe('GIVEN the example app with the context of cdk.json', () => {
       [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`]:
         expect.stringMatching(/^Delayed runs: .*delay\.<task id>.*delay\.\* in that one group/),
     };
+    const bucket = stack.getLogicalId(stack.tasks.bucket.node.defaultChild as CfnElement);
+    const blobs = (pattern: string, reason: RegExp) => ({
+      [`AwsSolutions::AwsSolutions-IAM5[Resource::<${bucket}.Arn>/${pattern}]`]: expect.stringMatching(reason),
+    });
+    const argumentBlobs = blobs('blobs/*d/args/*', /^The claim-check: arguments too large for an SQS message/);
+    const resultBlobs = blobs('blobs/*d/result/*', /^The claim-check: a result too large/);
+    const errorBlobs = blobs('blobs/*d/error/*', /^The claim-check: an error message too large/);
     expect(acknowledged).toEqual([
+      {
+        path: 'SpoolExampleStack/Tasks/Blobs',
+        rules: {
+          'AwsSolutions::AwsSolutions-S1': expect.stringMatching(
+            /^The blob bucket holds transient claim-check payloads/,
+          ),
+        },
+      },
       { path: 'SpoolExampleStack/Tasks/WorkerRole', rules: xray },
+      {
+        path: 'SpoolExampleStack/Tasks/WorkerRole',
+        rules: blobs('blobs/*', /^The claim-check: the worker reads and writes blobs/),
+      },
+      { path: 'SpoolExampleStack/ProducerRole', rules: argumentBlobs },
       { path: 'SpoolExampleStack/ProducerRole', rules: delayedRuns },
+      { path: 'SpoolExampleStack/ProducerRole', rules: resultBlobs },
+      { path: 'SpoolExampleStack/ProducerRole', rules: errorBlobs },
       { path: 'SpoolExampleStack/HttpApi/Role', rules: xray },
+      { path: 'SpoolExampleStack/HttpApi/Role', rules: argumentBlobs },
       { path: 'SpoolExampleStack/HttpApi/Role', rules: delayedRuns },
+      { path: 'SpoolExampleStack/HttpApi/Role', rules: resultBlobs },
+      { path: 'SpoolExampleStack/HttpApi/Role', rules: errorBlobs },
     ]);
   });
 
@@ -90,6 +115,7 @@ describe('GIVEN the example app with the context of cdk.json', () => {
 
   it('THEN it outputs the queue URLs, the table, both functions, the schedule group, the Scheduler role, the dashboard and the HTTP API URL', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([
+      'BucketName',
       'DashboardName',
       'DeadLetterQueueUrl',
       'HttpApiUrl',
@@ -118,6 +144,7 @@ describe('GIVEN the example app with the context of cdk.json', () => {
     expect(fn.Architectures).toEqual(['arm64']);
     expect(Object.keys(fn.Environment.Variables).sort()).toEqual([
       'NODE_OPTIONS',
+      'SPOOL_BUCKET',
       'SPOOL_DLQ_URL',
       'SPOOL_QUEUE_URL',
       'SPOOL_SCHEDULER_ROLE_ARN',
@@ -137,6 +164,8 @@ describe('GIVEN the example app with the context of cdk.json', () => {
       'iam:PassRole',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:GetObject',
+      's3:PutObject',
       'scheduler:CreateSchedule',
       'sqs:SendMessage',
     ]);

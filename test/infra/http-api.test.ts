@@ -34,7 +34,9 @@ function setup(props: Partial<TaskQueueHttpApiProps> = {}, key?: (stack: Stack) 
   const api = new TaskQueueHttpApi(stack, 'Api', { taskQueue: tasks, code: INLINE, ...props });
   const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const arn = (construct: IConstruct) => ({ 'Fn::GetAtt': [id(construct), 'Arn'] });
-  return { stack, tasks, api, id, arn, table: tasks.node.findChild('Table'), encryptionKey };
+  /** The ARN of the blob bucket's objects matching `pattern`. */
+  const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn(tasks.bucket), `/${pattern}`]] });
+  return { stack, tasks, api, id, arn, objects, table: tasks.node.findChild('Table'), encryptionKey };
 }
 
 /** A policy statement, normalized: actions and resources as sorted arrays. */
@@ -42,7 +44,7 @@ function setup(props: Partial<TaskQueueHttpApiProps> = {}, key?: (stack: Stack) 
 const leadingKeys = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [prefix] } });
 
 describe('GIVEN a TaskQueueHttpApi with default props', () => {
-  const { stack, tasks, api, id, arn, table } = setup();
+  const { stack, tasks, api, id, arn, objects, table } = setup();
   const template = Template.fromStack(stack);
 
   it('THEN the function URL uses IAM auth, buffered, on the function', () => {
@@ -73,6 +75,7 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
       SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
       SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
       SPOOL_TABLE: { Ref: id(table) },
+      SPOOL_BUCKET: { Ref: id(tasks.bucket) },
       SPOOL_SCHEDULE_GROUP: { Ref: stack.getLogicalId(tasks.scheduling.group) },
       SPOOL_SCHEDULER_ROLE_ARN: arn(tasks.scheduling.role),
     });
@@ -96,6 +99,9 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
         },
         // grantEnqueue (a lock holder's record) and grantReadResults: GetItem on task records only.
         { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+        // The claim-check: grantEnqueue writes argument blobs, grantReadResults reads result and error-message blobs.
+        { actions: ['s3:PutObject'], resources: [objects('blobs/*d/args/*')] },
+        { actions: ['s3:GetObject'], resources: [objects('blobs/*d/error/*'), objects('blobs/*d/result/*')] },
       ]),
     );
   });
@@ -228,7 +234,7 @@ describe('GIVEN the example stack', () => {
     expect(Object.keys(template.toJSON().Outputs)).not.toContain('HttpApiUrl');
   });
 
-  it("WHEN synthesized with cdk-nag THEN no finding is left, and the HTTP API acknowledges only its X-Ray wildcard and grantEnqueue's delay.* timers", () => {
+  it("WHEN synthesized with cdk-nag THEN no finding is left, and the HTTP API acknowledges only its X-Ray wildcard, grantEnqueue's delay.* timers and argument blobs, and grantReadResults' result and error blobs", () => {
     const { app, stack } = build();
     checkWithCdkNag(app);
     acknowledgeExampleFindings(stack);
@@ -241,11 +247,27 @@ describe('GIVEN the example stack', () => {
       (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
     );
     const group = stack.getLogicalId(stack.tasks.scheduling.group);
+    const bucket = stack.getLogicalId(stack.tasks.bucket.node.defaultChild as CfnElement);
     expect(acknowledged?.map((m) => m.data)).toEqual([
       { 'AwsSolutions::AwsSolutions-IAM5[Resource::*]': expect.stringMatching(/^X-Ray active tracing: .{100,}/) },
       {
+        [`AwsSolutions::AwsSolutions-IAM5[Resource::<${bucket}.Arn>/blobs/*d/args/*]`]: expect.stringMatching(
+          /^The claim-check: arguments too large .*blobs\/\*d\/args\/\*/,
+        ),
+      },
+      {
         [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`]:
           expect.stringMatching(/^Delayed runs: .*delay\.<task id>.*delay\.\* in that one group/),
+      },
+      {
+        [`AwsSolutions::AwsSolutions-IAM5[Resource::<${bucket}.Arn>/blobs/*d/result/*]`]: expect.stringMatching(
+          /^The claim-check: a result too large .*blobs\/\*d\/result\/\*/,
+        ),
+      },
+      {
+        [`AwsSolutions::AwsSolutions-IAM5[Resource::<${bucket}.Arn>/blobs/*d/error/*]`]: expect.stringMatching(
+          /^The claim-check: an error message too large .*blobs\/\*d\/error\/\*/,
+        ),
       },
     ]);
   }, 60_000);

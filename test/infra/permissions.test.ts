@@ -4,13 +4,14 @@
  * cancel() need, nothing else.
  */
 
-import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
-import { TaskQueue, type TaskQueueAttributes } from 'spool-tasks/cdk';
+import { acknowledgeTaskQueueFindings, TaskQueue, type TaskQueueAttributes } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
 import { cancelTimerStatement, sorted, statementsOf, timerStatements } from './iam.js';
 
@@ -24,7 +25,9 @@ function setup() {
   const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   const id = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const arn = (construct: IConstruct) => ({ 'Fn::GetAtt': [id(construct), 'Arn'] });
-  return { stack, tasks, producer, id, arn, table: tasks.node.findChild('Table') };
+  /** The ARN of the blob bucket's objects matching `pattern` (`blobs/*d/args/*`, …). */
+  const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn(tasks.bucket), `/${pattern}`]] });
+  return { stack, tasks, producer, id, arn, objects, table: tasks.node.findChild('Table') };
 }
 
 const leadingKeys = (...prefixes: string[]) => ({
@@ -32,8 +35,8 @@ const leadingKeys = (...prefixes: string[]) => ({
 });
 
 describe('GIVEN a TaskQueue', () => {
-  it("THEN the worker's role has no managed policy and exactly the worker's SQS, DynamoDB, log and X-Ray actions", () => {
-    const { stack, tasks, id, arn, table } = setup();
+  it("THEN the worker's role has no managed policy and exactly the worker's SQS, DynamoDB, S3 (blobs), log and X-Ray actions", () => {
+    const { stack, tasks, id, arn, objects, table } = setup();
     const role = Template.fromStack(stack).toJSON().Resources[id(tasks.workerRole)];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     expect(statementsOf(stack, tasks.workerRole)).toEqual(
@@ -61,12 +64,14 @@ describe('GIVEN a TaskQueue', () => {
           actions: ['dynamodb:Query'],
           resources: [{ 'Fn::Join': ['', [arn(table), '/index/byState']] }],
         },
+        // The claim-check: read arguments, write results, error messages, dead-letter copies (and a handler's enqueues).
+        { actions: ['s3:GetObject', 's3:PutObject'], resources: [objects('blobs/*')] },
       ]),
     );
   });
 
-  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue, touch unique locks, read task records, and create delay.* timers passing the Scheduler role, only', () => {
-    const { stack, tasks, producer, arn, table } = setup();
+  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue, write argument blobs, touch unique locks, read task records, and create delay.* timers passing the Scheduler role, only', () => {
+    const { stack, tasks, producer, arn, objects, table } = setup();
     tasks.grantEnqueue(producer);
     expect(statementsOf(stack, producer)).toEqual(
       sorted([
@@ -77,18 +82,23 @@ describe('GIVEN a TaskQueue', () => {
           condition: leadingKeys('lock#unique#*'),
         },
         { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+        // Arguments too large for a message: their blobs, nothing else in the bucket.
+        { actions: ['s3:PutObject'], resources: [objects('blobs/*d/args/*')] },
         // Runs delayed by more than 15 minutes: delay.* timers in the task queue's group, the Scheduler role.
         ...timerStatements({ Ref: stack.getLogicalId(tasks.scheduling.group) }, arn(tasks.scheduling.role)),
       ]),
     );
   });
 
-  it('WHEN a reader is granted grantReadResults THEN it may only GetItem task records', () => {
-    const { stack, tasks, producer, arn, table } = setup();
+  it('WHEN a reader is granted grantReadResults THEN it may only GetItem task records and GetObject result and error-message blobs', () => {
+    const { stack, tasks, producer, arn, objects, table } = setup();
     tasks.grantReadResults(producer);
-    expect(statementsOf(stack, producer)).toEqual([
-      { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
-    ]);
+    expect(statementsOf(stack, producer)).toEqual(
+      sorted([
+        { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+        { actions: ['s3:GetObject'], resources: [objects('blobs/*d/error/*'), objects('blobs/*d/result/*')] },
+      ]),
+    );
   });
 
   it('WHEN a canceller is granted grantCancel THEN it may update task records, delete expired records and unique locks, and delete delay.* timers, only', () => {
@@ -127,18 +137,22 @@ describe('GIVEN a TaskQueue', () => {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
       'iam:PassRole',
+      's3:GetObject',
+      's3:PutObject',
       'scheduler:CreateSchedule',
       'scheduler:DeleteSchedule',
       'sqs:SendMessage',
     ]);
+    expect(alone('grantEnqueue')).not.toContain('s3:GetObject');
+    expect(alone('grantCancel')).not.toContain('s3:PutObject');
     expect(alone('grantEnqueue')).not.toContain('scheduler:DeleteSchedule');
     expect(alone('grantEnqueue')).not.toContain('dynamodb:UpdateItem');
     expect(alone('grantCancel')).not.toContain('scheduler:CreateSchedule');
     expect(alone('grantCancel')).not.toContain('dynamodb:GetItem');
-    expect(alone('grantReadResults')).toEqual(['dynamodb:GetItem']);
+    expect(alone('grantReadResults').sort()).toEqual(['dynamodb:GetItem', 's3:GetObject']);
   });
 
-  it('WHEN a function is bound THEN it gets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN', () => {
+  it('WHEN a function is bound THEN it gets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_BUCKET, SPOOL_SCHEDULE_GROUP and SPOOL_SCHEDULER_ROLE_ARN', () => {
     const { stack, tasks, id, arn, table } = setup();
     const fn = new lambda.Function(stack, 'Api', {
       code: INLINE,
@@ -151,9 +165,56 @@ describe('GIVEN a TaskQueue', () => {
       SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
       SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
       SPOOL_TABLE: { Ref: id(table) },
+      SPOOL_BUCKET: { Ref: id(tasks.bucket) },
       SPOOL_SCHEDULE_GROUP: { Ref: stack.getLogicalId(tasks.scheduling.group) },
       SPOOL_SCHEDULER_ROLE_ARN: arn(tasks.scheduling.role),
     });
+  });
+
+  it('THEN the blob bucket is private, encrypted, TLS only, and each retention class has a lifecycle rule of its length', () => {
+    const { stack, tasks, id } = setup();
+    const resources = Template.fromStack(stack).toJSON().Resources;
+    const props = resources[id(tasks.bucket)].Properties;
+    expect(props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(props.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+    ]);
+    const rules = props.LifecycleConfiguration.Rules as { Id: string; Prefix?: string; ExpirationInDays?: number }[];
+    const classes = rules.filter((r) => r.Prefix !== undefined);
+    expect(classes.map((r) => [r.Prefix, r.ExpirationInDays])).toEqual(
+      [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096].map((d) => [`blobs/${d}d/`, d]),
+    );
+    const policy = Object.values(resources).find((r) => (r as { Type: string }).Type === 'AWS::S3::BucketPolicy') as {
+      Properties: { PolicyDocument: { Statement: { Effect: string; Condition?: unknown }[] } };
+    };
+    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+});
+
+describe('GIVEN a TaskQueue with blobAccessLogsBucket', () => {
+  it('THEN the blob bucket logs to it under spool-blobs/, and AwsSolutions-S1 is not acknowledged', () => {
+    const stack = new Stack(new App(), 'Test');
+    // Bucket is IBucket at run time; under exactOptionalPropertyTypes its optional members are not (as for Table).
+    const logs = new s3.Bucket(stack, 'AccessLogs') as unknown as s3.IBucket;
+    const tasks = new TaskQueue(stack, 'Tasks', { workerCode: INLINE, blobAccessLogsBucket: logs });
+    acknowledgeTaskQueueFindings(tasks);
+    const bucketId = stack.getLogicalId(tasks.bucket.node.defaultChild as CfnElement);
+    const props = Template.fromStack(stack).toJSON().Resources[bucketId].Properties;
+    expect(props.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: stack.getLogicalId(logs.node.defaultChild as CfnElement) },
+      LogFilePrefix: 'spool-blobs/',
+    });
+    const acknowledged = tasks.bucket.node.metadata.filter(
+      (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
+    );
+    expect(acknowledged).toEqual([]);
   });
 });
 
@@ -176,6 +237,15 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
     });
   });
 
+  it('THEN the blob bucket is encrypted with the key (with an S3 bucket key)', () => {
+    const { stack, tasks, keyArn } = withKey();
+    const bucketId = stack.getLogicalId(tasks.bucket.node.defaultChild as CfnElement);
+    const props = Template.fromStack(stack).toJSON().Resources[bucketId].Properties;
+    expect(props.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn } },
+    ]);
+  });
+
   it('WHEN a reader is granted grantReadResults THEN it may only decrypt with the key', () => {
     const { stack, tasks, producer, keyArn } = withKey();
     tasks.grantReadResults(producer);
@@ -183,7 +253,7 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
       actions: ['kms:Decrypt', 'kms:DescribeKey'],
       resources: [keyArn],
     });
-    expect(statementsOf(stack, producer)).toHaveLength(2);
+    expect(statementsOf(stack, producer)).toHaveLength(3); // GetItem, GetObject, the key
   });
 
   it('WHEN a canceller is granted grantCancel THEN it may also use the key to encrypt and decrypt its writes', () => {

@@ -143,6 +143,7 @@ describe('GIVEN a TaskQueue with default props', () => {
       SPOOL_QUEUE_URL: { Ref: id(tasks.queue) },
       SPOOL_DLQ_URL: { Ref: id(tasks.deadLetterQueue) },
       SPOOL_TABLE: { Ref: id(tasks.node.findChild('Table')) },
+      SPOOL_BUCKET: { Ref: id(tasks.bucket) },
       SPOOL_SCHEDULE_GROUP: { Ref: Stack.of(tasks).getLogicalId(tasks.scheduling.group) },
       SPOOL_SCHEDULER_ROLE_ARN: arnOf(id(tasks.scheduling.role)),
       NODE_OPTIONS: '--enable-source-maps',

@@ -50,7 +50,7 @@ describe('GIVEN TaskQueue props that break a rule', () => {
       { workerEnvironment: { SPOOL_SCHEDULE_GROUP: 'other', SPOOL_SCHEDULER_ROLE_ARN: 'arn:aws:iam::1:role/x' } },
       [
         'workerEnvironment sets SPOOL_SCHEDULE_GROUP, SPOOL_SCHEDULER_ROLE_ARN',
-        'the construct sets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP, SPOOL_SCHEDULER_ROLE_ARN and NODE_OPTIONS itself',
+        'the construct sets SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP, SPOOL_SCHEDULER_ROLE_ARN, SPOOL_BUCKET and NODE_OPTIONS itself',
       ],
     ],
     [{ workerEntry: 'functions/worker.ts', workerCode: INLINE }, ['both workerEntry and workerCode', 'only one']],
