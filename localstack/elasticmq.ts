@@ -23,11 +23,12 @@
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tail } from '../lib/local/ministack.js';
 import { commandLineMentions, LOOPBACK, portTaken, sleep, stopPid } from '../lib/local/process.js';
 import { ConfigurationError, SpoolError } from '../lib/task/errors.js';
+import { runAsScript, stopByPidFile } from './script.js';
 
 /** The ElasticMQ release the tests run. */
 export const ELASTICMQ_VERSION = '1.7.1';
@@ -230,30 +231,14 @@ async function cli(command: string | undefined): Promise<number> {
     process.stdout.write(`export AWS_ENDPOINT_URL_SQS=${running.endpoint}\n`);
     return 0;
   }
-  if (command === 'stop') {
-    if (!existsSync(PID_FILE)) {
-      process.stdout.write('ElasticMQ is not running (no pid file)\n');
-      return 0;
-    }
-    const pid = Number(readFileSync(PID_FILE, 'utf8'));
-    // A stale pid file may name a process that reused the pid: stop only an ElasticMQ.
-    if (commandLineMentions(pid, 'org.elasticmq.server.Main') !== false) await stopPid(pid);
-    rmSync(PID_FILE, { force: true });
-    process.stdout.write(`ElasticMQ (pid ${pid}) stopped\n`);
-    return 0;
-  }
+  if (command === 'stop')
+    return stopByPidFile(
+      'ElasticMQ',
+      PID_FILE,
+      (pid) => commandLineMentions(pid, 'org.elasticmq.server.Main') !== false,
+    );
   process.stderr.write('usage: tsx localstack/elasticmq.ts install|start|stop\n');
   return 2;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  cli(process.argv[2]).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`elasticmq: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.filename, 'elasticmq', cli);

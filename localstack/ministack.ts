@@ -13,7 +13,7 @@
  * @module
  */
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { localAwsEnvironment, shellExports } from '../lib/local/env.js';
 import {
@@ -23,6 +23,7 @@ import {
   startMinistack as startFrom,
 } from '../lib/local/ministack.js';
 import { freePort, stopPid } from '../lib/local/process.js';
+import { runAsScript, stopByPidFile } from './script.js';
 
 export { freePort, MINISTACK_VERSION, type RunningEndpoint, stopPid };
 
@@ -66,29 +67,9 @@ async function cli(command: string | undefined): Promise<number> {
     process.stdout.write(`ministack ${MINISTACK_VERSION} installed in ${REPO_VENV}\n`);
     return 0;
   }
-  if (command === 'stop') {
-    if (!existsSync(PID_FILE)) {
-      process.stdout.write('ministack is not running (no pid file)\n');
-      return 0;
-    }
-    const pid = Number(readFileSync(PID_FILE, 'utf8'));
-    await stopPid(pid);
-    rmSync(PID_FILE, { force: true });
-    process.stdout.write(`ministack (pid ${pid}) stopped\n`);
-    return 0;
-  }
+  if (command === 'stop') return stopByPidFile('ministack', PID_FILE);
   process.stderr.write('usage: tsx localstack/ministack.ts install|start|stop\n');
   return 2;
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  cli(process.argv[2]).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(`ministack: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.filename, 'ministack', cli);

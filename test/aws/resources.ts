@@ -46,20 +46,7 @@ export async function freshAwsBackend(options: { now?: () => number; maxReceiveC
     clients,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  return {
-    backend: {
-      ...backend,
-      close: async () => {
-        await deleteResources(clients, resources);
-        clients.sqs.destroy();
-        clients.dynamodb.destroy();
-        clients.scheduler.destroy();
-        clients.s3?.destroy();
-      },
-    } satisfies AwsBackend,
-    resources,
-    config,
-  };
+  return { backend: deletingOnClose(backend, clients, resources), resources, config };
 }
 
 /** The role test schedules send as: any on a local endpoint; on real AWS, SPOOL_TEST_SCHEDULER_ROLE_ARN (else no scheduler). */
@@ -71,4 +58,22 @@ export function schedulerRoleArn(): string | undefined {
 /** The environment a process needs to open this backend with `openAwsBackend()`. */
 export function awsEnv(fresh: Awaited<ReturnType<typeof freshAwsBackend>>): Record<string, string> {
   return backendEnvironment(fresh.resources, fresh.config);
+}
+
+/** `backend`, with a `close` that deletes the test's resources and destroys its clients. */
+export function deletingOnClose(
+  backend: AwsBackend,
+  clients: ReturnType<typeof createClients>,
+  resources: Awaited<ReturnType<typeof provisionResources>>,
+): AwsBackend {
+  return {
+    ...backend,
+    close: async () => {
+      await deleteResources(clients, resources);
+      clients.sqs.destroy();
+      clients.dynamodb.destroy();
+      clients.scheduler.destroy();
+      clients.s3?.destroy();
+    },
+  };
 }

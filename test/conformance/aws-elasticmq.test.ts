@@ -10,11 +10,11 @@
  */
 
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { backendConfig, createClients, deleteResources, openAwsBackend, provisionResources } from 'spool-tasks/aws';
+import { backendConfig, createClients, openAwsBackend, provisionResources } from 'spool-tasks/aws';
 import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { javaMissing, type RunningElasticMq, startElasticMq } from '../../localstack/elasticmq.js';
 import { freePort } from '../../localstack/ministack.js';
-import { localCredentials, testPrefix } from '../aws/resources.js';
+import { deletingOnClose, localCredentials, testPrefix } from '../aws/resources.js';
 import { basics } from './basics.suite.js';
 import type { BackendFactory } from './harness.js';
 import { lifecycle } from './lifecycle.suite.js';
@@ -57,17 +57,7 @@ const factory: BackendFactory = {
       }),
     };
     const resources = await provisionResources(clients, { prefix: testPrefix() });
-    const backend = openAwsBackend({ ...backendConfig(resources, where), clients, now });
-    return {
-      ...backend,
-      close: async () => {
-        await deleteResources(clients, resources);
-        clients.sqs.destroy();
-        clients.dynamodb.destroy();
-        clients.scheduler.destroy();
-        clients.s3?.destroy();
-      },
-    };
+    return deletingOnClose(openAwsBackend({ ...backendConfig(resources, where), clients, now }), clients, resources);
   },
 };
 

@@ -9,6 +9,7 @@ import {
   createLogger,
   createSpool,
   type DeadLetter,
+  defineTask,
   type Logger,
   listDeadLetters,
   type Middleware,
@@ -18,6 +19,7 @@ import {
   type WorkerOptions,
 } from 'spool-tasks';
 import { afterEach } from 'vitest';
+import { z } from 'zod';
 
 /** Makes fresh, isolated backends (own queues, own table/file). */
 export interface BackendFactory {
@@ -137,4 +139,25 @@ export function deferred<T = void>() {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/**
+ * A task (named `<prefix>.<suffix>`) whose first call waits for its signal (a stop's interrupt)
+ * and fails with its reason, and whose later calls return `'finished elsewhere'`. It counts calls,
+ * not `ctx.attempt`: a shutdown gives its attempt back, so the second call is attempt 1 too.
+ */
+export function interruptedOnce(prefix: string) {
+  let calls = 0;
+  return defineTask({
+    name: `${prefix}.${suffix()}`,
+    schema: z.object({}),
+    handler: async (_a, ctx) => {
+      calls++;
+      if (calls === 1) {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        throw ctx.signal.reason;
+      }
+      return 'finished elsewhere';
+    },
+  });
 }

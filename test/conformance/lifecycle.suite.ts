@@ -1,7 +1,7 @@
 import { defineTask, listDeadLetters, type Middleware, redriveDeadLetters } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type BackendFactory, deferred, queueDepth, suffix, useHarness, waitFor } from './harness.js';
+import { type BackendFactory, deferred, interruptedOnce, queueDepth, suffix, useHarness, waitFor } from './harness.js';
 
 export function lifecycle(factory: BackendFactory) {
   const app = useHarness(factory);
@@ -176,20 +176,7 @@ export function lifecycle(factory: BackendFactory) {
     });
 
     it('GIVEN a run that outlasts the grace period WHEN the worker stops THEN it is released and another worker completes it', async () => {
-      let calls = 0;
-      const t = defineTask({
-        name: `interrupt.${suffix()}`,
-        schema: z.object({}),
-        handler: async (_a, ctx) => {
-          // Not ctx.attempt: a shutdown gives its attempt back, so the second call is attempt 1 too.
-          calls++;
-          if (calls === 1) {
-            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
-            throw ctx.signal.reason;
-          }
-          return 'finished elsewhere';
-        },
-      });
+      const t = interruptedOnce('interrupt');
       const { spool, startWorker } = await app([t], { worker: false });
       const first = await startWorker({ shutdownGraceMs: 100 });
       const h = await spool.enqueue(t, {});

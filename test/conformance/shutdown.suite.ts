@@ -13,7 +13,7 @@ import type { Backend, Queue } from 'spool-tasks';
 import { defineTask } from 'spool-tasks';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type BackendFactory, suffix, useHarness, waitFor } from './harness.js';
+import { type BackendFactory, interruptedOnce, suffix, useHarness, waitFor } from './harness.js';
 
 /** How long the stopping worker's long polls wait, s: long enough to cover the release after its grace. */
 const WAIT_SECONDS = 2;
@@ -63,19 +63,7 @@ export function shutdown(factory: BackendFactory) {
 
   describe('shutdown with a long poll open', () => {
     it('GIVEN a run that outlasts the grace period and a long poll open WHEN the worker stops THEN that poll does not keep the released run: another worker completes it at once', async () => {
-      let calls = 0;
-      const t = defineTask({
-        name: `stoppoll.${suffix()}`,
-        schema: z.object({}),
-        handler: async (_a, ctx) => {
-          calls++;
-          if (calls === 1) {
-            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
-            throw ctx.signal.reason;
-          }
-          return 'finished elsewhere';
-        },
-      });
+      const t = interruptedOnce('stoppoll');
       const { spool, startWorker } = await app([t], { worker: false });
       // Concurrency 2: while the run holds one slot, the worker long-polls for the other.
       const first = await startWorker({ concurrency: 2, waitTimeSeconds: WAIT_SECONDS, shutdownGraceMs: 100 });
