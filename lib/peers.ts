@@ -18,7 +18,7 @@ export const OPTIONAL_PEERS = {
   '@aws-sdk/client-sqs': {
     neededBy: 'the AWS backend (spool-tasks/aws, `--backend aws`, `spool provision`)',
     install:
-      'npm install @aws-sdk/client-sqs @aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb @aws-sdk/util-dynamodb @aws-sdk/client-scheduler',
+      'npm install @aws-sdk/client-sqs @aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb @aws-sdk/util-dynamodb @aws-sdk/client-scheduler @aws-sdk/client-s3',
   },
 } as const;
 

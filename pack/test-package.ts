@@ -153,7 +153,7 @@ async function testProject(kind: 'esm' | 'cjs', dir: string, tarball: string): P
     writeFileSync(join(dir, path), text);
   }
   const adds = ['zod', 'better-sqlite3', 'aws-cdk-lib', 'constructs', 'esbuild'].map((n) => `${n}@${versionOf(n)}`);
-  const sdk = ['client-sqs', 'client-dynamodb', 'lib-dynamodb', 'util-dynamodb', 'client-scheduler'].map(
+  const sdk = ['client-sqs', 'client-dynamodb', 'lib-dynamodb', 'util-dynamodb', 'client-scheduler', 'client-s3'].map(
     (n) => `@aws-sdk/${n}@${versionOf(`@aws-sdk/${n}`)}`,
   );
   const devAdds = ['typescript', '@types/node', 'aws-cdk', 'tsx'].map((n) => `${n}@${versionOf(n)}`);

@@ -21,6 +21,7 @@ export const INIT_DEPENDENCIES = [
   'zod',
   'better-sqlite3',
   '@aws-sdk/client-dynamodb',
+  '@aws-sdk/client-s3',
   '@aws-sdk/client-scheduler',
   '@aws-sdk/client-sqs',
   '@aws-sdk/lib-dynamodb',
