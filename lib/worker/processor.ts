@@ -317,9 +317,10 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
       await finish({ state: 'failed', error: info });
       return { kind: 'ack', note: 'failed: result not JSON' };
     }
-    const expiresAt = now + task.resultTtlSeconds * 1000;
     const placed =
-      json === undefined ? undefined : await placeResult(blobContext(deps), record, json, outcome.progress, expiresAt);
+      json === undefined
+        ? undefined
+        : await placeResult(blobContext(deps), record, json, outcome.progress, recordExpiresAt(task, now));
     if (placed?.ok === false) {
       log.error('attempt failed: result too large', { error: placed.error, durationMs: outcome.durationMs });
       await finish({ state: 'failed', error: placed.error });
@@ -331,8 +332,13 @@ async function runClaimed(p: RunProcessing, record: TaskRecord): Promise<Disposi
   }
 
   const error = outcome.aborted ?? outcome.error;
-  const recordExpiresAt = now + task.resultTtlSeconds * 1000;
-  const info = await keepWholeMessage(blobContext(deps), record.id, toErrorInfo(error), error, recordExpiresAt);
+  const info = await keepWholeMessage(
+    blobContext(deps),
+    record.id,
+    toErrorInfo(error),
+    error,
+    recordExpiresAt(task, now),
+  );
   const retriable = isRetriable(error);
   const attemptsLeft = record.attempt < task.retry.maxAttempts;
   const why = outcome.aborted?.why;
@@ -412,7 +418,7 @@ async function finishAttempt(
     id: record.id,
     owner: record.leaseOwner ?? '',
     now,
-    expiresAt: now + task.resultTtlSeconds * 1000,
+    expiresAt: recordExpiresAt(task, now),
     ...(progress === undefined ? {} : { progress }),
     ...(record.singletonKey === undefined ? {} : { singletonKey: record.singletonKey }),
     ...(record.uniqueKey === undefined ? {} : { uniqueKey: record.uniqueKey }),
@@ -503,10 +509,18 @@ function skipFire(p: RunProcessing, now: number, reason: ErrorInfo) {
     id: p.envelope.id,
     task: p.task.name,
     now,
-    expiresAt: now + p.task.resultTtlSeconds * 1000,
+    expiresAt: recordExpiresAt(p.task, now),
     reason,
     onlyIfNotStarted: true,
   });
+}
+
+/**
+ * When a record written at `now` by a run of `task` expires (its `resultTtlSeconds`): the finish's
+ * and a skipped fire's TTL, and so the expiry of the result and error blobs the record points to.
+ */
+function recordExpiresAt(task: AnyTask, now: number): number {
+  return now + task.resultTtlSeconds * 1000;
 }
 
 /** The blob store (the store's), the task queue's name for keys, and now. */
