@@ -35,7 +35,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { OutgoingMessage, Queue, QueueStats, ReceivedMessage, ReceiveOptions } from '../backend/transport.js';
-import { MAX_BATCH, MAX_MESSAGE_BYTES, visibilityLimitProblem } from '../backend/transport.js';
+import { MAX_BATCH, MAX_MESSAGE_BYTES, messageBytes, visibilityLimitProblem } from '../backend/transport.js';
 import { ConfigurationError, SpoolError } from '../task/errors.js';
 
 /** Most `SendMessageBatch` calls one `send` has in flight at once. */
@@ -177,7 +177,7 @@ function toBatches(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
   let current: OutgoingMessage[] = [];
   let bytes = 0;
   for (const message of messages) {
-    const size = Buffer.byteLength(message.body, 'utf8') + attributeBytes(message.attributes);
+    const size = messageBytes(message);
     if (current.length === MAX_BATCH || (current.length > 0 && bytes + size > MAX_MESSAGE_BYTES)) {
       batches.push(current);
       current = [];
@@ -188,13 +188,6 @@ function toBatches(messages: readonly OutgoingMessage[]): OutgoingMessage[][] {
   }
   if (current.length > 0) batches.push(current);
   return batches;
-}
-
-function attributeBytes(attributes: Readonly<Record<string, string>> | undefined): number {
-  if (attributes === undefined) return 0;
-  let total = 0;
-  for (const [k, v] of Object.entries(attributes)) total += Buffer.byteLength(k) + Buffer.byteLength(v) + 6;
-  return total;
 }
 
 function toAttributes(attributes: Readonly<Record<string, string>>) {
