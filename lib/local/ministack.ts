@@ -13,10 +13,11 @@
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigurationError, SpoolError } from '../task/errors.js';
-import { endpointAnswers, LOOPBACK, portTaken, sleep, stopPid } from './process.js';
+import { endpointAnswers, isAlive, LOOPBACK, portTaken, sleep, stopPid } from './process.js';
 
 /** The ministack release spool is tested with. */
 export const MINISTACK_VERSION = '1.5.33';
@@ -45,17 +46,43 @@ export function venvLayout(dir: string, platform: NodeJS.Platform = process.plat
   return { dir, binDir, python: join(binDir, windows ? 'python.exe' : 'python') };
 }
 
-/** Options of {@link installMinistack}. */
-export interface InstallOptions {
+/** Options of {@link installMinistack} that hold with or without a requirements file. */
+interface InstallCommonOptions {
   /** Where the virtualenv is (created if missing). */
   readonly venvDir: string;
-  /** @default MINISTACK_VERSION */
-  readonly version?: string;
   /** The Python that creates the virtualenv. @default env PYTHON, else `python3` (`python` on Windows) */
   readonly python?: string;
   /** Progress lines. @default none */
   readonly log?: (line: string) => void;
 }
+
+/**
+ * Options of {@link installMinistack}: a version for pip to resolve, or a requirements file that
+ * pins ministack and every dependency with their hashes (the two exclude each other).
+ */
+export type InstallOptions = InstallCommonOptions &
+  (
+    | {
+        /** @default MINISTACK_VERSION */
+        readonly version?: string;
+        readonly requirementsFile?: never;
+      }
+    | {
+        readonly version?: never;
+        /**
+         * A requirements file that pins ministack and every package it imports with `==` and
+         * `--hash=sha256:…` (the repository's `localstack/requirements.txt`). pip installs exactly
+         * that file (`--require-hashes --no-deps --only-binary :all:`): nothing unpinned, nothing
+         * built from source. The file's sha256 is recorded in the virtualenv
+         * ({@link REQUIREMENTS_MARKER}); while it matches, installing does nothing, and when it
+         * differs the virtualenv is made anew.
+         */
+        readonly requirementsFile: string;
+      }
+  );
+
+/** The file in the virtualenv that records the sha256 of the requirements file it was installed from. */
+export const REQUIREMENTS_MARKER = 'spool-requirements.sha256';
 
 /** The version of ministack installed in the virtualenv at `venvDir`, if any. */
 export function installedMinistackVersion(venvDir: string): string | undefined {
@@ -73,18 +100,46 @@ export function installedMinistackVersion(venvDir: string): string | undefined {
 }
 
 /**
- * Make sure the virtualenv at `venvDir` has ministack `version`: create it with `python -m venv`
- * and `pip install` into it, unless it is there already. Throws a {@link ConfigurationError} that
- * says what to install when Python or its venv module is missing.
+ * Make sure the virtualenv at `venvDir` has ministack: create it with `python -m venv` and
+ * `pip install` into it, unless it is there already. With `version` (the default), "there" means
+ * that version is installed, and pip resolves its dependencies from the index. With
+ * `requirementsFile`, it means the virtualenv was installed from a file of that sha256, and pip
+ * installs only what the file pins, each file checked against its hash. Throws a
+ * {@link ConfigurationError} that says what to install when Python or its venv module is missing,
+ * or when pip fails.
  */
 export function installMinistack(options: InstallOptions): void {
-  const version = options.version ?? MINISTACK_VERSION;
-  if (installedMinistackVersion(options.venvDir) === version) return;
+  const venv = venvLayout(options.venvDir);
+  const file = options.requirementsFile;
+  const pinned = file === undefined ? undefined : readRequirements(file);
+  const version = pinned?.ministack ?? options.version ?? MINISTACK_VERSION;
+  const installed = () =>
+    pinned === undefined ? installedMinistackVersion(venv.dir) === version : recordedHash(venv) === pinned.sha256;
+  if (installed()) return;
+  // Test runs side by side may each find it missing: one installs, the others wait and then find it there.
+  withInstallLock(venv.dir, () => {
+    if (!installed()) install(options, venv, version, pinned);
+  });
+}
+
+/** The install itself (under the lock): a new virtualenv if needed, then pip. */
+function install(
+  options: InstallOptions,
+  venv: VenvLayout,
+  version: string,
+  pinned: { readonly sha256: string } | undefined,
+): void {
+  const file = options.requirementsFile;
   const log = options.log ?? (() => {});
   const python = options.python ?? process.env.PYTHON ?? (process.platform === 'win32' ? 'python' : 'python3');
-  const venv = venvLayout(options.venvDir);
+  // Installed from other pins (or by hand): start from an empty virtualenv, so that nothing the file
+  // does not pin stays behind.
+  if (pinned !== undefined && existsSync(join(venv.dir, 'pyvenv.cfg')))
+    rmSync(venv.dir, { recursive: true, force: true });
   const creating = !existsSync(venv.python);
-  log(`installing ministack ${version} into ${venv.dir} (a virtualenv; first start only)`);
+  log(
+    `installing ministack ${version} into ${venv.dir} (a virtualenv; ${pinned === undefined ? 'first start only' : `pinned with hashes by ${file}`})`,
+  );
   try {
     if (creating) {
       mkdirSync(dirname(venv.dir), { recursive: true });
@@ -101,18 +156,116 @@ export function installMinistack(options: InstallOptions): void {
       { cause: error },
     );
   }
+  const what =
+    file === undefined
+      ? [`ministack==${version}`]
+      : ['--require-hashes', '--no-deps', '--only-binary', ':all:', '-r', file];
   try {
     execFileSync(
       venv.python,
-      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `ministack==${version}`],
-      { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true },
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', ...what],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      },
     );
   } catch (error) {
     throw new ConfigurationError(
       `could not install ministack ${version} into ${venv.dir} with pip (${describeExecError(error)}). ` +
-        'pip needs to reach PyPI (or your index: PIP_INDEX_URL). Retry when online, or run LocalStack yourself and pass --endpoint <url>.',
+        (file === undefined
+          ? 'pip needs to reach PyPI (or your index: PIP_INDEX_URL). Retry when online, or run LocalStack yourself and pass --endpoint <url>.'
+          : `pip needs to reach PyPI (or your index: PIP_INDEX_URL), and each file it downloads must have a hash that ${file} lists ` +
+            '(a "THESE PACKAGES DO NOT MATCH THE HASHES" error means the index served another file: do not edit the hash, find out why). ' +
+            'Retry when online, or run LocalStack yourself and pass --endpoint <url>.'),
       { cause: error },
     );
+  }
+  if (pinned !== undefined) writeFileSync(join(venv.dir, REQUIREMENTS_MARKER), `${pinned.sha256}\n`);
+}
+
+/** How long {@link installMinistack} waits for another process's install into the same virtualenv. */
+export const MINISTACK_INSTALL_WAIT_MS = 300_000;
+
+/**
+ * Run `body` holding `<venvDir>.lock`, a directory (created atomically) with the holder's pid in it.
+ * A lock whose holder has exited, or that has had no pid for 10 s, is taken over; after
+ * {@link MINISTACK_INSTALL_WAIT_MS} of waiting, a {@link ConfigurationError} says what holds it.
+ */
+function withInstallLock(venvDir: string, body: () => void): void {
+  const lock = `${venvDir}.lock`;
+  const pidFile = join(lock, 'pid');
+  const deadline = Date.now() + MINISTACK_INSTALL_WAIT_MS;
+  mkdirSync(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = readPid(pidFile);
+    const stale = holder === undefined ? ageMs(lock) > 10_000 : !isAlive(holder);
+    if (stale) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new ConfigurationError(
+        `another process (pid ${holder ?? 'unknown'}) has been installing ministack into ${venvDir} for over ${MINISTACK_INSTALL_WAIT_MS / 1000} s (lock ${lock}). ` +
+          `Wait for it to finish, or stop it; if no install is running, remove ${lock}.`,
+      );
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250); // a synchronous sleep
+  }
+  try {
+    writeFileSync(pidFile, String(process.pid));
+    body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** A requirements file's sha256 and the ministack version it pins (if it names one). */
+function readRequirements(file: string): { readonly sha256: string; readonly ministack: string | undefined } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(
+      `cannot read the requirements file ${file} (${describeExecError(error)}). Pass the path of a file that pins ministack with hashes, or leave requirementsFile out.`,
+      { cause: error },
+    );
+  }
+  return {
+    sha256: createHash('sha256').update(text).digest('hex'),
+    ministack: /^ministack==([^\s;\\]+)/im.exec(text)?.[1],
+  };
+}
+
+/** The sha256 recorded by the last install from a requirements file, if any. */
+function recordedHash(venv: VenvLayout): string | undefined {
+  if (!existsSync(venv.python)) return undefined;
+  try {
+    return readFileSync(join(venv.dir, REQUIREMENTS_MARKER), 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 
