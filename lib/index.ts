@@ -31,8 +31,10 @@ export {
   type LogLevel,
   silentLogger,
 } from './log/logger.js';
+export { argumentsHash } from './protocol/canonical.js';
 export { PROTOCOL_VERSION } from './protocol/envelope.js';
-export { DEFAULT_MAX_ARGUMENT_BYTES, MAX_RESULT_BYTES } from './protocol/limits.js';
+export { MAX_LOCK_KEY_BYTES } from './protocol/ids.js';
+export { DEFAULT_MAX_ARGUMENT_BYTES, MAX_ENQUEUED_BY_LENGTH, MAX_RESULT_BYTES } from './protocol/limits.js';
 export {
   defineSchedule,
   type MissedRunsPolicy,

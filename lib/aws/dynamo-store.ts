@@ -51,13 +51,14 @@ import {
   releasedLocks,
 } from '../backend/store-rules.js';
 import { SpoolError } from '../task/errors.js';
-import { isTerminal } from '../task/states.js';
+import { isTerminal, type TaskState } from '../task/states.js';
 import {
   isConditionFailure,
   isExpired,
   isIndexed,
   itemOfConditionFailure,
   STATE_INDEX,
+  STATE_PROJECTION_ATTRIBUTES,
   taskKey,
   toLock,
   toRecord,
@@ -97,6 +98,24 @@ export class DynamoStore implements TaskStore {
     return toRecord(out.Item, this.#now());
   }
 
+  /** GetItem task#id projected to `STATE_PROJECTION_ATTRIBUTES`, strongly consistent (see {@link TaskStore.stateOf}). */
+  async stateOf(id: string): Promise<TaskState | undefined> {
+    const names = Object.fromEntries(STATE_PROJECTION_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    const out = await this.#db.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: taskKey(id),
+        ConsistentRead: true,
+        ProjectionExpression: Object.keys(names).join(', '),
+        ExpressionAttributeNames: names,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    const item = out.Item;
+    if (item === undefined || !(Number(item.expiresAt) > this.#now())) return undefined;
+    return item.state as TaskState;
+  }
+
   // claim — UpdateItem task#id (a retrying run only once its nextRunAt has come); for a singleton,
   // TransactWriteItems of it and the PutItem of lock#singleton#key. Outcome: decideClaim on the old
   // items of the failed conditions.
@@ -118,6 +137,17 @@ export class DynamoStore implements TaskStore {
     u.setRaw('createdAt', `if_not_exists(${u.name('createdAt')}, ${u.value(now)})`);
     if (input.singletonKey !== undefined) u.set('singletonKey', input.singletonKey);
     if (input.uniqueKey !== undefined) u.set('uniqueKey', input.uniqueKey);
+    // The first claim binds the run to its message (argsHash, enqueuedBy); later ones keep it.
+    const argsHash = u.name('argsHash');
+    let bound = '';
+    if (input.argsHash !== undefined) {
+      const hashV = u.value(input.argsHash);
+      u.setRaw('argsHash', `if_not_exists(${argsHash}, ${hashV})`);
+      if (input.enqueuedBy !== undefined) {
+        u.setRaw('enqueuedBy', `if_not_exists(${u.name('enqueuedBy')}, ${u.value(input.enqueuedBy)})`);
+      }
+      bound = `(attribute_not_exists(${argsHash}) OR ${argsHash} = ${hashV}) AND `;
+    }
     const state = u.name('state');
     const lease = u.name('leaseExpiresAt');
     const attempt = u.name('attempt');
@@ -125,7 +155,7 @@ export class DynamoStore implements TaskStore {
     const retrying = u.value('retrying');
     const nextRunAt = u.name('nextRunAt');
     const condition =
-      `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${nowV} AND ` +
+      `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${nowV} AND ${bound}` +
       `(${state} IN (${u.value('queued')}, ${retrying}) OR (${state} = ${u.value('running')} AND ${lease} <= ${nowV})) AND ` +
       `${attempt} < ${u.value(input.maxAttempts)} AND ` +
       `(${state} <> ${retrying} OR attribute_not_exists(${nextRunAt}) OR ${nextRunAt} <= ${nowV}))`;
@@ -266,8 +296,13 @@ export class DynamoStore implements TaskStore {
     const u = this.#w.terminalUpdate('dead', input.id, input.task, now, input.expiresAt).set('error', input.error);
     u.remove('leaseOwner').remove('leaseExpiresAt');
     const state = u.name('state');
+    const argsHash = u.name('argsHash');
+    const bound =
+      input.argsHash === undefined
+        ? `attribute_not_exists(${argsHash})`
+        : `(attribute_not_exists(${argsHash}) OR ${argsHash} = ${u.value(input.argsHash)})`;
     const condition =
-      `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${u.value(now)} AND (${state} IN (${u.value('queued')}, ${u.value('retrying')}) OR ` +
+      `attribute_not_exists(pk) OR (${u.name('expiresAt')} > ${u.value(now)} AND ${bound} AND (${state} IN (${u.value('queued')}, ${u.value('retrying')}) OR ` +
       `(${state} = ${u.value('running')} AND ${u.name('leaseExpiresAt')} <= ${u.value(now)})))`;
     for (let round = 0; ; round++) {
       try {
@@ -281,7 +316,7 @@ export class DynamoStore implements TaskStore {
           await this.#w.deleteExpired(taskKey(input.id), now);
           continue;
         }
-        const decision = decideDeadLetter(toRecord(old, now), now);
+        const decision = decideDeadLetter(toRecord(old, now), input);
         if (decision.outcome !== 'dead-letter') return decision;
         if (round < 2) continue; // it changed between the write and now: try again
         throw error;

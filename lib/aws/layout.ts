@@ -20,6 +20,7 @@
  * @module
  */
 
+import { DEDUPLICATION_SCOPE } from '../backend/transport.js';
 import { BLOB_KEY_PREFIX, BLOB_RETENTION_CLASSES_DAYS } from '../protocol/blob-ref.js';
 import {
   DEFAULT_MAX_RECEIVE_COUNT,
@@ -53,8 +54,8 @@ export const SPOOL_LAYOUT = {
      * explicit ids (the task id), which win over the content hash.
      */
     contentBasedDeduplication: true,
-    /** High-throughput FIFO: deduplication per message group … */
-    deduplicationScope: 'messageGroup',
+    /** High-throughput FIFO: deduplication per message group (the port's `DEDUPLICATION_SCOPE`) … */
+    deduplicationScope: DEDUPLICATION_SCOPE,
     /** … and throughput per message group. */
     fifoThroughputLimit: 'perMessageGroupId',
     /**
@@ -80,7 +81,7 @@ export const SPOOL_LAYOUT = {
     /** The queue name is `<prefix>` + this. */
     nameSuffix: '-dlq.fifo',
     fifo: true,
-    deduplicationScope: 'messageGroup',
+    deduplicationScope: DEDUPLICATION_SCOPE,
     fifoThroughputLimit: 'perMessageGroupId',
     /** How long a dead letter is kept, seconds: 14 days, the SQS maximum (`MAX_RETENTION_SECONDS`). */
     retentionSeconds: MAX_RETENTION_SECONDS,

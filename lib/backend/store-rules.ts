@@ -22,6 +22,7 @@ import type {
   CancelResult,
   ClaimInput,
   ClaimResult,
+  DeadLetterInput,
   DeadLetterResult,
   FinishInput,
   ReviveResult,
@@ -80,6 +81,15 @@ export function isNotDue(record: TaskRecord, now: number): boolean {
   return record.state === 'retrying' && record.nextRunAt !== undefined && record.nextRunAt > now;
 }
 
+/**
+ * Whether `record` is bound to other arguments than `argsHash` (`TaskRecord.argsHash`): it has a
+ * hash, and `argsHash` is another one or absent. A record with no hash yet is bound to nothing.
+ * The binding condition of `TaskStore.claim` and `TaskStore.deadLetter` (their headers).
+ */
+export function isBoundElsewhere(record: TaskRecord, argsHash: string | undefined): boolean {
+  return record.argsHash !== undefined && record.argsHash !== argsHash;
+}
+
 /** What {@link decideClaim} decides: write the claim, or an outcome of the port with nothing written. */
 export type ClaimDecision = { readonly outcome: 'claim' } | Exclude<ClaimResult, { readonly outcome: 'claimed' }>;
 
@@ -91,15 +101,18 @@ export type ClaimDecision = { readonly outcome: 'claim' } | Exclude<ClaimResult,
  * @example
  * ```ts
  * const decision = decideClaim(record, input, lock);
- * if (decision.outcome !== 'claim') return decision; // finished | leased | exhausted | not-due | singleton-busy
+ * if (decision.outcome !== 'claim') return decision; // conflict | finished | leased | exhausted | not-due | singleton-busy
  * ```
  */
 export function decideClaim(
   record: TaskRecord | undefined,
-  input: Pick<ClaimInput, 'id' | 'now' | 'maxAttempts'>,
+  input: Pick<ClaimInput, 'id' | 'now' | 'maxAttempts' | 'argsHash'>,
   singletonLock?: Lock,
 ): ClaimDecision {
   if (record !== undefined) {
+    // A claim without a hash (a test, a tool) compares nothing.
+    if (input.argsHash !== undefined && isBoundElsewhere(record, input.argsHash))
+      return { outcome: 'conflict', record };
     if (isTerminal(record.state)) return { outcome: 'finished', record };
     if (hasLiveLease(record, input.now)) return { outcome: 'leased', record };
     if (record.attempt >= input.maxAttempts) return { outcome: 'exhausted', record };
@@ -114,13 +127,16 @@ export function decideClaim(
 /** What {@link decideDeadLetter} decides. */
 export type DeadLetterDecision =
   | { readonly outcome: 'dead-letter' }
-  | Extract<DeadLetterResult, { readonly outcome: 'unchanged' }>;
+  | Extract<DeadLetterResult, { readonly outcome: 'unchanged' | 'conflict' }>;
 
-/** The outcome of `TaskStore.deadLetter` (its header states the condition). */
-export function decideDeadLetter(record: TaskRecord | undefined, now: number): DeadLetterDecision {
-  if (record !== undefined && (isTerminal(record.state) || hasLiveLease(record, now))) {
-    return { outcome: 'unchanged', record };
-  }
+/** The outcome of `TaskStore.deadLetter` (its header states the condition and the order of the outcomes). */
+export function decideDeadLetter(
+  record: TaskRecord | undefined,
+  input: Pick<DeadLetterInput, 'now' | 'argsHash'>,
+): DeadLetterDecision {
+  if (record === undefined) return { outcome: 'dead-letter' };
+  if (isBoundElsewhere(record, input.argsHash)) return { outcome: 'conflict', record };
+  if (isTerminal(record.state) || hasLiveLease(record, input.now)) return { outcome: 'unchanged', record };
   return { outcome: 'dead-letter' };
 }
 

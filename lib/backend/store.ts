@@ -61,6 +61,18 @@ export interface TaskRecord {
   readonly singletonKey?: string;
   /** The unique key the run holds until it ends, if its task is unique. */
   readonly uniqueKey?: string;
+  /**
+   * What binds the run to its arguments: {@link argumentsHash} of the arguments (and enqueuer) of
+   * the message its first claim ran. A later message with the same id and another hash is refused
+   * (`conflict`). Absent until the first claim (and on records a cancel or dead-letter created).
+   */
+  readonly argsHash?: string;
+  /**
+   * The principal that enqueued the run, as its message said (`EnqueueOptions.enqueuedBy`, set by
+   * the HTTP API to the caller's IAM ARN), recorded by the first claim. The HTTP API shows a run's
+   * result only to this principal.
+   */
+  readonly enqueuedBy?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
   /** When the current or last attempt started, epoch ms. */
@@ -88,12 +100,25 @@ export interface ClaimInput {
   readonly singletonKey?: string;
   /** Remember the unique key the run holds, so finishing releases it. */
   readonly uniqueKey?: string;
+  /**
+   * {@link argumentsHash} of the message's arguments and enqueuer: recorded by the first claim,
+   * compared by every later one (outcome `conflict` when they differ). The processor always passes
+   * it; a claim without it (a test, a tool) binds and compares nothing.
+   */
+  readonly argsHash?: string;
+  /** The message's enqueuer, recorded with `argsHash` by the first claim ({@link TaskRecord.enqueuedBy}). */
+  readonly enqueuedBy?: string;
 }
 
 /** Outcome of {@link TaskStore.claim}. */
 export type ClaimResult =
   /** The attempt may start: `record` is `running`, `attempt` + 1, leased to the owner. */
   | { readonly outcome: 'claimed'; readonly record: TaskRecord }
+  /**
+   * The run is bound to other arguments (or another enqueuer): `record.argsHash` is not the
+   * input's. The message is a conflicting duplicate: never run it, and leave the run alone.
+   */
+  | { readonly outcome: 'conflict'; readonly record: TaskRecord }
   /** The run is terminal: acknowledge the message without running. */
   | { readonly outcome: 'finished'; readonly record: TaskRecord }
   /** Another worker holds a live lease: do not run; look again after `record.leaseExpiresAt`. */
@@ -185,11 +210,19 @@ export interface DeadLetterInput {
   readonly now: number;
   readonly error: ErrorInfo;
   readonly expiresAt: number;
+  /**
+   * {@link argumentsHash} of the message's arguments, when they could be read. A run bound to
+   * arguments (`record.argsHash`) is dead-lettered only by a message with the same hash: a
+   * message that could not be read, or names other arguments, cannot end another's run.
+   */
+  readonly argsHash?: string;
 }
 
 /** Outcome of {@link TaskStore.deadLetter}. */
 export type DeadLetterResult =
   | { readonly outcome: 'dead'; readonly record: TaskRecord }
+  /** The run is bound to other arguments than the input's (or the input has none): nothing was written. */
+  | { readonly outcome: 'conflict'; readonly record: TaskRecord }
   /** The run is already terminal (or running under a live lease): nothing was written. */
   | { readonly outcome: 'unchanged'; readonly record: TaskRecord };
 
@@ -270,15 +303,24 @@ export interface TaskStore {
   get(id: string): Promise<TaskRecord | undefined>;
 
   /**
+   * Read only a record's state; `undefined` when absent or expired. What an enqueue's unique-lock
+   * check needs (is the holder's run over?): on DynamoDB a GetItem projected to
+   * `STATE_PROJECTION_ATTRIBUTES`, so a producer's grant can withhold every run's result.
+   */
+  stateOf(id: string): Promise<TaskState | undefined>;
+
+  /**
    * **Claim** — start an attempt.
    * - Key: `task#id` (and `singleton#singletonKey` when given, in the same transaction).
-   * - Condition: (record absent OR state ∈ {queued, retrying} OR (state = running AND
-   *   leaseExpiresAt ≤ now)) AND attempt < maxAttempts AND NOT (state = retrying AND nextRunAt >
-   *   now); with a singleton key, also the lock is absent, expired, or held by this id.
+   * - Condition: (record absent OR ((argsHash absent OR argsHash = input.argsHash) AND (state ∈
+   *   {queued, retrying} OR (state = running AND leaseExpiresAt ≤ now)) AND attempt < maxAttempts
+   *   AND NOT (state = retrying AND nextRunAt > now))); with a singleton key, also the lock is
+   *   absent, expired, or held by this id.
    * - Update: state = running, attempt + 1, leaseOwner = owner, leaseExpiresAt = now + leaseMs,
-   *   startedAt = now, cancelRequested removed; the singleton lock (if any) = { holder: id,
-   *   expiresAt: now + leaseMs }.
-   * - Outcomes, checked in this order: `finished` (terminal; a cancelled run too) | `leased`
+   *   startedAt = now, cancelRequested removed; argsHash and enqueuedBy = the input's when the
+   *   record has no argsHash yet; the singleton lock (if any) = { holder: id, expiresAt: now + leaseMs }.
+   * - Outcomes, checked in this order: `conflict` (the record's argsHash is not the input's: a
+   *   message with the run's id and other arguments) | `finished` (terminal; a cancelled run too) | `leased`
    *   (running, lease live) | `exhausted` (condition failed on attempts) | `not-due` (retrying, its
    *   `nextRunAt` still ahead: a message that came back before its retry's time, such as one whose
    *   wait was longer than its receive's 12-hour visibility window) | `singleton-busy` (the lock is
@@ -314,11 +356,12 @@ export interface TaskStore {
   /**
    * **Dead-letter** — record that a run will not be attempted again (retries exhausted by lost
    * leases, unknown task, malformed message).
-   * - Condition: record absent OR state ∈ {queued, retrying} OR (state = running AND
-   *   leaseExpiresAt ≤ now).
+   * - Condition: record absent OR ((argsHash absent OR argsHash = input.argsHash) AND (state ∈
+   *   {queued, retrying} OR (state = running AND leaseExpiresAt ≤ now))).
    * - Update: state = dead, error, finishedAt = now, expiresAt; lease removed.
-   * - Outcomes: `unchanged` (terminal, or running under a live lease: the record as it is) | else
-   *   `dead`.
+   * - Outcomes, checked in this order: `conflict` (the record is bound to other arguments than the
+   *   input's, or the input has none) | `unchanged` (terminal, or running under a live lease: the
+   *   record as it is) | else `dead`.
    * - Follow-up on `dead`: the unique lock `record.uniqueKey` is released (if held by this id). It
    *   may be a second write (DynamoDB learns the key from the update's result). Between the two,
    *   and for good after a crash between them, the lock names a run that is `dead`: an enqueue of

@@ -3,9 +3,11 @@
  * **SQS FIFO queue** with a redrive policy, and every backend must reproduce them (the
  * conformance suite checks):
  *
- * - **Deduplication**: a message whose `deduplicationId` was sent to the same queue within the
- *   last {@link DEDUPLICATION_WINDOW_MS} (5 minutes) is accepted and dropped, whatever its body,
- *   even if the first copy was already deleted.
+ * - **Deduplication**: a message whose `deduplicationId` was sent to the same queue **and message
+ *   group** within the last {@link DEDUPLICATION_WINDOW_MS} (5 minutes) is accepted and dropped,
+ *   whatever its body, even if the first copy was already deleted ({@link DEDUPLICATION_SCOPE}: the
+ *   high-throughput FIFO queue the construct deploys). The same id in another group is delivered:
+ *   the store's claim makes both copies one run, and refuses a copy with other arguments.
  * - **Message groups**: messages of one group are delivered in send order; while any message of a
  *   group is in flight (received, not deleted, visibility not expired) no other message of that
  *   group is delivered. One receive may return several consecutive messages of one group.
@@ -35,6 +37,13 @@ import {
 } from '../protocol/limits.js';
 
 export { DEDUPLICATION_WINDOW_MS, MAX_BATCH, MAX_MESSAGE_BYTES, MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS };
+
+/**
+ * Where a deduplication id is unique: per message group (SQS's `DeduplicationScope`
+ * `messageGroup`). The AWS layout deploys its queues with it and the embedded queue keys its
+ * deduplication ids by group, so both backends drop and deliver the same copies.
+ */
+export const DEDUPLICATION_SCOPE = 'messageGroup';
 
 /** A message to send. */
 export interface OutgoingMessage {

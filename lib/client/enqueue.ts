@@ -9,8 +9,8 @@ import { MAX_TIMER_MESSAGE_CHARS, type OneTimeTimer, type SchedulerPort } from '
 import type { TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type OutgoingMessage, type Queue } from '../backend/transport.js';
 import { canonicalJson, deriveTaskId, randomTaskId } from '../protocol/canonical.js';
-import { encodeEnvelope } from '../protocol/envelope.js';
-import { delayedDeduplicationId, FIFO_ID_FORMAT, FIFO_ID_PATTERN, timerName } from '../protocol/ids.js';
+import { ENQUEUED_BY_FORMAT, encodeEnvelope, isValidEnqueuer } from '../protocol/envelope.js';
+import { delayedDeduplicationId, FIFO_ID_FORMAT, FIFO_ID_PATTERN, lockKey, timerName } from '../protocol/ids.js';
 import { DEFAULT_MAX_ARGUMENT_BYTES, MAX_ENQUEUE_DELAY_MS, MAX_QUEUED_DELAY_MS } from '../protocol/limits.js';
 import type { AnyTaskContract } from '../task/contract.js';
 import { ConfigurationError, EnqueueError } from '../task/errors.js';
@@ -25,7 +25,10 @@ export { MAX_QUEUED_DELAY_MS, timerName };
 export interface EnqueueOptions {
   /**
    * What makes two enqueues the same run, overriding the task's `idempotencyKey`. Two enqueues
-   * with the same key are one run, even with different arguments (the first one's are used).
+   * with the same key are one run. With different arguments, the copy the first claim runs binds
+   * the run (`TaskRecord.argsHash`): a copy with other arguments is refused by the worker (never
+   * run; it goes to the dead-letter queue as `ConflictingDuplicate`), and within the queue's
+   * 5-minute deduplication window a copy in the same ordering group is dropped by the queue.
    * @default the task's `idempotencyKey`, else the canonical JSON of the arguments
    */
   readonly idempotencyKey?: string;
@@ -47,6 +50,13 @@ export interface EnqueueOptions {
    * runs at once. Give this or `delaySeconds`.
    */
   readonly runAt?: Date | number;
+  /**
+   * Who enqueues the run, recorded on it by its first claim (`TaskRecord.enqueuedBy`) and part of
+   * its binding: a copy of the run naming another enqueuer is refused as a conflicting duplicate.
+   * The HTTP API sets the caller's IAM ARN, and shows a run's result only to it.
+   * 1–2048 characters without control characters.
+   */
+  readonly enqueuedBy?: string;
 }
 
 /** A run ready to send: its id, message and (for unique tasks) lock key. */
@@ -98,7 +108,15 @@ export async function prepareRun(
     options.idempotencyKey ??
     (task.idempotencyKey === false ? undefined : (task.idempotencyKey?.(travelled) ?? argsJson));
   const id = key === undefined ? randomTaskId() : deriveTaskId(task.name, key);
-  const uniqueKey = task.unique === undefined ? undefined : `${task.name}:${task.unique.key?.(travelled) ?? key ?? id}`;
+  const uniqueKey = task.unique === undefined ? undefined : uniqueLockKey(task, id, key, travelled);
+  if (task.singletonKey !== undefined) lockKeyOrThrow(task, id, 'singleton', task.singletonKey(travelled));
+  const enqueuedBy = options.enqueuedBy;
+  if (enqueuedBy !== undefined && !isValidEnqueuer(enqueuedBy)) {
+    throw new EnqueueError(
+      `Task '${task.name}': enqueuedBy ${JSON.stringify(String(enqueuedBy)).slice(0, 80)} is not allowed; use ${ENQUEUED_BY_FORMAT}. Nothing was enqueued.`,
+      { code: 'INVALID_ENQUEUE_OPTION', taskName: task.name, taskId: id },
+    );
+  }
   const maxArgumentBytes = claimCheck.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
   const argsBytes = Buffer.byteLength(argsJson, 'utf8');
   if (argsBytes > maxArgumentBytes) {
@@ -109,7 +127,7 @@ export async function prepareRun(
       { code: 'PAYLOAD_TOO_LARGE', taskName: task.name, taskId: id },
     );
   }
-  const extras = { unique: uniqueKey, notBefore };
+  const extras = { unique: uniqueKey, notBefore, enqueuedBy };
   let body = encodeEnvelope(id, task.name, argsJson, extras);
   const bytes = Buffer.byteLength(body, 'utf8');
   let blob: PendingBlob | undefined;
@@ -198,6 +216,32 @@ function startTime(task: AnyTaskContract, options: EnqueueOptions, now: number):
   return at <= now ? undefined : at;
 }
 
+/**
+ * The unique lock key of a run of a `unique` task: its `unique.key` of the arguments; without one,
+ * the idempotency key, or the task id when there is none or it is over `MAX_LOCK_KEY_BYTES` (the
+ * id is derived from it: the same runs share it).
+ */
+function uniqueLockKey(task: AnyTaskContract, id: string, key: string | undefined, args: unknown): string {
+  const own = task.unique?.key;
+  if (own !== undefined) return lockKeyOrThrow(task, id, 'unique', own(args));
+  const byKey = key === undefined ? undefined : lockKey(task.name, key);
+  return typeof byKey === 'string' ? byKey : lockKeyOrThrow(task, id, 'unique', id);
+}
+
+/**
+ * The lock key of a run's unique or singleton key (`lockKey`: `<task>:<key>`, NFC), or an
+ * `EnqueueError` that says why the key is refused (not a string, or over `MAX_LOCK_KEY_BYTES`).
+ */
+function lockKeyOrThrow(task: AnyTaskContract, id: string, kind: 'unique' | 'singleton', key: unknown): string {
+  const made = typeof key === 'string' ? lockKey(task.name, key) : { problem: `is ${typeof key}, not a string` };
+  if (typeof made === 'string') return made;
+  throw new EnqueueError(
+    `Task '${task.name}': its ${kind} key ${made.problem}. Nothing was enqueued. ` +
+      `Make the task's ${kind === 'unique' ? 'unique.key' : 'singleton.key'} return a shorter string (hash long keys).`,
+    { code: 'INVALID_ENQUEUE_OPTION', taskName: task.name, taskId: id },
+  );
+}
+
 /** Run the `onEnqueue` hooks of every middleware, in order. */
 export async function runEnqueueHooks(middleware: readonly Middleware[], task: AnyTaskContract, run: PreparedRun) {
   for (const m of middleware) {
@@ -227,8 +271,8 @@ export async function acquireUniqueLock(
       ...(replaceHolder === undefined ? {} : { replaceHolder }),
     });
     if (lock.outcome === 'acquired') return run.id;
-    const holder = await store.get(lock.holderId);
-    if (holder === undefined || !isTerminal(holder.state)) return lock.holderId;
+    const holderState = await store.stateOf(lock.holderId);
+    if (holderState === undefined || !isTerminal(holderState)) return lock.holderId;
     replaceHolder = lock.holderId; // the holder ended without releasing: take the lock over
   }
   throw new EnqueueError(

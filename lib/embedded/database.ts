@@ -14,8 +14,8 @@
  * - `messages (seq = rowid, queue, …, visible_at, receive_count)`: receive scans the
  *   queue's rowid range in send order; `messages_received (queue, group_id, visible_at) WHERE
  *   receive_count > 0` answers "is a message of this group in flight?" with one seek.
- * - `dedup (queue, dedup_id) → expires_at` (5-minute window, kept after delete); `dedup_by_expiry`
- *   for the sweep.
+ * - `dedup (queue, group_id, dedup_id) → expires_at` (5-minute window, kept after delete), per
+ *   message group as the deployed queue's (`DEDUPLICATION_SCOPE`); `dedup_by_expiry` for the sweep.
  * - `tasks (seq = rowid, id UNIQUE, …)`: one column per task record field, in write order (records
  *   written together share pages); `tasks_by_state (state, updated_at)` over the listable states
  *   for `list`. No index on `expires_at`: the sweep walks the table in rowid order (`store.ts`).
@@ -35,7 +35,7 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
@@ -55,7 +55,7 @@ import { CrossProcessWake, WAKE_SCHEMA, WakeSocket, wakeEvent } from './wake.js'
 export type SqliteConnection = Database.Database;
 
 /** Version of the schema below, kept in SQLite's `user_version`. Bump it with a migration. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * The states `list` can list, as the condition of the partial index `tasks_by_state` (a query
@@ -68,7 +68,8 @@ export const LISTABLE = "(state = 'retrying' OR state = 'failed' OR state = 'dea
 /** The columns of a task record (table `tasks`, after its rowid `seq`), in order. */
 export const TASK_COLUMNS =
   'id, task, state, attempt, lease_owner, lease_expires_at, next_run_at, result, error, progress, cancel_requested, ' +
-  'singleton_key, unique_key, created_at, updated_at, started_at, finished_at, expires_at, result_ref';
+  'singleton_key, unique_key, created_at, updated_at, started_at, finished_at, expires_at, result_ref, args_hash, ' +
+  'enqueued_by';
 
 /**
  * Table `tasks` and its indexes. Keyed by a rowid with `id` UNIQUE: records written
@@ -99,7 +100,9 @@ CREATE TABLE IF NOT EXISTS tasks (
   started_at INTEGER,
   finished_at INTEGER,
   expires_at INTEGER NOT NULL,
-  result_ref TEXT
+  result_ref TEXT,
+  args_hash TEXT,
+  enqueued_by TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, updated_at) WHERE ${LISTABLE};
 `;
@@ -143,6 +146,22 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires_at);
 `;
 
+/**
+ * Table `dedup`: the FIFO deduplication ids of the last 5 minutes, per queue and message group
+ * (the scope of the queue the construct deploys, `DEDUPLICATION_SCOPE` in
+ * `lib/backend/transport.ts`). Per group since schema version 6 (before: per queue).
+ */
+const DEDUP_SCHEMA = `
+CREATE TABLE IF NOT EXISTS dedup (
+  queue TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  dedup_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (queue, group_id, dedup_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup (expires_at);
+`;
+
 /** How long a connection waits for another process's write lock before failing, ms. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
@@ -167,13 +186,7 @@ CREATE TABLE IF NOT EXISTS messages (
   receive_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_received ON messages (queue, group_id, visible_at) WHERE receive_count > 0;
-CREATE TABLE IF NOT EXISTS dedup (
-  queue TEXT NOT NULL,
-  dedup_id TEXT NOT NULL,
-  expires_at INTEGER NOT NULL,
-  PRIMARY KEY (queue, dedup_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup (expires_at);
+${DEDUP_SCHEMA}
 ${TASKS_SCHEMA}
 CREATE TABLE IF NOT EXISTS locks (
   key TEXT PRIMARY KEY,
@@ -197,6 +210,20 @@ CREATE INDEX tasks_by_state ON tasks (state, updated_at) WHERE ${LISTABLE};`,
     const columns = sqlite.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
     if (!columns.some((c) => c.name === 'result_ref')) sqlite.exec('ALTER TABLE tasks ADD COLUMN result_ref TEXT');
     sqlite.exec(BLOBS_SCHEMA);
+  },
+  // The ids in `dedup` lapse within 5 minutes and their groups were not kept: they are dropped. A
+  // copy of a message sent again within 5 minutes of the upgrade is delivered; the store's claim
+  // still runs it once (its record is there, or the first claim binds it).
+  5: (sqlite) => {
+    const columns = new Set(
+      sqlite
+        .prepare<[], { name: string }>('PRAGMA table_info(tasks)')
+        .all()
+        .map((c) => c.name),
+    );
+    if (!columns.has('args_hash')) sqlite.exec('ALTER TABLE tasks ADD COLUMN args_hash TEXT');
+    if (!columns.has('enqueued_by')) sqlite.exec('ALTER TABLE tasks ADD COLUMN enqueued_by TEXT');
+    sqlite.exec(`DROP TABLE IF EXISTS dedup;${DEDUP_SCHEMA}`);
   },
 };
 
@@ -298,10 +325,23 @@ function releaseChannel(key: string, sqlite: SqliteConnection): void {
   found.wake?.close(sqlite);
 }
 
+/** Create the directories up to `path` (0700) and the file itself (0600) where they are missing. */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // 'a': create if missing, never truncate; the mode applies only to a file this call creates.
+  try {
+    closeSync(openSync(path, 'a', 0o600));
+  } catch {
+    // Not a file that can be opened (a directory, no permission): SQLite's open below says so.
+  }
+}
+
 /**
  * Open (creating if needed) the SQLite file at `path` with the embedded schema.
  * `path` is resolved against `process.cwd()`; its parent directory is created. `:memory:` opens a
- * private in-memory database.
+ * private in-memory database. A new file is readable by its owner only (mode 0600, and so are the
+ * `-wal` and `-shm` files SQLite makes beside it: it gives them the file's mode), in a directory
+ * spool creates as 0700: it holds every run's arguments and results. An existing file keeps its mode.
  *
  * @throws ConfigurationError when the file was created by a newer spool (schema version above ours).
  */
@@ -315,7 +355,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): E
   }
   const memory = path === MEMORY_PATH;
   const fullPath = memory ? MEMORY_PATH : resolve(path);
-  if (!memory) mkdirSync(dirname(fullPath), { recursive: true });
+  if (!memory) createPrivately(fullPath);
   // Loaded on first use, so that importing spool never needs the native addon.
   const Sqlite = requirePeer<typeof Database>('better-sqlite3');
   const sqlite = new Sqlite(fullPath, { timeout: busyTimeoutMs });

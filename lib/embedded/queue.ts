@@ -18,6 +18,8 @@
  *   than `MAX_VISIBILITY_SECONDS` after it, as SQS does (a `ConfigurationError` that says how much
  *   is left). A handle without it (`<seq>.<count>`, from an older spool) is not checked. (Schema
  *   versions before 3 kept a random receipt in column `receipt`, unused since.)
+ * - Deduplication ids are kept per queue and message group (`DEDUPLICATION_SCOPE`, as the queue
+ *   the construct deploys): the same id in two groups is two messages.
  * - Expired deduplication ids are swept by the sends, amortised over the ids they add: once
  *   {@link SWEEP_EVERY} ids have been added, up to {@link SWEEP_RATE} expired ids per id added are
  *   deleted (at most {@link SWEEP_LIMIT}), so a bulk send sweeps as much as single sends would.
@@ -188,9 +190,9 @@ export class EmbeddedQueue implements Queue {
     const range = seqRange(db, queue);
     const deadLetterRange = redrive ? seqRange(db, redrive.deadLetterQueue) : range;
 
-    const claimDedup = sqlite.prepare<[string, string, number, number]>(
-      `INSERT INTO dedup (queue, dedup_id, expires_at) VALUES (?, ?, ?)
-       ON CONFLICT (queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
+    const claimDedup = sqlite.prepare<[string, string, string, number, number]>(
+      `INSERT INTO dedup (queue, group_id, dedup_id, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (queue, group_id, dedup_id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
     );
     const lastSeq = sqlite
       .prepare<{ lo: number; hi: number }, number>(
@@ -202,8 +204,8 @@ export class EmbeddedQueue implements Queue {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const sweep = sqlite.prepare<[number, number]>(
-      `DELETE FROM dedup WHERE (queue, dedup_id) IN
-       (SELECT queue, dedup_id FROM dedup WHERE expires_at <= ? LIMIT ?)`,
+      `DELETE FROM dedup WHERE (queue, group_id, dedup_id) IN
+       (SELECT queue, group_id, dedup_id FROM dedup WHERE expires_at <= ? LIMIT ?)`,
     );
     const select = sqlite
       .prepare<[...ReadyParams, limit: number], MessageRow>(
@@ -236,7 +238,13 @@ export class EmbeddedQueue implements Queue {
       let seq = lastSeq.get(range) ?? range.lo;
       const first = seq;
       for (const message of messages) {
-        const fresh = claimDedup.run(queue, message.deduplicationId, now + DEDUPLICATION_WINDOW_MS, now);
+        const fresh = claimDedup.run(
+          queue,
+          message.groupId,
+          message.deduplicationId,
+          now + DEDUPLICATION_WINDOW_MS,
+          now,
+        );
         if (fresh.changes === 0) continue;
         const attributes = message.attributes;
         const attributesJson = attributes && Object.keys(attributes).length > 0 ? JSON.stringify(attributes) : null;

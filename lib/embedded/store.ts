@@ -52,7 +52,7 @@ import {
 } from '../backend/store-rules.js';
 import { lockName } from '../protocol/ids.js';
 import { ConfigurationError } from '../task/errors.js';
-import { isTerminal } from '../task/states.js';
+import { isTerminal, type TaskState } from '../task/states.js';
 import type { EmbeddedBlobStore } from './blobs.js';
 import type { EmbeddedDatabase } from './database.js';
 import { LISTABLE, TASK_COLUMNS } from './database.js';
@@ -75,12 +75,19 @@ const SWEEP_LIMIT = 500;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A first claim's binding (`TaskStore.claim`'s update): the input's `argsHash` and `enqueuedBy`. */
+function bindArguments(record: Mutable<TaskRecord>, input: ClaimInput): void {
+  if (input.argsHash !== undefined) record.argsHash = input.argsHash;
+  if (input.enqueuedBy !== undefined) record.enqueuedBy = input.enqueuedBy;
+}
+
 /** The task store of the embedded backend. */
 export class EmbeddedStore implements TaskStore {
   /** Where results, error messages and arguments too large for a record or a message are kept. */
   readonly blobs?: EmbeddedBlobStore;
   readonly #now: () => number;
   readonly #read: (id: string, now: number) => TaskRecord | undefined;
+  readonly #readState: (id: string, now: number) => string | undefined;
   /** Write a whole record: `existed` when this transaction read it (then an UPDATE in place suffices). */
   readonly #write: (record: TaskRecord, existed: boolean) => void;
   /** Fast path of claim: insert a new running record; false when the id has a row (live or expired). */
@@ -148,8 +155,8 @@ export class EmbeddedStore implements TaskStore {
     );
     const insertClaim = sqlite.prepare(
       `INSERT INTO tasks (id, task, state, attempt, lease_owner, lease_expires_at, unique_key, created_at, updated_at,
-         started_at, expires_at)
-       VALUES (?, ?, 'running', 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+         started_at, expires_at, args_hash, enqueued_by)
+       VALUES (?, ?, 'running', 1, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     // No RETURNING: SQLite buffers returned rows, which cost more than the update (measured).
     const updateFinish = sqlite.prepare<
@@ -185,6 +192,8 @@ export class EmbeddedStore implements TaskStore {
         input.now,
         input.now,
         input.expiresAt,
+        input.argsHash ?? null,
+        input.enqueuedBy ?? null,
       ).changes === 1;
     this.#updateFinish = (input) =>
       updateFinish.run(
@@ -202,6 +211,10 @@ export class EmbeddedStore implements TaskStore {
         input.owner,
         input.now,
       ).changes === 1;
+    const selectState = sqlite
+      .prepare<[string, number], string>('SELECT state FROM tasks WHERE id = ? AND expires_at > ?')
+      .pluck();
+    this.#readState = (id, now) => selectState.get(id, now);
     this.#read = (id, now) => {
       const row = select.get(id, now);
       return row && fromRow(row);
@@ -242,6 +255,11 @@ export class EmbeddedStore implements TaskStore {
     return this.#read(id, this.#now());
   }
 
+  /** Read only a record's state (see {@link TaskStore.stateOf}). */
+  async stateOf(id: string): Promise<TaskState | undefined> {
+    return this.#readState(id, this.#now()) as TaskState | undefined;
+  }
+
   /** Start an attempt (see {@link TaskStore.claim}; outcome: {@link decideClaim}). */
   async claim(input: ClaimInput): Promise<ClaimResult> {
     return this.#writeTx(input.now, (): ClaimResult => {
@@ -257,6 +275,7 @@ export class EmbeddedStore implements TaskStore {
           startedAt: now,
         };
         if (input.uniqueKey !== undefined) claimed.uniqueKey = input.uniqueKey;
+        bindArguments(claimed, input);
         return { outcome: 'claimed', record: claimed };
       }
       const found = this.#read(input.id, now);
@@ -279,6 +298,7 @@ export class EmbeddedStore implements TaskStore {
       delete claimed.cancelRequested;
       if (input.singletonKey !== undefined) claimed.singletonKey = input.singletonKey;
       if (input.uniqueKey !== undefined) claimed.uniqueKey = input.uniqueKey;
+      if (claimed.argsHash === undefined) bindArguments(claimed, input);
       this.#write(claimed, found !== undefined);
       return { outcome: 'claimed', record: claimed };
     });
@@ -316,7 +336,7 @@ export class EmbeddedStore implements TaskStore {
     return this.#writeTx(input.now, (): DeadLetterResult => {
       const { now } = input;
       const found = this.#read(input.id, now);
-      const decision = decideDeadLetter(found, now);
+      const decision = decideDeadLetter(found, input);
       if (decision.outcome !== 'dead-letter') return decision;
       const dead: Mutable<TaskRecord> = {
         ...(found ?? newRecord(input.id, input.task, now, input.expiresAt)),

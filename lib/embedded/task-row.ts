@@ -57,6 +57,8 @@ export type TaskRowFields = [
   expires_at: number,
   /** {@link TaskRecord.resultRef} as JSON. */
   result_ref: string | null,
+  args_hash: string | null,
+  enqueued_by: string | null,
 ];
 
 export function toRow(record: TaskRecord): TaskRow {
@@ -80,6 +82,8 @@ export function toRow(record: TaskRecord): TaskRow {
     record.finishedAt ?? null,
     record.expiresAt,
     record.resultRef === undefined ? null : JSON.stringify(record.resultRef),
+    record.argsHash ?? null,
+    record.enqueuedBy ?? null,
   ];
 }
 
@@ -112,6 +116,8 @@ export function fromRow(row: TaskRow): TaskRecord {
     finishedAt,
     expiresAt,
     resultRef,
+    argsHash,
+    enqueuedBy,
   ] = row;
   const record: Mutable<TaskRecord> = {
     id,
@@ -134,5 +140,7 @@ export function fromRow(row: TaskRow): TaskRecord {
   if (uniqueKey !== null) record.uniqueKey = uniqueKey;
   if (startedAt !== null) record.startedAt = startedAt;
   if (finishedAt !== null) record.finishedAt = finishedAt;
+  if (argsHash !== null) record.argsHash = argsHash;
+  if (enqueuedBy !== null) record.enqueuedBy = enqueuedBy;
   return record;
 }

@@ -211,6 +211,25 @@ export function deriveTaskId(taskName: string, idempotencyKey: string): string {
   return createHash('sha256').update(taskName).update('\u0000').update(idempotencyKey).digest('hex').slice(0, 32);
 }
 
+/**
+ * What binds a run to the message that runs it (`TaskRecord.argsHash`): 43 characters, the
+ * base64url SHA-256 of the arguments' canonical JSON, a NUL, and the enqueuer (empty when none).
+ * Two messages of one task id have the same hash exactly when their arguments are the same JSON
+ * value (key order aside) and they name the same enqueuer.
+ *
+ * @example
+ * ```ts
+ * argumentsHash({ b: 1, a: 2 }, 'orders.charge') === argumentsHash({ a: 2, b: 1 }, 'orders.charge'); // true
+ * ```
+ */
+export function argumentsHash(args: unknown, taskName: string, enqueuedBy?: string): string {
+  return createHash('sha256')
+    .update(canonicalJson(args, taskName))
+    .update('\u0000')
+    .update(enqueuedBy ?? '')
+    .digest('base64url');
+}
+
 /** Random bytes drawn from the OS at a time, for {@link randomTaskId} (8 per id). */
 const RANDOM_POOL_BYTES = 2048;
 const randomPool = Buffer.alloc(RANDOM_POOL_BYTES);

@@ -23,6 +23,9 @@
  *   ETA). A worker that receives the message earlier hides it until then. Such a message's
  *   deduplication id is `<id>@<notBefore, epoch ms>` (`delayedDeduplicationId`), since its body
  *   differs from the undelayed one's.
+ * - `enqueuedBy` — optional: who enqueued the run (the HTTP API sets the caller's IAM ARN),
+ *   1–{@link MAX_ENQUEUED_BY_LENGTH} characters without control characters. The first claim records it on the run, and
+ *   it is part of the run's binding (`argumentsHash`): a copy naming another enqueuer is refused.
  * - `schedule` — optional, on runs a schedule fired: `{ "name", "at" (the scheduled time, ISO
  *   8601), "cron" + "timezone" or "every", "overlap", "missedRuns" }` (see docs/protocol.md).
  *
@@ -34,7 +37,7 @@
 import { BLOB_REF_FORMAT, type BlobRef, isBlobRef } from './blob-ref.js';
 import { exceedsJsonDepth, pathBeyondDepth, shortPath, tooDeepArgumentsReason } from './canonical.js';
 import { isValidTaskId, isValidTaskName, TASK_ID_FORMAT, TASK_NAME_FORMAT } from './ids.js';
-import { MAX_JSON_DEPTH } from './limits.js';
+import { MAX_ENQUEUED_BY_LENGTH, MAX_JSON_DEPTH } from './limits.js';
 
 export { isValidTaskId, isValidTaskName };
 
@@ -55,6 +58,8 @@ export interface Envelope {
   readonly notBefore?: number;
   /** Set on runs fired by a schedule. */
   readonly schedule?: FireInfo;
+  /** Who enqueued the run (`EnqueueOptions.enqueuedBy`). */
+  readonly enqueuedBy?: string;
 }
 
 /** What a run fired by a schedule carries: which schedule, which fire, and the schedule's rules. */
@@ -75,6 +80,7 @@ export interface EnvelopeExtras {
   readonly unique?: string | undefined;
   readonly notBefore?: number | undefined;
   readonly schedule?: FireInfo | undefined;
+  readonly enqueuedBy?: string | undefined;
 }
 
 /** What {@link decodeEnvelope} gives: an envelope, or why the body is not one (with what could be read). */
@@ -100,7 +106,8 @@ export function encodeEnvelope(
   const notBeforePart =
     extras.notBefore === undefined ? '' : `,"notBefore":${JSON.stringify(new Date(extras.notBefore).toISOString())}`;
   const schedulePart = extras.schedule === undefined ? '' : `,"schedule":${JSON.stringify(extras.schedule)}`;
-  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},${argsPart}${uniquePart}${notBeforePart}${schedulePart}}`;
+  const byPart = extras.enqueuedBy === undefined ? '' : `,"enqueuedBy":${JSON.stringify(extras.enqueuedBy)}`;
+  return `{"spool":${PROTOCOL_VERSION},"id":${JSON.stringify(id)},"task":${JSON.stringify(task)},${argsPart}${uniquePart}${notBeforePart}${schedulePart}${byPart}}`;
 }
 
 /** Parse an ISO 8601 time with a zone (`Z` or an offset); `undefined` when it is not one. */
@@ -199,6 +206,10 @@ export function decodeEnvelope(body: string): DecodeResult {
   }
   const schedule = record.schedule === undefined ? undefined : decodeFireInfo(record.schedule);
   if (typeof schedule === 'string') return { ok: false, reason: schedule, ...known };
+  const enqueuedBy = record.enqueuedBy;
+  if (enqueuedBy !== undefined && !isValidEnqueuer(enqueuedBy)) {
+    return { ok: false, reason: `"enqueuedBy" is ${describe(enqueuedBy)}; expected ${ENQUEUED_BY_FORMAT}`, ...known };
+  }
   return {
     ok: true,
     envelope: {
@@ -210,8 +221,25 @@ export function decodeEnvelope(body: string): DecodeResult {
       ...(unique === undefined ? {} : { unique }),
       ...(notBefore === undefined ? {} : { notBefore }),
       ...(schedule === undefined ? {} : { schedule }),
+      ...(enqueuedBy === undefined ? {} : { enqueuedBy }),
     },
   };
+}
+
+/** What `enqueuedBy` may be, for messages. */
+export const ENQUEUED_BY_FORMAT = `a string of 1–${MAX_ENQUEUED_BY_LENGTH} characters without control characters (an IAM ARN, for example)`;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** Whether `value` is a valid `enqueuedBy` ({@link ENQUEUED_BY_FORMAT}). */
+export function isValidEnqueuer(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    value.length <= MAX_ENQUEUED_BY_LENGTH &&
+    !CONTROL_CHARACTER.test(value)
+  );
 }
 
 /** Read a `schedule` field: the fire info, or why it is not one. */

@@ -125,6 +125,23 @@ export const REDRIVE_ID_PREFIX = 'rd-';
 /** The kinds of lock a store keeps: `unique` (until the run ends) and `singleton` (while it runs). */
 export type LockKind = 'unique' | 'singleton';
 
+/** Longest key of a unique or singleton lock after its task name, UTF-8 bytes (the lock item's key stays well within DynamoDB's 2 KiB). */
+export const MAX_LOCK_KEY_BYTES = 1024;
+
+/**
+ * The lock key of a task's unique or singleton key: `<task name>:<key>`, the key in Unicode NFC
+ * (so keys that look the same and differ only in composition are one lock). A key over
+ * {@link MAX_LOCK_KEY_BYTES} gives `{ problem }` instead.
+ */
+export function lockKey(taskName: string, key: string): string | { readonly problem: string } {
+  const normalized = key.normalize('NFC');
+  const bytes = Buffer.byteLength(normalized, 'utf8');
+  if (bytes > MAX_LOCK_KEY_BYTES) {
+    return { problem: `is ${bytes} bytes as UTF-8; the limit is ${MAX_LOCK_KEY_BYTES} (MAX_LOCK_KEY_BYTES)` };
+  }
+  return `${taskName}:${normalized}`;
+}
+
 /**
  * The name of a lock, `<kind>#<key>`: the embedded store's row key, and (after `lock#`) the
  * DynamoDB item key.

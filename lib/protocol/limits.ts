@@ -52,6 +52,9 @@ export const MAX_SCHEDULER_NAME_LENGTH = 64;
 
 // spool's own bounds
 
+/** Longest `enqueuedBy` (who enqueued a run), in characters: an IAM ARN's limit. */
+export const MAX_ENQUEUED_BY_LENGTH = 2048;
+
 /** Longest task id, in characters: the task id is the message's FIFO deduplication id. */
 export const MAX_TASK_ID_LENGTH = MAX_FIFO_ID_LENGTH;
 /** Longest task name, in characters (spool's own bound). */

@@ -27,6 +27,11 @@ export const REASONS = {
       'the lease expired with no attempts left: the worker crashed, was killed, or an attempt outlived its lease',
   },
   MissingBlob: { outcome: 'dead-lettered', meaning: "the message's arguments are a blob that could not be read" },
+  ConflictingDuplicate: {
+    outcome: 'refused',
+    meaning:
+      "the message has a run's task id but other arguments (or another enqueuer) than the message the run's first claim ran; it is never run, and the run is left alone",
+  },
   ResultTooLarge: {
     outcome: 'failed',
     meaning: 'the result is larger, as JSON, than the store keeps',

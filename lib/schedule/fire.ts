@@ -36,9 +36,12 @@ export function fireGroup(schedule: string): string {
   return `${FIRE_ID_PREFIX}${schedule}`;
 }
 
-/** The fire info a fire's run carries in its envelope. */
-function fireInfo(spec: ScheduleSpec, at: number): FireInfo {
-  return {
+/**
+ * The fire info a fire's run carries in its envelope. A manual fire (`manual`) carries
+ * `overlap: 'allow'` and `missedRuns: 'all'`, so it is never skipped.
+ */
+export function fireInfo(spec: ScheduleSpec, at: number, manual = false): FireInfo {
+  const info: FireInfo = {
     name: spec.name,
     at: new Date(at).toISOString(),
     ...(spec.cron === undefined ? {} : { cron: spec.cron, timezone: spec.timezone ?? 'UTC' }),
@@ -46,6 +49,7 @@ function fireInfo(spec: ScheduleSpec, at: number): FireInfo {
     overlap: spec.overlap,
     missedRuns: spec.missedRuns,
   };
+  return manual ? { ...info, overlap: 'allow', missedRuns: 'all' } : info;
 }
 
 /**
@@ -54,9 +58,8 @@ function fireInfo(spec: ScheduleSpec, at: number): FireInfo {
  */
 export function fireRun(spec: ScheduleSpec, at: number, options: { manual?: boolean } = {}): OutgoingMessage {
   const id = fireId(spec.name, at, options.manual);
-  const schedule = fireInfo(spec, at);
   const body = encodeEnvelope(id, spec.task, canonicalJson(spec.args, spec.task), {
-    schedule: options.manual ? { ...schedule, overlap: 'allow', missedRuns: 'all' } : schedule,
+    schedule: fireInfo(spec, at, options.manual),
   });
   return { body, deduplicationId: id, groupId: id };
 }

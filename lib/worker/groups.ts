@@ -58,6 +58,7 @@ export class GroupRunner {
     this.#options = options;
     this.#deps = {
       tasks: runtime.tasks,
+      schedules: runtime.schedules,
       store: runtime.backend.store,
       deadLetters: runtime.backend.transport.deadLetters,
       queue: runtime.backend.transport.tasks,

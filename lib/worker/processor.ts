@@ -25,10 +25,17 @@ import { randomUUID } from 'node:crypto';
 import type { FinishInput, TaskRecord, TaskStore } from '../backend/store.js';
 import { MAX_MESSAGE_BYTES, type Queue, type ReceivedMessage, visibilityLeftSeconds } from '../backend/transport.js';
 import type { Logger } from '../log/logger.js';
+import { argumentsHash } from '../protocol/canonical.js';
 import { decodeEnvelope, type Envelope } from '../protocol/envelope.js';
-import { DEAD_LETTER_ID_PREFIX } from '../protocol/ids.js';
-import { DEFAULT_RETENTION_MS, MAX_FIFO_ID_LENGTH, MAX_VISIBILITY_SECONDS } from '../protocol/limits.js';
+import { DEAD_LETTER_ID_PREFIX, lockKey } from '../protocol/ids.js';
+import {
+  DEFAULT_RETENTION_MS,
+  MAX_FIFO_ID_LENGTH,
+  MAX_QUEUED_DELAY_MS,
+  MAX_VISIBILITY_SECONDS,
+} from '../protocol/limits.js';
 import { DEAD_LETTER_ATTRIBUTES, reasonError } from '../protocol/reasons.js';
+import type { Schedule } from '../schedule/define.js';
 import type { AnyTask } from '../task/define.js';
 import {
   boundErrorInfo,
@@ -43,7 +50,14 @@ import { encodeResult } from '../task/result.js';
 import { backoffMs } from '../task/retry.js';
 import { callHooks, runAttempt } from './attempt.js';
 import { type BlobContext, deadLetterBody, keepWholeMessage, placeResult, resolveArguments } from './claim-check.js';
-import { fireSingletonKey, handleFireMessage, mightBeFireMessage, missedFire, waitForStart } from './fires.js';
+import {
+  fireSingletonKey,
+  handleFireMessage,
+  mightBeFireMessage,
+  missedFire,
+  trustedFireRun,
+  waitForStart,
+} from './fires.js';
 import { leaseLength } from './lease.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 
@@ -57,6 +71,8 @@ export type Disposition =
 /** Everything the processor needs. */
 export interface ProcessorDeps {
   readonly tasks: ReadonlyMap<string, AnyTask>;
+  /** The app's schedules, by name: a fire message or a `schedule` field naming another is refused. */
+  readonly schedules: ReadonlyMap<string, Schedule>;
   readonly store: TaskStore;
   readonly deadLetters: Queue;
   /** The task queue (a fire message's run is sent to it). */
@@ -108,6 +124,8 @@ interface Processing {
 interface RunProcessing extends Processing {
   readonly task: AnyTask;
   readonly envelope: Envelope;
+  /** What binds the run to this message (`argumentsHash` of its arguments and enqueuer). */
+  readonly argsHash: string;
 }
 
 /** The logger for lines about a run before (or without) an attempt: its task id and name. Made when a line is written. */
@@ -120,6 +138,8 @@ interface NamedRun {
   readonly id: string;
   /** Absent when the message's task name was unreadable. */
   readonly task?: string;
+  /** The message's `argumentsHash`, when its arguments could be read (a run bound to others is left alone). */
+  readonly argsHash?: string;
 }
 
 /**
@@ -205,13 +225,53 @@ async function processReceived(p: Processing): Promise<Disposition> {
       'Register the task in createSpool({ tasks }) and deploy it, then `spool dlq redrive`.';
     return deadLetterMessage(p, reasonError('UnknownTask', reason), { id: envelope.id, task: envelope.task });
   }
+  const run = { id: envelope.id, task: envelope.task };
+  // The metadata a sender writes is checked against the app before it decides anything; a message
+  // that fails is refused, and the run it names is left alone.
+  const problem = metadataProblem(envelope, task, deps.now());
+  if (problem !== undefined) return refuseMessage(p, reasonError('MalformedMessage', problem), run);
+  const trusted = trustedFireRun(envelope, deps.schedules);
+  if (!trusted.ok) return refuseMessage(p, reasonError('MalformedMessage', trusted.reason), run);
   if (envelope.notBefore !== undefined) {
     const parked = await waitForStart(envelope.notBefore, deps.now, control.stop);
     if (parked !== undefined) return parked;
   }
-  const resolved = await resolveArguments(blobContext(deps), envelope);
-  if (!resolved.ok) return deadLetterMessage(p, resolved.error, { id: envelope.id, task: envelope.task });
-  return claimAndRun({ deps, message, control, startedAt: p.startedAt, task, envelope: resolved.envelope });
+  const resolved = await resolveArguments(blobContext(deps), trusted.envelope);
+  if (!resolved.ok) return deadLetterMessage(p, resolved.error, run);
+  let argsHash: string;
+  try {
+    argsHash = argumentsHash(resolved.envelope.args, task.name, envelope.enqueuedBy);
+  } catch (error) {
+    // Arguments read from a blob that the producer would refuse (nested too deep).
+    if (!hasErrorCode(error, 'ARGUMENTS_NOT_JSON')) throw error;
+    return deadLetterMessage(p, reasonError('MalformedMessage', error.message), run);
+  }
+  return claimAndRun({ ...p, task, envelope: resolved.envelope, argsHash });
+}
+
+/**
+ * How far ahead of now a message's `notBefore` may be, ms: the longest delay a run waits in the
+ * queue (`MAX_QUEUED_DELAY_MS`, 15 minutes: longer ones wait in a one-time schedule and are sent
+ * when due) plus an hour for producers' clocks.
+ */
+export const MAX_NOT_BEFORE_AHEAD_MS = MAX_QUEUED_DELAY_MS + 60 * 60 * 1000;
+
+/**
+ * Why the envelope's own metadata is refused for `task`, or `undefined`: a `unique` key outside
+ * the task's namespace (`<task>:…`, as enqueue makes it), or a `notBefore` further ahead than a
+ * queued run can be ({@link MAX_NOT_BEFORE_AHEAD_MS}).
+ */
+function metadataProblem(envelope: Envelope, task: AnyTask, now: number): string | undefined {
+  if (envelope.unique !== undefined && !envelope.unique.startsWith(`${task.name}:`)) {
+    return `"unique" is ${JSON.stringify(envelope.unique.slice(0, 80))}; a run of '${task.name}' may only hold unique keys that start with '${task.name}:'`;
+  }
+  if (envelope.notBefore !== undefined && envelope.notBefore - now > MAX_NOT_BEFORE_AHEAD_MS) {
+    return (
+      `"notBefore" is ${new Date(envelope.notBefore).toISOString()}, more than ${MAX_NOT_BEFORE_AHEAD_MS / 60_000} minutes ahead; ` +
+      "a run waits in the queue at most 15 minutes (longer delays wait in a one-time schedule): check the producer's clock"
+    );
+  }
+  return undefined;
 }
 
 async function claimAndRun(p: RunProcessing): Promise<Disposition> {
@@ -220,6 +280,7 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
   const retentionMs = task.resultTtlSeconds * 1000;
   const leaseMs = leaseLength(task, now, control.deadline);
   const singletonKey = envelope.schedule?.overlap === 'skip' ? undefined : singletonKeyOf(task, envelope.args);
+  const argsHash = p.argsHash;
   const fireLock = envelope.schedule === undefined ? undefined : fireSingletonKey(envelope.schedule);
   // A missed fire is skipped before the claim, so it never holds its schedule's overlap lock.
   const missed = missedFire(envelope.schedule, now);
@@ -238,15 +299,15 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
     leaseMs,
     maxAttempts: task.retry.maxAttempts,
     expiresAt: now + leaseMs + retentionMs,
-    ...(fireLock !== undefined
-      ? { singletonKey: fireLock }
-      : singletonKey === undefined
-        ? {}
-        : { singletonKey: `${task.name}:${singletonKey}` }),
+    ...(fireLock !== undefined ? { singletonKey: fireLock } : singletonKey === undefined ? {} : { singletonKey }),
     ...(envelope.unique === undefined ? {} : { uniqueKey: envelope.unique }),
+    argsHash,
+    ...(envelope.enqueuedBy === undefined ? {} : { enqueuedBy: envelope.enqueuedBy }),
   });
   // Only the outcomes that do not run log here (a claimed run logs through its attempt's logger).
   switch (claim.outcome) {
+    case 'conflict':
+      return refuseMessage(p, conflictReason(p, claim.record), { id: envelope.id, task: task.name });
     case 'finished':
       runLog(p).debug('duplicate delivery of an ended run; acknowledged without running', {
         state: claim.record.state,
@@ -273,7 +334,7 @@ async function claimAndRun(p: RunProcessing): Promise<Disposition> {
       };
     }
     case 'exhausted':
-      return deadLetterMessage(p, exhaustedReason(claim.record, task), { id: envelope.id, task: task.name });
+      return deadLetterMessage(p, exhaustedReason(claim.record, task), { id: envelope.id, task: task.name, argsHash });
     case 'not-due': {
       // Back before its retry's time (its wait outlasted a receive's 12-hour window): hidden again
       // from this receive, until the retry is due (processMessage caps it at this window's end).
@@ -465,7 +526,10 @@ async function deadLetterMessage(p: Processing, error: ErrorInfo, run: NamedRun 
       now,
       error: boundErrorInfo(error),
       expiresAt: now + (retentionSeconds === undefined ? DEFAULT_RETENTION_MS : retentionSeconds * 1000),
+      ...(run.argsHash === undefined ? {} : { argsHash: run.argsHash }),
     });
+    // The run is bound to another message: this one cannot end it, only be kept for a person to see.
+    if (dead.outcome === 'conflict') return refuseMessage(p, error, run);
     if (dead.outcome === 'unchanged' && dead.record.state !== 'dead') {
       deps.logger.warn('message could not be run, but its run is not dead-letterable; acknowledged', {
         taskId: run.id,
@@ -478,6 +542,31 @@ async function deadLetterMessage(p: Processing, error: ErrorInfo, run: NamedRun 
   await sendToDeadLetters(p, error, run);
   deps.logger.error('message dead-lettered', { taskId: run?.id, task: run?.task, error });
   return { kind: 'ack', note: 'dead-lettered' };
+}
+
+/**
+ * Refuse a message without touching the run it names: a copy goes to the dead-letter queue (where
+ * `spool dlq list` shows it and the queue's depth alarm counts it), and the message is
+ * acknowledged. For messages whose sender may not decide the run's fate: a conflicting duplicate,
+ * forged metadata, or a message that cannot be run for a run bound to another message.
+ */
+async function refuseMessage(p: Processing, error: ErrorInfo, run: NamedRun): Promise<Disposition> {
+  await sendToDeadLetters(p, error, run);
+  p.deps.logger.error('message refused; its run was left alone', { taskId: run.id, task: run.task, error });
+  return { kind: 'ack', note: 'refused' };
+}
+
+/** Why a conflicting duplicate is refused: the run's id is bound to another message's arguments or enqueuer. */
+function conflictReason(p: RunProcessing, record: TaskRecord): ErrorInfo {
+  const enqueuer =
+    record.enqueuedBy === p.envelope.enqueuedBy
+      ? 'other arguments'
+      : `another enqueuer (${JSON.stringify(p.envelope.enqueuedBy ?? null)}, the run's is ${JSON.stringify(record.enqueuedBy ?? null)}) or other arguments`;
+  return reasonError(
+    'ConflictingDuplicate',
+    `a message with task id ${p.envelope.id} and ${enqueuer} than the run's first claim ran (the run is ${record.state}); ` +
+      'it was not run. Two enqueues with one idempotency key are one run: give different runs different keys',
+  );
 }
 
 async function sendToDeadLetters(p: Processing, error: ErrorInfo, run: NamedRun | undefined): Promise<void> {
@@ -533,13 +622,21 @@ function definedTask(name: string | undefined): { task?: string } {
   return name === undefined ? {} : { task: name };
 }
 
+/**
+ * The singleton lock key of a run (`lockKey`: `<task>:<key>`, NFC). A key function that throws
+ * (malformed arguments: validation fails the attempt anyway) or returns what enqueue would refuse
+ * (not a string, too long) locks on the task's name: the run still runs alone.
+ */
 function singletonKeyOf(task: AnyTask, args: unknown): string | undefined {
   if (task.singletonKey === undefined) return undefined;
+  let key: unknown;
   try {
-    return task.singletonKey(args);
+    key = task.singletonKey(args);
   } catch {
-    return task.name; // malformed arguments: validation fails the attempt anyway
+    key = undefined;
   }
+  const made = typeof key === 'string' ? lockKey(task.name, key) : undefined;
+  return typeof made === 'string' ? made : `${task.name}:${task.name}`;
 }
 
 function clampSeconds(seconds: number): number {

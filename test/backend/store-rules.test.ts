@@ -51,6 +51,22 @@ describe('holdsLease', () => {
 });
 
 describe('decideClaim', () => {
+  it('GIVEN a record bound to other arguments THEN conflict before every other outcome; the same hash, or none yet, claims', () => {
+    const bound = { argsHash: 'h1' };
+    for (const found of [
+      record('queued', bound),
+      record('retrying', bound),
+      running(NOW + 1, bound),
+      record('succeeded', bound),
+    ]) {
+      expect(decideClaim(found, { ...claimInput, argsHash: 'h2' })).toEqual({ outcome: 'conflict', record: found });
+    }
+    expect(decideClaim(record('retrying', bound), { ...claimInput, argsHash: 'h1' })).toEqual({ outcome: 'claim' });
+    expect(decideClaim(record('retrying'), { ...claimInput, argsHash: 'h2' })).toEqual({ outcome: 'claim' });
+    // A claim without a hash (a tool) compares nothing.
+    expect(decideClaim(record('retrying', bound), claimInput)).toEqual({ outcome: 'claim' });
+  });
+
   it('GIVEN no record, a queued, a retrying or a lapsed running one THEN claim', () => {
     for (const found of [undefined, record('queued'), record('retrying'), running(NOW)]) {
       expect(decideClaim(found, claimInput)).toEqual({ outcome: 'claim' });
@@ -92,15 +108,23 @@ describe('decideClaim', () => {
 });
 
 describe('decideDeadLetter', () => {
+  it('GIVEN a record bound to arguments THEN only a message with its hash dead-letters it; one without, or another, conflicts', () => {
+    const found = record('retrying', { argsHash: 'h1' });
+    expect(decideDeadLetter(found, { now: NOW, argsHash: 'h1' })).toEqual({ outcome: 'dead-letter' });
+    expect(decideDeadLetter(found, { now: NOW, argsHash: 'h2' })).toEqual({ outcome: 'conflict', record: found });
+    expect(decideDeadLetter(found, { now: NOW })).toEqual({ outcome: 'conflict', record: found });
+    expect(decideDeadLetter(undefined, { now: NOW })).toEqual({ outcome: 'dead-letter' });
+  });
+
   it('GIVEN no record, a queued, a retrying or a lapsed running one THEN dead-letter', () => {
     for (const found of [undefined, record('queued'), record('retrying'), running(NOW)]) {
-      expect(decideDeadLetter(found, NOW)).toEqual({ outcome: 'dead-letter' });
+      expect(decideDeadLetter(found, { now: NOW })).toEqual({ outcome: 'dead-letter' });
     }
   });
 
   it('GIVEN a terminal record or a live lease THEN unchanged, with the record as it is', () => {
     for (const found of [...TERMINAL.map((state) => record(state)), running(NOW + 1)]) {
-      expect(decideDeadLetter(found, NOW)).toEqual({ outcome: 'unchanged', record: found });
+      expect(decideDeadLetter(found, { now: NOW })).toEqual({ outcome: 'unchanged', record: found });
     }
   });
 });

@@ -17,6 +17,7 @@ import { locks } from './locks.suite.js';
 import { receiveWindow } from './receive-window.suite.js';
 import { retries } from './retries.suite.js';
 import { scheduling } from './scheduling.suite.js';
+import { security } from './security.suite.js';
 import { shutdown } from './shutdown.suite.js';
 
 export type { BackendFactory } from './harness.js';
@@ -36,5 +37,6 @@ export function describeConformance(factory: BackendFactory): void {
     faults(factory);
     receiveWindow(factory);
     claimCheck(factory);
+    security(factory);
   });
 }

@@ -5,6 +5,7 @@ import {
   EnqueueError,
   fireId,
   PROTOCOL_VERSION,
+  type Schedule,
   type SchedulerPort,
   type ScheduleSpec,
   silentLogger,
@@ -36,6 +37,14 @@ function fireMessage(spec: ScheduleSpec, at: number | undefined) {
       ? fireTemplate(spec)
       : fireTemplate(spec).replace('<aws.scheduler.scheduled-time>', new Date(at).toISOString().replace('.000Z', 'Z'));
   return { body, deduplicationId: `${spec.name}-${at ?? 'unfilled'}-${suffix()}`, groupId: fireGroup(spec.name) };
+}
+
+/**
+ * App options declaring `schedules` (a worker runs only declared schedules' fires) with a worker
+ * that does not fire them itself: the test sends each fire message.
+ */
+function declared(schedules: readonly Schedule[]) {
+  return { schedules, worker: { runSchedules: false } };
 }
 
 function schedulerOf(backend: { scheduler?: SchedulerPort }): SchedulerPort {
@@ -154,7 +163,7 @@ export function scheduling(factory: BackendFactory) {
     it('GIVEN one fire delivered three times (a retry, a second scheduler, an unfilled time) THEN it runs once, under its fire id', async () => {
       const { task, starts } = recordingTask('fire');
       const minutely = defineSchedule({ name: `m-${suffix()}`, task, args: { n: 1 }, every: '1 minute' });
-      const { spool } = await app([task]);
+      const { spool } = await app([task], declared([minutely]));
       const at = Date.now() - (Date.now() % 60_000);
       await spool.backend.transport.tasks.send([fireMessage(minutely.spec, at), fireMessage(minutely.spec, at)]);
       // An emulator that does not fill in the time: the latest fire at or before the send time.
@@ -187,7 +196,7 @@ export function scheduling(factory: BackendFactory) {
         overlap: 'allow',
         missedRuns: 'all',
       });
-      const { spool } = await app([task]);
+      const { spool } = await app([task], declared([skip, allow]));
       const t0 = Date.now() - (Date.now() % 60_000);
       const queue = spool.backend.transport.tasks;
       await queue.send([fireMessage(skip.spec, t0), fireMessage(allow.spec, t0)]);
@@ -214,7 +223,7 @@ export function scheduling(factory: BackendFactory) {
         missedRuns: 'all',
         overlap: 'allow',
       });
-      const { spool } = await app([task]);
+      const { spool } = await app([task], declared([latest, all]));
       const now = Date.now() - (Date.now() % 60_000);
       const times = [now - 180_000, now - 120_000, now - 60_000, now];
       await spool.backend.transport.tasks.send(
