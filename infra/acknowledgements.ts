@@ -22,7 +22,7 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { TaskQueueHttpApi } from './http-api.js';
-import type { TaskQueue } from './task-queue.js';
+import type { GrantEnqueueOptions, TaskQueue } from './task-queue.js';
 
 /** X-Ray's wildcard: the id as the CLI prints it, `<pack>::<rule>[<finding>]` (one finding; other wildcards still fail). */
 const XRAY_WILDCARD = 'AwsSolutions::AwsSolutions-IAM5[Resource::*]';
@@ -71,17 +71,23 @@ export function acknowledgeTaskQueueHttpApiFindings(httpApi: TaskQueueHttpApi): 
 }
 
 /**
- * Acknowledge the one wildcard that {@link TaskQueue.grantEnqueue} and {@link TaskQueue.grantCancel}
- * give `principal` (a role or function granted with either): create, and on cancel delete, the
- * one-time schedules `delay.*` of runs delayed by more than 15 minutes, whose names are task ids,
- * known only at enqueue.
+ * Acknowledge the wildcards that {@link TaskQueue.grantEnqueue} and {@link TaskQueue.grantCancel}
+ * give `principal` (a role or function granted with either): writing argument blobs, and creating
+ * (enqueue, unless `delays: false`) and deleting (cancel) the one-time schedules `delay.*` of runs
+ * delayed by more than 15 minutes, whose names are task ids, known only at enqueue.
  */
-export function acknowledgeEnqueueGrantFindings(principal: IConstruct, taskQueue: TaskQueue): void {
+export function acknowledgeEnqueueGrantFindings(
+  principal: IConstruct,
+  taskQueue: TaskQueue,
+  options: GrantEnqueueOptions = {},
+): void {
   Validations.of(principal).acknowledge({
     id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId(taskQueue)}.Arn>/blobs/*d/args/*]`,
     reason:
       "The claim-check: arguments too large for an SQS message are written as a blob keyed by the run's task id and the content's digest, known only at enqueue; the grant covers PutObject on argument blobs (blobs/*d/args/*) in the task queue's own bucket only.",
   });
+  // Given `grantEnqueue(principal, { delays: false })`, the principal has no schedule wildcard to acknowledge.
+  if (options.delays === false) return;
   const group = Stack.of(taskQueue).getLogicalId(taskQueue.scheduling.group);
   Validations.of(principal).acknowledge({
     id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`,

@@ -73,6 +73,19 @@ export interface TaskQueueHttpApiProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Reserved concurrency of the function: at most this many requests run at once, and these are
+   * kept for it. Without a cap, one caller (a retry loop, a flood of enqueues) could take the
+   * account's unreserved concurrency, which the worker (unless it has its own
+   * `reservedConcurrency`) and every other function of the account share, and stall them. Requests
+   * over the cap get 429 from Lambda (`TooManyRequestsException`) before the function runs; callers
+   * retry with backoff. One request is one enqueue or one read (tens of milliseconds), so 10 serve a
+   * few hundred requests a second. Lambda keeps at least 100 of the account's concurrency unreserved:
+   * in an account whose quota is lower than 100 plus this (new accounts may start low), ask Service
+   * Quotas for more. A whole number, at least 1.
+   * @default 10
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** The defaults of {@link TaskQueueHttpApiProps}. */
@@ -81,6 +94,7 @@ export const TASK_QUEUE_HTTP_API_DEFAULTS = {
   memorySizeMiB: 256,
   timeout: Duration.seconds(10),
   logRetention: logs.RetentionDays.ONE_MONTH,
+  reservedConcurrency: 10,
 } as const;
 
 /** Thrown by {@link TaskQueueHttpApi} with every broken rule of its props. */
@@ -97,19 +111,41 @@ export class TaskQueueHttpApiPropsError extends Error {
 /**
  * An HTTP API for a task queue: a Lambda function URL with **IAM auth** (`AWS_IAM`, buffered) in
  * front of a function that enqueues runs and reads their status. The function (arm64, X-Ray, its
- * own role and log group, bundled like the worker) is bound to the queue and holds exactly
- * `grantEnqueue` and `grantReadResults`. Callers need {@link grantInvokeUrl} and sign each request
- * with SigV4 (service `lambda`); an unsigned or unauthorized request gets 403 from Lambda before the
- * function runs.
+ * own role and log group, bundled like the worker, reserved concurrency 10 by default) is bound to
+ * the queue and holds exactly `grantEnqueue` without delays (no Scheduler permission) and
+ * `grantReadResults`. Callers need {@link grantInvokeUrl} and sign each request with SigV4 (service
+ * `lambda`); an unsigned or unauthorized request gets 403 from Lambda before the function runs.
  *
  * Routes (JSON in, JSON out, `content-type: application/json`):
  * - `POST /tasks/{taskName}` — the body is the task's arguments; optional headers `Idempotency-Key`
  *   and `X-Ordering-Key`. → 202 `{ "id", "task", "existing", "status": "/tasks/{id}" }`; 400 body not
- *   JSON or bad header, 404 unknown task (with `knownTasks`), 413 message too large, 422 arguments
- *   fail the schema (with `issues`), 500 anything else (logged).
+ *   JSON, bad header, or `X-Ordering-Key` for a task that does not take one; 404 a task not exposed
+ *   (naming no task); 413 message too large, 422 arguments fail the schema (with `issues`), 500
+ *   anything else (logged).
  * - `GET /tasks/{id}` → 200 `{ "id", "task", "state", "attempt", "result"?, "error"?, "progress"?,
- *   "createdAt"?, "updatedAt"? }`, `state: "queued"` with a `note` while the run has no record yet;
- *   400 invalid id.
+ *   "createdAt"?, "updatedAt"? }` to the principal that enqueued the run, `{ "id", "state", "note" }`
+ *   to any other; `state: "queued"` with a `note` while the run has no record yet; 400 invalid id.
+ * - Either route without a caller identity → 403.
+ *
+ * Authorization (the entry's `createHttpHandler` options, `spool-tasks/lambda`): IAM decides who
+ * may call the URL at all; the handler decides what each caller may do.
+ * - Only the tasks listed in `expose` can be enqueued; `expose` is required (a handler without it
+ *   fails at init), and `{}` exposes none.
+ * - The caller's principal is the IAM ARN that signed the request. Its `Idempotency-Key` values are
+ *   its own (hashed with the principal) unless the task is exposed with `sharedIdempotencyKeys`;
+ *   `X-Ordering-Key` needs `orderingKeys: true`.
+ * - Every enqueue records the principal (`enqueuedBy`); a run's details are shown to it only,
+ *   unless the task is exposed with `results: 'any-caller'`.
+ * - {@link TaskQueueHttpApiProps.reservedConcurrency} caps how much of the account's concurrency
+ *   the callers together can take.
+ *
+ * For callers you trust less than an IAM policy's holder, do not grant the URL: put API Gateway in
+ * front of its `function` — an HTTP API (payload format 2.0, `$default` stage, which the handler
+ * reads as a function URL's request) with an IAM authorizer, or a JWT authorizer (Amazon Cognito or
+ * any OIDC issuer) and a `callerPrincipal` option reading the token's `sub`; it throttles per route.
+ * Usage plans, API keys and AWS WAF attach to REST APIs, not HTTP APIs (and a REST API's payload
+ * format 1.0 is not what the handler reads): for WAF rate-based rules, front the HTTP API with a
+ * CloudFront distribution and a web ACL. See `docs/http-api.md`.
  *
  * @example
  * In the stack:
@@ -121,7 +157,9 @@ export class TaskQueueHttpApiPropsError extends Error {
  * ```
  * The entry (`functions/http.ts`):
  * ```ts
- * export const handler = createHttpHandler(() => createSpool({ backend: openAwsBackend(), tasks }));
+ * export const handler = createHttpHandler(() => createSpool({ backend: openAwsBackend(), tasks }), {
+ *   expose: { 'orders.charge': {} },
+ * });
  * ```
  * Calling it from a shell with [awscurl](https://github.com/okigan/awscurl) (credentials of a
  * principal granted {@link grantInvokeUrl}; `$URL` ends with `/`):
@@ -152,7 +190,7 @@ export class TaskQueueHttpApiPropsError extends Error {
 export class TaskQueueHttpApi extends Construct {
   /** The function behind the URL. */
   readonly function: lambda.Function;
-  /** The function's role: logs, X-Ray, `grantEnqueue` and `grantReadResults`, nothing else. */
+  /** The function's role: logs, X-Ray, `grantEnqueue` (without delays) and `grantReadResults`, nothing else. */
   readonly role: iam.Role;
   /** The function's log group. */
   readonly logGroup: logs.LogGroup;
@@ -171,7 +209,8 @@ export class TaskQueueHttpApi extends Construct {
       projectRoot: props.projectRoot,
       bundling: props.bundling,
     });
-    validate(source, runtime, memorySize, timeout);
+    const reservedConcurrency = props.reservedConcurrency ?? TASK_QUEUE_HTTP_API_DEFAULTS.reservedConcurrency;
+    validate(source, runtime, memorySize, timeout, reservedConcurrency);
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -187,6 +226,7 @@ export class TaskQueueHttpApi extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize,
       timeout,
+      reservedConcurrentExecutions: reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
@@ -194,7 +234,8 @@ export class TaskQueueHttpApi extends Construct {
       description: 'spool HTTP API: POST /tasks/{taskName} enqueues, GET /tasks/{id} reads the status',
     });
     props.taskQueue.bindTo(this.function);
-    props.taskQueue.grantEnqueue(this.function);
+    // Its routes never delay a run: no Scheduler permission, no iam:PassRole.
+    props.taskQueue.grantEnqueue(this.function, { delays: false });
     props.taskQueue.grantReadResults(this.function);
 
     this.functionUrl = this.function.addFunctionUrl({
@@ -229,7 +270,13 @@ const SOURCE_RULES = functionSourceRules({
 });
 
 /** Check the props; throws a {@link TaskQueueHttpApiPropsError} listing every problem. */
-function validate(source: ResolvedFunctionSource, runtime: lambda.Runtime, memorySize: number, timeout: Duration) {
+function validate(
+  source: ResolvedFunctionSource,
+  runtime: lambda.Runtime,
+  memorySize: number,
+  timeout: Duration,
+  reservedConcurrency: number,
+) {
   const problems: string[] = [];
   const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
   if (major === undefined || Number(major) < MIN_NODE_MAJOR) {
@@ -248,6 +295,12 @@ function validate(source: ResolvedFunctionSource, runtime: lambda.Runtime, memor
     problems.push(
       `timeout is ${timeout.toHumanString()}: Lambda allows 1 second to 15 minutes. Pass a Duration in that range ` +
         `(default ${TASK_QUEUE_HTTP_API_DEFAULTS.timeout.toHumanString()}).`,
+    );
+  }
+  if (!Token.isUnresolved(reservedConcurrency) && (!Number.isInteger(reservedConcurrency) || reservedConcurrency < 1)) {
+    problems.push(
+      `reservedConcurrency is ${reservedConcurrency}: it must be a whole number, at least 1 (the most requests the ` +
+        `API serves at once). Pass one, or leave it out for ${TASK_QUEUE_HTTP_API_DEFAULTS.reservedConcurrency}.`,
     );
   }
   for (const rule of SOURCE_RULES) if (rule.broken(source)) problems.push(rule.message(source));

@@ -22,7 +22,7 @@ export {
   type TaskQueueHttpApiProps,
   TaskQueueHttpApiPropsError,
 } from './http-api.js';
-export { type ITaskQueue, TaskQueue, type TaskQueueAttributes } from './task-queue.js';
+export { type GrantEnqueueOptions, type ITaskQueue, TaskQueue, type TaskQueueAttributes } from './task-queue.js';
 export { TaskQueueMonitoring, type TaskQueueMonitoringProps } from './task-queue-monitoring.js';
 export { TASK_QUEUE_DEFAULTS, type TaskQueueProps, TaskQueuePropsError } from './task-queue-props.js';
 export { TaskQueueSchedules, type TaskQueueSchedulesProps } from './task-queue-schedules.js';

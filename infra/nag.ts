@@ -33,7 +33,7 @@ export function acknowledgeExampleFindings(stack: SpoolExampleStack): void {
   acknowledgeReadResultsGrantFindings(stack.producer.role ?? stack.producer, stack.tasks);
   if (stack.httpApi !== undefined) {
     acknowledgeTaskQueueHttpApiFindings(stack.httpApi);
-    acknowledgeEnqueueGrantFindings(stack.httpApi.role, stack.tasks);
+    acknowledgeEnqueueGrantFindings(stack.httpApi.role, stack.tasks, { delays: false });
     acknowledgeReadResultsGrantFindings(stack.httpApi.role, stack.tasks);
   }
 }

@@ -135,10 +135,15 @@ export interface TaskQueueProps {
    */
   readonly maxConcurrency?: number;
   /**
-   * A customer managed KMS key for both queues and the table (the caller's grants then include the
-   * key operations they need). Without one, the queues use SQS-managed SSE and the table the AWS
-   * managed key `aws/dynamodb`.
-   * @default SQS-managed SSE for the queues, the AWS managed key for the table
+   * A customer managed KMS key for both queues, the table, the blob bucket, the worker's log group
+   * and the payloads of the schedules declared in `schedules`. Every grant then includes the key
+   * operations its calls need, usable only through the service that calls KMS (`kms:ViaService`).
+   * The construct adds a statement to the key policy that lets this region's CloudWatch Logs use
+   * the key for this account's log groups. A key defined elsewhere (`Key.fromKeyArn`) has a key
+   * policy CDK cannot change, so its policy must already allow that (a synthesis warning says so).
+   * Without a key, the queues use SQS-managed SSE, the table the AWS managed key `aws/dynamodb`,
+   * the bucket SSE-S3, and logs and schedules AWS owned keys.
+   * @default SQS-managed SSE for the queues, the AWS managed key for the table, SSE-S3 for the bucket
    */
   readonly encryptionKey?: kms.IKey;
   /**

@@ -8,18 +8,17 @@
  * @module
  */
 
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { lockKey, STATE_INDEX, taskKey } from '../lib/aws/keys.js';
+import { lockKey, STATE_INDEX, STATE_PROJECTION_ATTRIBUTES, taskKey } from '../lib/aws/keys.js';
 import { blobLifecycleRules, type KeyAttribute, SPOOL_LAYOUT } from '../lib/aws/layout.js';
 import { BLOB_KEY_PREFIX, type BlobKind } from '../lib/protocol/blob-ref.js';
 import { TIMER_PREFIX } from '../lib/protocol/ids.js';
@@ -44,6 +43,16 @@ const cdkKey = (a: KeyAttribute): dynamodb.Attribute => ({ name: a.name, type: C
 /** Key prefixes of the table's items (from `lib/aws/keys.ts`), for `dynamodb:LeadingKeys`. */
 const TASK_ITEMS = taskKey('*').pk; // task#*
 const UNIQUE_LOCK_ITEMS = lockKey('unique', '*').pk; // lock#unique#*
+const SINGLETON_LOCK_ITEMS = lockKey('singleton', '*').pk; // lock#singleton#* (a fire's overlap lock too)
+
+/**
+ * The attributes of a task record that enqueue's unique-lock takeover check reads (the holder's
+ * `stateOf(id)`: a GetItem with this ProjectionExpression), and all that `grantEnqueue` lets it read.
+ */
+export const ENQUEUE_READ_ATTRIBUTES: readonly string[] = STATE_PROJECTION_ATTRIBUTES;
+
+/** The AWS services that use the customer managed key for a grantee: `kms:ViaService` names them. */
+type KeyService = 'sqs' | 'dynamodb' | 's3' | 'scheduler';
 
 /**
  * The object keys of one kind of blob in the bucket (`blobs/<days>d/<kind>/…`,
@@ -52,10 +61,42 @@ const UNIQUE_LOCK_ITEMS = lockKey('unique', '*').pk; // lock#unique#*
 const blobObjects = (bucket: s3.IBucket, kind: BlobKind | '*') =>
   kind === '*' ? bucket.arnForObjects(`${BLOB_KEY_PREFIX}*`) : bucket.arnForObjects(`${BLOB_KEY_PREFIX}*d/${kind}/*`);
 
-/** KMS actions for reading a resource encrypted with a customer managed key. */
-const KMS_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey'];
-/** KMS actions for writing one (SQS sends need GenerateDataKey; DynamoDB writes Encrypt). */
-const KMS_ENCRYPT_DECRYPT = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+/**
+ * The KMS actions each use of a customer managed key needs, each only through its service
+ * (`kms:ViaService`): SQS sends GenerateDataKey and receives Decrypt; DynamoDB reads Decrypt and
+ * writes Encrypt too (the actions aws-cdk-lib's table grants give); S3's PutObject (one part)
+ * GenerateDataKey and GetObject Decrypt.
+ */
+const KMS = {
+  sqsSend: ['kms:Decrypt', 'kms:GenerateDataKey'],
+  sqsReceive: ['kms:Decrypt'],
+  dynamodbRead: ['kms:Decrypt', 'kms:DescribeKey'],
+  dynamodbWrite: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+  s3Put: ['kms:GenerateDataKey'],
+  s3Get: ['kms:Decrypt'],
+  s3GetPut: ['kms:Decrypt', 'kms:GenerateDataKey'],
+} as const;
+
+/**
+ * Grant `actions` on `key` to `grantee`, only when `service` in `region` calls KMS for it
+ * (`kms:ViaService`), so the grantee cannot decrypt or encrypt with the key directly.
+ */
+function grantKeyVia(
+  grantee: iam.IGrantable,
+  key: kms.IKey,
+  actions: readonly string[],
+  service: KeyService,
+  region: string,
+): iam.Grant {
+  return iam.Grant.addToPrincipalOrResource({
+    grantee,
+    actions: [...actions],
+    resourceArns: [key.keyArn],
+    resourceSelfArns: ['*'],
+    resource: key,
+    conditions: { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } },
+  });
+}
 
 /**
  * A spool task queue: its queues and table, and the grants producers need. The grants follow a
@@ -74,7 +115,7 @@ export interface ITaskQueue extends IConstruct {
    * record (the claim-check, `lib/backend/blobs.ts`); absent for a task queue referenced without one.
    */
   readonly bucket?: s3.IBucket | undefined;
-  /** The customer managed key of the queues, the table and the bucket, if there is one. */
+  /** The customer managed key of the queues, the table and the bucket (and, for a TaskQueue, its log group and schedules), if there is one. */
   readonly encryptionKey?: kms.IKey | undefined;
   /**
    * The environment `openAwsBackend()` reads: `SPOOL_QUEUE_URL`, `SPOOL_DLQ_URL`, `SPOOL_TABLE`,
@@ -85,11 +126,15 @@ export interface ITaskQueue extends IConstruct {
   /**
    * Let `grantee` enqueue runs: send to the task queue, write the blobs of arguments too large for
    * a message (`PutObject` on `blobs/*d/args/*`), take and give back the lock of a `unique` task
-   * (reading its holder's record), and (with a scheduler) create the one-time schedules of runs
-   * delayed by more than 15 minutes, passing the Scheduler role. Nothing else: it cannot receive or
-   * delete messages, write task records, read blobs, delete schedules or touch recurring ones.
+   * (reading only its holder's state: `pk`, `state`, `expiresAt`), and (with a scheduler, unless
+   * `delays: false`) create the one-time schedules of runs delayed by more than 15 minutes,
+   * passing the Scheduler role. Nothing else: it cannot receive or delete messages, write task
+   * records, read any run's result, read blobs, delete schedules or touch recurring ones.
+   *
+   * @param options.delays - `false` for a producer that never delays a run by more than 15
+   * minutes (such as the HTTP API): no Scheduler permission and no `iam:PassRole`.
    */
-  grantEnqueue(grantee: iam.IGrantable): iam.Grant;
+  grantEnqueue(grantee: iam.IGrantable, options?: GrantEnqueueOptions): iam.Grant;
   /**
    * Let `grantee` read task records (a handle's `status()`, `info()` and `result()`), and the blobs
    * of results and error messages too large for a record (`GetObject` on `blobs/*d/result/*` and
@@ -106,6 +151,17 @@ export interface ITaskQueue extends IConstruct {
   grantCancel(grantee: iam.IGrantable): iam.Grant;
   /** Add {@link environment} to a function's environment. */
   bindTo(fn: lambda.Function): void;
+}
+
+/** Options of {@link ITaskQueue.grantEnqueue}. */
+export interface GrantEnqueueOptions {
+  /**
+   * Whether the grantee may delay runs by more than 15 minutes: create their one-time schedules
+   * `delay.<id>` and pass the Scheduler role. `false` grants no Scheduler permission and no
+   * `iam:PassRole`; such a producer's long delays fail with `AccessDenied`.
+   * @default true (when the task queue has a scheduler)
+   */
+  readonly delays?: boolean;
 }
 
 /** What {@link TaskQueue.fromTaskQueueAttributes} needs to reference a task queue made elsewhere. */
@@ -156,7 +212,7 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
     };
   }
 
-  grantEnqueue(grantee: iam.IGrantable): iam.Grant {
+  grantEnqueue(grantee: iam.IGrantable, options: GrantEnqueueOptions = {}): iam.Grant {
     // enqueue/enqueueMany send with SendMessageBatch, which IAM authorizes as sqs:SendMessage.
     let grant = iam.Grant.addToPrincipal({
       grantee,
@@ -173,9 +229,22 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [UNIQUE_LOCK_ITEMS] } },
       }),
     );
-    // When the lock is held, enqueue reads the holder's record (GetItem on task#<id>) to decide
-    // whether the holder has ended and the lock can be taken over. Only task# items.
-    grant = grant.combine(this.#grantGetTaskItems(grantee));
+    // When the lock is held, enqueue reads the holder's state (stateOf: GetItem on task#<id>
+    // projected to pk, state, expiresAt) to decide whether the holder has ended and the lock can be
+    // taken over. Only those attributes: a GetItem without that projection has dynamodb:Select
+    // ALL_ATTRIBUTES and is refused, so a producer cannot read any run's result, error or progress.
+    grant = grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['dynamodb:GetItem'],
+        resourceArns: [this.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...ENQUEUE_READ_ATTRIBUTES] },
+          StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    );
     // Arguments too large for a message are written as a blob before the send (PutObject on the
     // args blobs only).
     if (this.bucket !== undefined) {
@@ -188,9 +257,17 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
       );
     }
     // A run delayed by more than 15 minutes is a one-time schedule `delay.<id>` in spool's group
-    // (CreateSchedule, passing the Scheduler role). Deleting it is cancel's (grantCancel).
+    // (CreateSchedule, passing the Scheduler role). Deleting it is cancel's (grantCancel) alone.
+    //
+    // IAM cannot hold a producer to spool's form of that schedule (`at(…)`, ActionAfterCompletion
+    // DELETE, the task queue as target): EventBridge Scheduler has no condition keys of its own
+    // (the Service Authorization Reference lists only aws:ResourceTag/${TagKey} for CreateSchedule),
+    // so none names the expression, the target or the role. The bounds are the resource (the
+    // `delay.*` names of this group only, never a recurring schedule's name) and the role passed
+    // (the Scheduler role, which may only send to the task queue): a hand-made `delay.*` schedule
+    // can only send to the task queue, which this grantee may do anyway with sqs:SendMessage.
     const ref = this.schedulerRef;
-    if (ref !== undefined) {
+    if (ref !== undefined && options.delays !== false) {
       grant = grant.combine(this.#grantDelayedRunSchedules(grantee, ref.groupName, 'scheduler:CreateSchedule'));
       grant = grant.combine(
         iam.Grant.addToPrincipal({
@@ -201,17 +278,28 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
         }),
       );
     }
-    // With a customer managed key: SQS needs GenerateDataKey + Decrypt to send, DynamoDB
-    // Encrypt/Decrypt for the lock writes (as aws-cdk-lib's own table grants do).
-    if (this.encryptionKey !== undefined)
-      grant = grant.combine(this.encryptionKey.grant(grantee, ...KMS_ENCRYPT_DECRYPT));
+    // With a customer managed key, each use through its service only: the send (SQS), the lock
+    // writes and the state read (DynamoDB), the argument blobs (S3).
+    const key = this.encryptionKey;
+    if (key !== undefined) {
+      grant = grant.combine(grantKeyVia(grantee, key, KMS.sqsSend, 'sqs', this.queue.env.region));
+      grant = grant.combine(grantKeyVia(grantee, key, KMS.dynamodbWrite, 'dynamodb', this.table.env.region));
+      if (this.bucket !== undefined) {
+        grant = grant.combine(grantKeyVia(grantee, key, KMS.s3Put, 's3', this.bucket.env.region));
+      }
+    }
     return grant;
   }
 
   grantReadResults(grantee: iam.IGrantable): iam.Grant {
-    // A handle's status()/info()/result() read the run's record: GetItem on task#<id>, and a result
-    // or an error message kept as a blob: GetObject on those blobs only.
-    let grant = this.#grantGetTaskItems(grantee);
+    // A handle's status()/info()/result() read the run's record: GetItem on task#<id> (every
+    // attribute), and a result or an error message kept as a blob: GetObject on those blobs only.
+    let grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS] } },
+    });
     if (this.bucket !== undefined) {
       grant = grant.combine(
         iam.Grant.addToPrincipal({
@@ -221,7 +309,14 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
         }),
       );
     }
-    return this.encryptionKey === undefined ? grant : grant.combine(this.encryptionKey.grant(grantee, ...KMS_DECRYPT));
+    const key = this.encryptionKey;
+    if (key !== undefined) {
+      grant = grant.combine(grantKeyVia(grantee, key, KMS.dynamodbRead, 'dynamodb', this.table.env.region));
+      if (this.bucket !== undefined) {
+        grant = grant.combine(grantKeyVia(grantee, key, KMS.s3Get, 's3', this.bucket.env.region));
+      }
+    }
+    return grant;
   }
 
   grantCancel(grantee: iam.IGrantable): iam.Grant {
@@ -249,9 +344,11 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
     if (ref !== undefined) {
       grant = grant.combine(this.#grantDelayedRunSchedules(grantee, ref.groupName, 'scheduler:DeleteSchedule'));
     }
-    // With a customer managed key: DynamoDB writes Encrypt/Decrypt (as aws-cdk-lib's table grants do).
-    if (this.encryptionKey !== undefined)
-      grant = grant.combine(this.encryptionKey.grant(grantee, ...KMS_ENCRYPT_DECRYPT));
+    // With a customer managed key: the record writes, through DynamoDB only.
+    const key = this.encryptionKey;
+    if (key !== undefined) {
+      grant = grant.combine(grantKeyVia(grantee, key, KMS.dynamodbWrite, 'dynamodb', this.table.env.region));
+    }
     return grant;
   }
 
@@ -268,15 +365,6 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
       resourceArns: [`arn:${partition}:scheduler:${region}:${account}:schedule/${groupName}/${TIMER_PREFIX}*`],
     });
   }
-
-  #grantGetTaskItems(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:GetItem'],
-      resourceArns: [this.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS] } },
-    });
-  }
 }
 
 /**
@@ -285,8 +373,8 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
  * point-in-time recovery, TTL, the sparse `byState` index), the worker Lambda (Node.js 22+, arm64,
  * one CommonJS bundle, X-Ray) on an SQS event source with partial batch responses, alarms and a
  * dashboard, and an EventBridge Scheduler group with the app's recurring schedules (`schedules`)
- * and room for the one-time schedules of long delays. The worker's role holds exactly the SQS and
- * DynamoDB actions the worker makes.
+ * and room for the one-time schedules of long delays. The worker's role holds exactly the SQS,
+ * DynamoDB (task and lock items only) and S3 actions the worker makes.
  *
  * @example
  * ```ts
@@ -301,7 +389,7 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
  * });
  * const api = new NodejsFunction(stack, 'Api', { entry: 'functions/api.ts' });
  * tasks.bindTo(api);            // SPOOL_QUEUE_URL, SPOOL_DLQ_URL, SPOOL_TABLE, SPOOL_SCHEDULE_GROUP, …
- * tasks.grantEnqueue(api);      // send, unique-task locks, delayed runs' schedules
+ * tasks.grantEnqueue(api);      // send, unique-task locks, delayed runs' schedules ({ delays: false }: none)
  * tasks.grantReadResults(api);  // read task records: status(), info(), result()
  * tasks.grantCancel(api);       // cancel()
  * // in functions/api.ts: createSpool({ backend: openAwsBackend(), tasks }).enqueue(...)
@@ -416,13 +504,18 @@ export class TaskQueue extends TaskQueueBase {
     });
     this.schedulerRef = { groupName: this.scheduling.groupName, roleArn: this.scheduling.role.roleArn };
 
-    // The worker: its own role (no managed policies), its own log group.
+    // The worker: its own role (no managed policies), its own log group (with the customer
+    // managed key, when there is one: its key policy must then let CloudWatch Logs use it).
     const role = new iam.Role(this, 'WorkerRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `spool worker of ${this.node.path}`,
     });
     this.workerRole = role;
-    this.workerLogGroup = new logs.LogGroup(this, 'WorkerLogs', { retention: p.logRetention });
+    if (p.encryptionKey !== undefined) this.#allowLogsToUseKey(p.encryptionKey);
+    this.workerLogGroup = new logs.LogGroup(this, 'WorkerLogs', {
+      retention: p.logRetention,
+      ...(p.encryptionKey === undefined ? {} : { encryptionKey: p.encryptionKey }),
+    });
     this.workerLogGroup.grantWrite(role);
     this.worker = new nodejs.NodejsFunction(this, 'Worker', {
       ...functionCode(p.worker),
@@ -442,15 +535,15 @@ export class TaskQueue extends TaskQueueBase {
       description: 'spool worker: runs tasks from the SQS FIFO task queue',
     });
     this.#grantWorker(role);
-    // The event source adds ReceiveMessage, DeleteMessage, ChangeMessageVisibility,
-    // GetQueueAttributes and GetQueueUrl on the task queue. FIFO allows no batching window.
-    this.worker.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize: p.batchSize,
-        reportBatchItemFailures: true,
-        maxConcurrency: p.maxConcurrency,
-      }),
-    );
+    // The SQS event source, as aws-cdk-lib's SqsEventSource makes it (the same id, so the same
+    // logical id), but with the consumer's grant written in #grantWorker: SqsEventSource would add
+    // kms:Decrypt on the key without kms:ViaService. FIFO allows no batching window.
+    this.worker.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(this.queue.node)}`, {
+      eventSourceArn: this.queue.queueArn,
+      batchSize: p.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: p.maxConcurrency,
+    });
 
     this.monitoring = new TaskQueueMonitoring(this, 'Monitoring', {
       queue: this.queue,
@@ -467,6 +560,20 @@ export class TaskQueue extends TaskQueueBase {
 
   /** The worker's own permissions, each for a call it makes (lib/aws/dynamo-store.ts, sqs-queue.ts). */
   #grantWorker(role: iam.IRole): void {
+    // The event source's poller (as the worker's role): receive, delete, hide again and read the
+    // attributes of the task queue's messages (the actions of Queue#grantConsumeMessages).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'sqs:ReceiveMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueUrl',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+        ],
+        resources: [this.queue.queueArn],
+      }),
+    );
     // Task handlers may enqueue follow-up runs (SendMessageBatch → sqs:SendMessage on the task
     // queue); a run whose retries are exhausted is sent to the dead-letter queue by the worker.
     role.addToPrincipalPolicy(
@@ -476,13 +583,17 @@ export class TaskQueue extends TaskQueueBase {
       }),
     );
     // claim/heartbeat/finish/deadLetter/cancel/revive: conditional UpdateItem on task#; locks:
-    // PutItem/DeleteItem on lock#; get: GetItem. TransactWriteItems (a singleton's claims and
-    // heartbeats, finishes that release locks) is authorized per item as UpdateItem + PutItem or
-    // DeleteItem.
+    // PutItem/DeleteItem on lock#unique# and lock#singleton# (a fire's overlap lock is a singleton
+    // lock); get: GetItem. TransactWriteItems (a singleton's claims and heartbeats, finishes that
+    // release locks) is authorized per item as UpdateItem + PutItem or DeleteItem. Every item of
+    // the table is under one of these prefixes (lib/aws/keys.ts); blobs are in S3.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         resources: [this.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS, UNIQUE_LOCK_ITEMS, SINGLETON_LOCK_ITEMS] },
+        },
       }),
     );
     // The claim-check: read arguments' blobs, write results', error messages' and dead-letter
@@ -500,7 +611,44 @@ export class TaskQueue extends TaskQueueBase {
         resources: [`${this.table.tableArn}/index/${STATE_INDEX}`],
       }),
     );
-    if (this.encryptionKey !== undefined) this.encryptionKey.grant(role, ...KMS_ENCRYPT_DECRYPT);
+    // With a customer managed key, each use through its service only: receiving and sending (SQS),
+    // the records and locks (DynamoDB), the blobs (S3). Its log group's encryption is CloudWatch
+    // Logs' own use of the key (the key policy, #allowLogsToUseKey): the role needs none.
+    const key = this.encryptionKey;
+    if (key !== undefined) {
+      const { region } = Stack.of(this);
+      grantKeyVia(role, key, KMS.sqsSend, 'sqs', region);
+      grantKeyVia(role, key, KMS.dynamodbWrite, 'dynamodb', region);
+      grantKeyVia(role, key, KMS.s3GetPut, 's3', region);
+    }
+  }
+
+  /**
+   * Let CloudWatch Logs of this region encrypt this account's log groups with `key` (the key
+   * policy statement the CloudWatch Logs guide gives, for `log-group:*` of this account: a
+   * statement naming the worker's log group would make the log group and the key depend on each
+   * other). A key defined elsewhere (`Key.fromKeyArn`) has a key policy CDK cannot change: then
+   * a warning says what it must allow.
+   */
+  #allowLogsToUseKey(key: kms.IKey): void {
+    const { partition, region, account } = Stack.of(this);
+    const service = `logs.${region}.amazonaws.com`;
+    const { statementAdded } = key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(service)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` },
+        },
+      }),
+    );
+    if (!statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'spool:logGroupKeyPolicy',
+        `The encryptionKey's key policy cannot be changed here (a key defined elsewhere), and the worker's log group is encrypted with it: let the principal ${service} use it (kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey*, kms:Describe*, condition kms:EncryptionContext:aws:logs:arn on this account's log groups), or the log group cannot be created.`,
+      );
+    }
   }
 }
 

@@ -53,13 +53,7 @@ const RECORD_FIELDS = [
   'enqueuedBy',
 ] as const;
 
-/**
- * The attributes `TaskStore.stateOf` reads (a projected GetItem): the key, the state and the
- * expiry that decides whether the item reads as absent. `grantEnqueue` allows GetItem on task
- * items with exactly these (`dynamodb:Attributes`), so a producer can check a unique lock's holder
- * without being able to read any run's arguments binding, result or error.
- */
-export const STATE_PROJECTION_ATTRIBUTES = ['pk', 'state', 'expiresAt'] as const;
+export { STATE_PROJECTION_ATTRIBUTES } from './keys.js';
 
 /** A task item as a record (`undefined` for none or an expired one). */
 export function toRecord(item: Item | undefined, now: number): TaskRecord | undefined {

@@ -11,12 +11,24 @@ export {
   createHttpHandler,
   type EnqueueResponse,
   type ErrorResponse,
+  EXPOSED_TASK_DEFAULTS,
+  type ExposedTask,
   HTTP_STATUS_BY_ERROR_CODE,
   type HttpHandlerOptions,
   type HttpProducer,
   type HttpProducerSource,
   type HttpResponse,
+  iamPrincipal,
+  type RestrictedStatusResponse,
+  type ResultReaders,
   type StatusResponse,
 } from './http-api.js';
 export { type AppSource, createSqsHandler, RELEASE_BEFORE_DEADLINE_MS, type RunnableApp } from './lambda.js';
-export type { FunctionUrlEvent, LambdaContext, SqsBatchResponse, SqsEvent, SqsRecord } from './lambda-types.js';
+export type {
+  FunctionUrlEvent,
+  FunctionUrlIamIdentity,
+  LambdaContext,
+  SqsBatchResponse,
+  SqsEvent,
+  SqsRecord,
+} from './lambda-types.js';

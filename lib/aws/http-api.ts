@@ -1,39 +1,82 @@
 /**
- * An HTTP API over a producer, for a Lambda function URL (payload format 2.0): enqueue a run of a task
- * and read a run's status, as JSON. The function URL's IAM auth (SigV4) decides who may call it
- * (`infra/http-api.ts`); this module only routes, validates and answers.
+ * An HTTP API over a producer, for a Lambda function URL (payload format 2.0): enqueue a run of an
+ * exposed task and read a run's status, as JSON. The function URL's IAM auth (SigV4) decides who may
+ * call it (`infra/http-api.ts`); this module decides what each caller may do.
  *
  * | Request                        | Answer                                                              |
  * | ------------------------------ | ------------------------------------------------------------------- |
  * | `POST /tasks/{taskName}`       | 202 `{ id, task, existing, status: "/tasks/{id}" }`                  |
- * | `GET /tasks/{id}`              | 200 `{ id, task, state, attempt, result?, error?, progress?, … }`    |
+ * | `GET /tasks/{id}`              | 200 `{ id, task, state, attempt, result?, error?, progress?, … }` to the run's enqueuer, `{ id, state, note }` to anyone else |
  *
  * `POST`'s body is the task's arguments as JSON; the optional headers `Idempotency-Key` and
  * `X-Ordering-Key` are the enqueue options of the same names. Errors are JSON
- * `{ error, message, … }`: 400 (body not JSON, bad header or id, an enqueue option refused), 404
- * (unknown task or route), 405 (method), 409 (a unique task's lock kept changing hands: retry), 413
- * (message over the queue's limit), 422 (arguments fail the task's schema), 500 (anything else;
- * logged, never described to the caller). A refused enqueue's answer also carries the spool error's
- * `code`; its status is chosen by that code ({@link HTTP_STATUS_BY_ERROR_CODE}, and the table in
+ * `{ error, message, … }`: 400 (body not JSON, bad header or id, an ordering key the task does not
+ * take, an enqueue option refused), 403 (no caller identity), 404 (a task not exposed, or no such
+ * route), 405 (method), 409 (a unique task's lock kept changing hands: retry), 413 (message over the
+ * queue's limit), 422 (arguments fail the task's schema), 500 (anything else; logged, never
+ * described to the caller). A refused enqueue's answer also carries the spool error's `code`; its
+ * status is chosen by that code ({@link HTTP_STATUS_BY_ERROR_CODE}, and the table in
  * `docs/errors.md`), never by its message. No answer repeats more than {@link MAX_ECHO} characters
  * of what the caller sent.
+ *
+ * ## Authorization
+ * - **Who calls.** Every request must carry the caller's IAM identity, which Lambda puts in
+ *   `requestContext.authorizer.iam` for a function URL with `AWS_IAM` auth; the caller's
+ *   *principal* is its `userArn` (or what {@link HttpHandlerOptions.callerPrincipal} says). A request
+ *   without one is refused with 403, whatever its route: the handler never serves an anonymous caller.
+ * - **What may be enqueued.** Only the tasks named in {@link HttpHandlerOptions.expose}. Any other
+ *   name, registered or not, answers 404 without naming any task. `expose` is required: a handler
+ *   made without it throws a `ConfigurationError`, so a function that forgot it fails at init instead
+ *   of exposing every task; `expose: {}` exposes none.
+ * - **Idempotency keys are the caller's own.** A caller's `Idempotency-Key` is combined with its
+ *   principal (a SHA-256 of both) before it makes the run id, so two principals sending the same key
+ *   make two runs, and no caller can reach another's run through a key. A task exposed with
+ *   `sharedIdempotencyKeys: true` takes the key as sent: every caller sending it gets the one run.
+ *   Without the header, the task's own key (or its arguments) makes the id, as for any producer: two
+ *   callers enqueueing the same order share the run, which is what that key is for.
+ * - **Ordering keys only where allowed.** `X-Ordering-Key` is refused (400) unless the task is
+ *   exposed with `orderingKeys: true`. Callers sending the same ordering key share one FIFO group:
+ *   one's slow or failing run holds back the other's.
+ * - **Results only for the enqueuer.** Each enqueue carries `enqueuedBy: <principal>`, and the run's
+ *   record keeps it from its first claim. `GET /tasks/{id}` answers everything (task, attempt,
+ *   result, error, progress, timestamps) only to that principal; anyone else gets `{ id, state,
+ *   note }`, unless the task is exposed with `results: 'any-caller'`. A run with no record yet reads
+ *   `queued` to everyone, as does an id never enqueued; a run another producer enqueued (no
+ *   `enqueuedBy`) shows its state only. A run id from the task's own key is shared, and its result
+ *   belongs to the principal whose enqueue the worker claimed first.
+ *
+ * ## Less trusted callers
+ * The function URL suits callers you trust with an IAM policy (your own services, your operators).
+ * For anyone else, do not grant them the URL; put Amazon API Gateway in front of the same function:
+ * an **HTTP API** with a Lambda integration to `TaskQueueHttpApi.function`, payload format 2.0 and
+ * its `$default` stage (the event is then the one this handler reads), and either an **IAM
+ * authorizer** (the principal arrives in the same `authorizer.iam`) or a **JWT authorizer** (Amazon
+ * Cognito user pools or any OIDC issuer; pass a `callerPrincipal` that reads the token's `sub`, so
+ * that each user is its own principal). HTTP APIs throttle per route and stage. Usage plans with API
+ * keys, and AWS WAF, attach to REST APIs and not to HTTP APIs (and a REST API sends payload format
+ * 1.0, which this handler does not read): for WAF's rate-based rules, put a CloudFront distribution
+ * with a WAF web ACL in front of the HTTP API (they limit only what passes through CloudFront). The
+ * function URL can stay: it still answers only principals granted `grantInvokeUrl`.
  *
  * @example
  * ```ts
  * // functions/http.ts
- * export const handler = createHttpHandler(() => createApp({ backend: openAwsBackend() }));
+ * export const handler = createHttpHandler(() => createApp({ backend: openAwsBackend() }), {
+ *   expose: { 'orders.charge': {}, 'reports.monthly': { results: 'any-caller' } },
+ * });
  * ```
  *
  * @module
  */
 
+import { createHash } from 'node:crypto';
 import type { TaskRecord } from '../backend/store.js';
 import type { EnqueueOptions } from '../client/enqueue.js';
 import type { Producer } from '../client/producer.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { isValidTaskId } from '../protocol/envelope.js';
 import { TASK_ID_FORMAT } from '../protocol/ids.js';
-import { hasErrorCode, isSpoolError, type SpoolErrorCode } from '../task/errors.js';
+import { ConfigurationError, hasErrorCode, isSpoolError, type SpoolErrorCode } from '../task/errors.js';
 import type { LambdaContext as Context, FunctionUrlEvent as LambdaFunctionURLEvent } from './lambda-types.js';
 
 /** The most characters of a caller's input (a path, a header, a parse error) an answer repeats. */
@@ -96,7 +139,10 @@ export interface EnqueueResponse {
   readonly status: string;
 }
 
-/** What `GET /tasks/{id}` answers (200). */
+/**
+ * What `GET /tasks/{id}` answers (200) to the principal that enqueued the run, to anyone for a task
+ * exposed with `results: 'any-caller'`, and to anyone while the run has no record.
+ */
 export interface StatusResponse {
   readonly id: string;
   /** The task's name; `null` while the store has no record of the run. */
@@ -117,11 +163,22 @@ export interface StatusResponse {
   readonly note?: string;
 }
 
+/**
+ * What `GET /tasks/{id}` answers (200) to a caller that may not read the run's details: another
+ * principal than the one that enqueued it, for a task not exposed with `results: 'any-caller'`.
+ */
+export interface RestrictedStatusResponse {
+  readonly id: string;
+  readonly state: TaskRecord['state'];
+  /** Why nothing else is shown. */
+  readonly note: string;
+}
+
 /** The body of every error answer. */
 export interface ErrorResponse {
   /**
-   * A stable word for the status: `BadRequest`, `NotFound`, `MethodNotAllowed`, `Conflict`,
-   * `PayloadTooLarge`, `ValidationError`, `InternalError`.
+   * A stable word for the status: `BadRequest`, `Forbidden`, `NotFound`, `MethodNotAllowed`,
+   * `Conflict`, `PayloadTooLarge`, `ValidationError`, `InternalError`.
    */
   readonly error: string;
   /** The spool error's code, when the answer is a refused enqueue (see `docs/errors.md`). */
@@ -140,8 +197,78 @@ export type HttpProducer = Pick<Producer, 'tasks' | 'enqueue' | 'handle'>;
 /** What the HTTP API serves: a producer (or a `Spool`), or a function making one on the first request. */
 export type HttpProducerSource = HttpProducer | (() => HttpProducer | Promise<HttpProducer>);
 
+/**
+ * Who may read a run's details (`GET /tasks/{id}`): `'enqueuer'`, only the principal that
+ * enqueued it; `'any-caller'`, every caller of the API (for results that are not secret, such as
+ * a public report).
+ */
+export type ResultReaders = 'enqueuer' | 'any-caller';
+
+/** How the HTTP API exposes one task: an entry of {@link HttpHandlerOptions.expose}. */
+export interface ExposedTask {
+  /**
+   * Take `Idempotency-Key` as sent, so that every caller sending the same key gets the same run.
+   * Otherwise the key is the caller's own: it is combined with the caller's principal, and two
+   * principals sending one key make two runs. Turn this on only when the callers coordinate their
+   * keys and trust each other with them: a caller that knows another's key reaches that caller's run.
+   * The run's details still go to its first enqueuer only; add `results: 'any-caller'` for all of
+   * them to read it.
+   * @default false
+   */
+  readonly sharedIdempotencyKeys?: boolean;
+  /**
+   * Accept the `X-Ordering-Key` header (the enqueue option `orderingKey`: runs with one key start in
+   * order, one at a time). Otherwise a request with the header is refused with 400. Callers sending
+   * the same key share its FIFO group, so one caller's stuck run holds back the other's.
+   * @default false
+   */
+  readonly orderingKeys?: boolean;
+  /**
+   * Who may read a run's task, attempt, result, error, progress and timestamps. Everyone else sees
+   * `{ id, state, note }`.
+   * @default 'enqueuer'
+   */
+  readonly results?: ResultReaders;
+}
+
+/** The defaults of {@link ExposedTask}, in one place. */
+export const EXPOSED_TASK_DEFAULTS = {
+  sharedIdempotencyKeys: false,
+  orderingKeys: false,
+  results: 'enqueuer',
+} as const satisfies Required<ExposedTask>;
+
+/** The principal of a request: the signer's IAM ARN (`requestContext.authorizer.iam.userArn`). */
+export function iamPrincipal(event: LambdaFunctionURLEvent): string | undefined {
+  return event.requestContext?.authorizer?.iam?.userArn;
+}
+
 /** Options of {@link createHttpHandler}. */
 export interface HttpHandlerOptions {
+  /**
+   * The tasks callers may enqueue, by name, each with how it is exposed ({@link ExposedTask}; `{}`
+   * for the defaults: keys are the caller's own, no ordering keys, results for the enqueuer only).
+   * A task not named here answers 404, registered or not, and no answer lists task names. Every
+   * name must be a task of the producer: the first request checks, and fails with a logged
+   * `ConfigurationError` (500) naming the unknown ones. Required: there is no "expose everything";
+   * `{}` exposes nothing (`GET` still reads states).
+   */
+  readonly expose: Readonly<Record<string, ExposedTask>>;
+  /**
+   * The caller's principal: who owns its idempotency keys, who is recorded as `enqueuedBy` and who
+   * may read its runs' details. Return `undefined` to refuse the request (403). Replace it when the
+   * identity is elsewhere (an API Gateway JWT authorizer's claims), or to make the principal coarser:
+   * with the default, each session of a role (`…:assumed-role/<role>/<session>`) is its own principal,
+   * so a caller whose session name changes (an ECS task, an EC2 instance) cannot read the runs an
+   * earlier session enqueued; dropping the session name makes the role the principal.
+   * @example
+   * ```ts
+   * // The role, not the session: every session of the role reads the role's runs.
+   * callerPrincipal: (event) => iamPrincipal(event)?.replace(/^(arn:[^:]+:sts::\d+:assumed-role\/[^/]+)\/.*$/, '$1'),
+   * ```
+   * @default {@link iamPrincipal}: the IAM ARN that signed the request
+   */
+  readonly callerPrincipal?: (event: LambdaFunctionURLEvent) => string | undefined;
   /**
    * Where unexpected errors are logged.
    * @default createLogger(): JSON lines on stderr at SPOOL_LOG_LEVEL (else info)
@@ -152,27 +279,33 @@ export interface HttpHandlerOptions {
 }
 
 /**
- * Create the function URL handler over a producer. A function source is called on the first
- * request and what it makes is reused while the execution environment lives; if making it fails,
- * the next request tries again.
+ * Create the function URL handler over a producer, serving the tasks of `options.expose`. A
+ * function source is called on the first request and what it makes is reused while the execution
+ * environment lives; if making it fails (or it lacks an exposed task), the next request tries again.
  *
+ * @throws ConfigurationError when `options.expose` is missing or one of its entries is invalid
+ * (every problem at once): the Lambda fails at init rather than serve tasks nobody chose to expose.
  * @example
  * ```ts
  * // Only the contracts: the bundle holds no handler code and no worker.
  * export const handler = createHttpHandler(() => createProducer({ backend: openAwsBackend(), tasks: [chargeOrder] }), {
+ *   expose: { 'orders.charge': { orderingKeys: true } },
  *   logger,
  * });
  * ```
  */
 export function createHttpHandler(
   source: HttpProducerSource,
-  options: HttpHandlerOptions = {},
+  options: HttpHandlerOptions,
 ): (event: LambdaFunctionURLEvent, context?: Context) => Promise<HttpResponse> {
+  const exposed = resolveExpose(options);
   const logger = options.logger ?? createLogger();
+  const principalOf = options.callerPrincipal ?? iamPrincipal;
   let producer: Promise<HttpProducer> | undefined;
   const load = (): Promise<HttpProducer> => {
     producer ??= Promise.resolve()
       .then(() => (typeof source === 'function' ? source() : source))
+      .then((made) => checkExposedTasks(made, exposed))
       .catch((error: unknown) => {
         producer = undefined;
         throw error;
@@ -183,7 +316,16 @@ export function createHttpHandler(
     if (context !== undefined) options.onInvocation?.(context);
     const requestId = event.requestContext?.requestId ?? '';
     try {
-      return await route(await load(), event);
+      const principal = principalOf(event);
+      if (principal === undefined || principal === '') {
+        return reply(403, {
+          error: 'Forbidden',
+          message:
+            'The request carries no caller identity (requestContext.authorizer.iam.userArn), so it is refused. ' +
+            "Call the function URL with AWS_IAM auth (TaskQueueHttpApi's), signing the request with SigV4 (service lambda).",
+        });
+      }
+      return await route({ spool: await load(), exposed, principal }, event);
     } catch (error) {
       logger.error('http api: request failed', {
         requestId,
@@ -201,8 +343,90 @@ export function createHttpHandler(
   };
 }
 
+/** What one request is answered with: the producer, the exposed tasks, and who is asking. */
+interface RequestScope {
+  readonly spool: HttpProducer;
+  readonly exposed: ReadonlyMap<string, Required<ExposedTask>>;
+  /** The caller's principal (never empty). */
+  readonly principal: string;
+}
+
+/** `options.expose` with the defaults applied, checked; throws a `ConfigurationError` listing every problem. */
+function resolveExpose(options: HttpHandlerOptions | undefined): ReadonlyMap<string, Required<ExposedTask>> {
+  const expose: unknown = options?.expose;
+  if (expose === null || typeof expose !== 'object' || Array.isArray(expose)) {
+    throw new ConfigurationError(
+      `createHttpHandler: the option expose is ${describe(expose)}; it must name the tasks HTTP callers may enqueue, ` +
+        `e.g. createHttpHandler(source, { expose: { 'orders.charge': {} } }). No task is exposed unless named there ` +
+        '(there is no "expose everything"); pass expose: {} to expose none.',
+    );
+  }
+  const problems: string[] = [];
+  const exposed = new Map<string, Required<ExposedTask>>();
+  for (const [name, entry] of Object.entries(expose as Record<string, unknown>)) {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(
+        `expose[${JSON.stringify(name)}] is ${JSON.stringify(entry) ?? String(entry)}; it must be an object ({} for the defaults).`,
+      );
+      continue;
+    }
+    const { sharedIdempotencyKeys, orderingKeys, results } = entry as Record<string, unknown>;
+    for (const [option, value] of [
+      ['sharedIdempotencyKeys', sharedIdempotencyKeys],
+      ['orderingKeys', orderingKeys],
+    ] as const) {
+      if (value !== undefined && typeof value !== 'boolean') {
+        problems.push(
+          `expose[${JSON.stringify(name)}].${option} is ${JSON.stringify(value)}; it must be true or false (default false).`,
+        );
+      }
+    }
+    if (results !== undefined && results !== 'enqueuer' && results !== 'any-caller') {
+      problems.push(
+        `expose[${JSON.stringify(name)}].results is ${JSON.stringify(results)}; it must be 'enqueuer' (the default) or 'any-caller'.`,
+      );
+    }
+    const given = entry as ExposedTask;
+    exposed.set(name, {
+      sharedIdempotencyKeys: given.sharedIdempotencyKeys ?? EXPOSED_TASK_DEFAULTS.sharedIdempotencyKeys,
+      orderingKeys: given.orderingKeys ?? EXPOSED_TASK_DEFAULTS.orderingKeys,
+      results: given.results ?? EXPOSED_TASK_DEFAULTS.results,
+    });
+  }
+  if (problems.length > 0)
+    throw new ConfigurationError(`createHttpHandler: invalid expose option: ${problems.join(' ')}`);
+  return exposed;
+}
+
+/** What a bad `expose` option is, in words. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
+/** The producer, once every exposed name is one of its tasks (else a `ConfigurationError`, logged as a 500). */
+function checkExposedTasks(spool: HttpProducer, exposed: ReadonlyMap<string, unknown>): HttpProducer {
+  const unknown = [...exposed.keys()].filter((name) => !spool.tasks.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigurationError(
+      `createHttpHandler: expose names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the producer has no task of. ` +
+        `Its tasks are: ${[...spool.tasks.keys()].sort().join(', ') || '(none)'}. Fix the names in expose, or add the tasks to the producer.`,
+    );
+  }
+  return spool;
+}
+
+/** The idempotency key a caller's `Idempotency-Key` becomes: its own, unless the task shares keys. */
+function scopedIdempotencyKey(key: string, principal: string, exposure: Required<ExposedTask>): string {
+  if (exposure.sharedIdempotencyKeys) return key;
+  // The principal's length first, so that no other principal and key hash the same; the hash keeps the key short.
+  const hash = createHash('sha256').update(`${principal.length}:`).update(principal).update(key).digest('hex');
+  return `caller:${hash}`;
+}
+
 /** Answer one request (throws only on unexpected errors, which become 500). */
-async function route(spool: HttpProducer, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
+async function route(scope: RequestScope, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
   const method = (event.requestContext?.http?.method ?? 'GET').toUpperCase();
   const rawPath = event.rawPath ?? event.requestContext?.http?.path ?? '/';
   const rest = rawPath.startsWith(PREFIX) ? rawPath.slice(PREFIX.length) : undefined;
@@ -231,22 +455,35 @@ async function route(spool: HttpProducer, event: LambdaFunctionURLEvent): Promis
       message: `The path ${JSON.stringify(clip(rawPath))} is not valid percent-encoding. Encode the task name or id with encodeURIComponent.`,
     });
   }
-  return method === 'POST' ? enqueue(spool, segment, event) : status(spool, segment);
+  return method === 'POST' ? enqueue(scope, segment, event) : status(scope, segment);
 }
 
 /** `POST /tasks/{taskName}`. */
-async function enqueue(spool: HttpProducer, taskName: string, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
-  const task = spool.tasks.get(taskName);
-  if (task === undefined) {
-    const known = [...spool.tasks.keys()].sort();
+async function enqueue(scope: RequestScope, taskName: string, event: LambdaFunctionURLEvent): Promise<HttpResponse> {
+  const { spool, principal } = scope;
+  const exposure = scope.exposed.get(taskName);
+  if (exposure === undefined) {
+    // The same answer for a task that exists and one that does not: no catalog, no oracle.
     return reply(404, {
       error: 'NotFound',
-      message: `Unknown task ${JSON.stringify(clip(taskName))}: this app has no task of that name. Enqueue one of: ${known.join(', ') || '(none)'}.`,
-      knownTasks: known,
+      message:
+        `No task of that name is exposed by this API: ${JSON.stringify(clip(taskName))}. ` +
+        "Check the name; an operator exposes a task by naming it in createHttpHandler's expose option.",
     });
   }
+  const task = spool.tasks.get(taskName);
+  if (task === undefined)
+    throw new ConfigurationError(`createHttpHandler: the exposed task '${taskName}' left the producer.`);
 
   const headers = lowerCaseHeaders(event.headers);
+  if (headers['x-ordering-key'] !== undefined && !exposure.orderingKeys) {
+    return reply(400, {
+      error: 'BadRequest',
+      message:
+        `Task '${task.name}' takes no X-Ordering-Key from HTTP callers: it is not exposed with orderingKeys: true. ` +
+        `Leave the header out, or have the operator set orderingKeys: true in its entry of the expose option.`,
+    });
+  }
   const enqueueOptions: { idempotencyKey?: string; orderingKey?: string } = {};
   for (const [header, option, max] of [
     ['idempotency-key', 'idempotencyKey', MAX_IDEMPOTENCY_KEY_LENGTH],
@@ -260,7 +497,7 @@ async function enqueue(spool: HttpProducer, taskName: string, event: LambdaFunct
         message: `The ${header} header is ${value.length} characters (${JSON.stringify(clip(value))}); it must be 1 to ${max}. Send a shorter key, or leave the header out.`,
       });
     }
-    enqueueOptions[option] = value;
+    enqueueOptions[option] = option === 'idempotencyKey' ? scopedIdempotencyKey(value, principal, exposure) : value;
   }
 
   const text = bodyText(event);
@@ -281,7 +518,10 @@ async function enqueue(spool: HttpProducer, taskName: string, event: LambdaFunct
   }
 
   try {
-    const handle = await spool.enqueue(task, args, enqueueOptions satisfies EnqueueOptions);
+    const handle = await spool.enqueue(task, args, {
+      ...enqueueOptions,
+      enqueuedBy: principal,
+    } satisfies EnqueueOptions);
     const answer: EnqueueResponse = {
       id: handle.id,
       task: task.name,
@@ -311,8 +551,8 @@ function isCallerError(statusCode: number): statusCode is keyof typeof ERROR_WOR
   return Object.hasOwn(ERROR_WORD, statusCode);
 }
 
-/** `GET /tasks/{id}`. */
-async function status(spool: HttpProducer, id: string): Promise<HttpResponse> {
+/** `GET /tasks/{id}`: the details to the run's enqueuer (or anyone, for `results: 'any-caller'`), else the state. */
+async function status({ spool, exposed, principal }: RequestScope, id: string): Promise<HttpResponse> {
   if (!isValidTaskId(id)) {
     return reply(400, {
       error: 'BadRequest',
@@ -332,6 +572,15 @@ async function status(spool: HttpProducer, id: string): Promise<HttpResponse> {
     };
     return reply(200, answer);
   }
+  const readers = record.task === undefined ? undefined : exposed.get(record.task)?.results;
+  if (record.enqueuedBy !== principal && readers !== 'any-caller') {
+    const restricted: RestrictedStatusResponse = {
+      id: record.id,
+      state: record.state,
+      note: 'Only the principal that enqueued this run can read more than its state.',
+    };
+    return reply(200, restricted);
+  }
   const answer: StatusResponse = {
     id: record.id,
     task: record.task ?? null,
@@ -349,7 +598,7 @@ async function status(spool: HttpProducer, id: string): Promise<HttpResponse> {
 /** A JSON answer. */
 function reply(
   statusCode: number,
-  body: EnqueueResponse | StatusResponse | ErrorResponse,
+  body: EnqueueResponse | StatusResponse | RestrictedStatusResponse | ErrorResponse,
   headers: Record<string, string> = {},
 ): HttpResponse {
   return {

@@ -70,6 +70,36 @@ export interface FunctionUrlEvent {
     | {
         readonly requestId?: string | undefined;
         readonly http?: { readonly method?: string | undefined; readonly path?: string | undefined } | undefined;
+        /**
+         * Who made the request: `iam` when a function URL's auth type is `AWS_IAM` (absent with
+         * `NONE`), or behind an API Gateway HTTP API with an IAM authorizer; `jwt` behind one with a
+         * JWT authorizer.
+         */
+        readonly authorizer?:
+          | {
+              readonly iam?: FunctionUrlIamIdentity | null | undefined;
+              readonly jwt?: { readonly claims?: Readonly<Record<string, unknown>> | undefined } | null | undefined;
+            }
+          | null
+          | undefined;
       }
     | undefined;
+}
+
+/**
+ * The IAM identity that signed a function URL request (`requestContext.authorizer.iam`), as Lambda
+ * fills it in for `AWS_IAM` auth. `userArn` is the principal: `arn:aws:iam::<account>:user/<name>`
+ * for an IAM user, `arn:aws:sts::<account>:assumed-role/<role>/<session>` for a role session.
+ */
+export interface FunctionUrlIamIdentity {
+  /** The ARN of the principal that signed the request. */
+  readonly userArn?: string | undefined;
+  /** The principal's unique id (`AIDA…` for a user, `AROA…:<session>` for a role session). */
+  readonly callerId?: string | undefined;
+  /** The principal's account. */
+  readonly accountId?: string | undefined;
+  /** The access key id the request was signed with. */
+  readonly accessKey?: string | undefined;
+  /** The principal's unique id, as `callerId`. */
+  readonly userId?: string | undefined;
 }

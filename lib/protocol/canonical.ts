@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createHash, randomFillSync } from 'node:crypto';
+import { createHash, hash, randomFillSync } from 'node:crypto';
 import { describeThrown, EnqueueError } from '../task/errors.js';
 import { MAX_JSON_DEPTH } from './limits.js';
 
@@ -223,11 +223,8 @@ export function deriveTaskId(taskName: string, idempotencyKey: string): string {
  * ```
  */
 export function argumentsHash(args: unknown, taskName: string, enqueuedBy?: string): string {
-  return createHash('sha256')
-    .update(canonicalJson(args, taskName))
-    .update('\u0000')
-    .update(enqueuedBy ?? '')
-    .digest('base64url');
+  // One-shot hash (crypto.hash): about half the cost of a createHash object for a message's arguments.
+  return hash('sha256', `${canonicalJson(args, taskName)}\u0000${enqueuedBy ?? ''}`, 'base64url');
 }
 
 /** Random bytes drawn from the OS at a time, for {@link randomTaskId} (8 per id). */

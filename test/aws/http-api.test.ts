@@ -6,8 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLEventWithIAMAuthorizer } from 'aws-lambda';
 import {
+  ConfigurationError,
   createProducer,
   createSpool,
   EnqueueError,
@@ -24,7 +25,13 @@ import { createHttpHandler, type HttpResponse } from 'spool-tasks/lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineOrderTasks } from '../../examples/orders/app.js';
 import { FakePayments, FlakyMail } from '../../examples/orders/providers.js';
-import { HTTP_STATUS_BY_ERROR_CODE, type HttpProducer, MAX_ECHO } from '../../lib/aws/http-api.js';
+import {
+  type ExposedTask,
+  HTTP_STATUS_BY_ERROR_CODE,
+  type HttpProducer,
+  iamPrincipal,
+  MAX_ECHO,
+} from '../../lib/aws/http-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-http-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,12 +46,42 @@ function exampleSpool(logger: Logger = silentLogger): Spool {
   });
 }
 
-/** A function URL event as Lambda builds it (headers lower-case). */
+/** The principals of the tests: two roles' sessions of one account. */
+const ALICE = 'arn:aws:sts::123456789012:assumed-role/checkout/alice';
+const BOB = 'arn:aws:sts::123456789012:assumed-role/billing/bob';
+
+/** The example app's tasks as the tests expose them: all but the scheduled orders.reconcile. */
+const EXPOSE: Readonly<Record<string, ExposedTask>> = {
+  'orders.charge': { orderingKeys: true },
+  'receipts.send': { sharedIdempotencyKeys: true },
+  'reports.monthly': { results: 'any-caller' },
+};
+
+/** The IAM identity Lambda puts in a function URL event for a request signed by `userArn`. */
+function iam(userArn: string): LambdaFunctionURLEventWithIAMAuthorizer['requestContext']['authorizer'] {
+  return {
+    iam: {
+      accessKey: 'ASIAEXAMPLE',
+      accountId: '123456789012',
+      callerId: `AROAEXAMPLE:${userArn.split('/').at(-1)}`,
+      cognitoIdentity: null,
+      principalOrgId: 'o-example',
+      userArn,
+      userId: `AROAEXAMPLE:${userArn.split('/').at(-1)}`,
+    },
+  };
+}
+
+/**
+ * A function URL event as Lambda builds it (headers lower-case), signed by `caller` (default
+ * {@link ALICE}; `null`: no IAM identity, as with auth type NONE).
+ */
 function request(
   method: string,
   path: string,
-  options: { body?: string; headers?: Record<string, string>; base64?: boolean } = {},
-): LambdaFunctionURLEvent {
+  options: { body?: string; headers?: Record<string, string>; base64?: boolean; caller?: string | null } = {},
+): LambdaFunctionURLEvent | LambdaFunctionURLEventWithIAMAuthorizer {
+  const caller = options.caller === undefined ? ALICE : options.caller;
   return {
     version: '2.0',
     routeKey: '$default',
@@ -62,14 +99,15 @@ function request(
       stage: '$default',
       time: '01/Jan/2026:00:00:00 +0000',
       timeEpoch: 0,
+      ...(caller === null ? {} : { authorizer: iam(caller) }),
     },
     isBase64Encoded: options.base64 ?? false,
     ...(options.body === undefined ? {} : { body: options.body }),
   };
 }
 
-const post = (task: string, args: unknown, headers: Record<string, string> = {}) =>
-  request('POST', `/tasks/${task}`, { body: typeof args === 'string' ? args : JSON.stringify(args), headers });
+const post = (task: string, args: unknown, headers: Record<string, string> = {}, caller: string | null = ALICE) =>
+  request('POST', `/tasks/${task}`, { body: typeof args === 'string' ? args : JSON.stringify(args), headers, caller });
 
 /** The answer's body, parsed, after checking it is JSON. */
 function json(response: HttpResponse): Record<string, unknown> {
@@ -86,18 +124,18 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
     spool = exampleSpool();
     worker = spool.worker({ waitTimeSeconds: 1, concurrency: 4 });
     await worker.start();
-    handler = createHttpHandler(() => spool);
+    handler = createHttpHandler(() => spool, { expose: EXPOSE });
   });
   afterAll(async () => {
     await worker.stop();
     await spool.close();
   });
 
-  /** GET the run's status until `done` says so. */
-  async function waitForStatus(id: string, done: (body: Record<string, unknown>) => boolean) {
+  /** GET the run's status (as `caller`) until `done` says so. */
+  async function waitForStatus(id: string, done: (body: Record<string, unknown>) => boolean, caller = ALICE) {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const body = json(await handler(request('GET', `/tasks/${id}`)));
+      const body = json(await handler(request('GET', `/tasks/${id}`, { caller })));
       if (done(body) || Date.now() > deadline) return body;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -190,14 +228,87 @@ describe('GIVEN the HTTP handler over the example app with a worker running', ()
     expect(json(response).message).toMatch(/^The body is empty\./);
   });
 
-  it('WHEN the task is unknown THEN 404 listing the known tasks', async () => {
-    const response = await handler(post('orders.refund', { orderId: 'o-7' }));
-    expect(response.statusCode).toBe(404);
-    const body = json(response);
-    expect(body.knownTasks).toEqual(['orders.charge', 'orders.reconcile', 'receipts.send', 'reports.monthly']);
-    expect(body.message).toMatch(
-      /^Unknown task "orders.refund".*Enqueue one of: orders.charge, orders.reconcile, receipts.send/,
+  it('WHEN the task is unknown, or registered but not exposed, THEN the same 404, naming no task', async () => {
+    for (const name of ['orders.refund', 'orders.reconcile']) {
+      const response = await handler(post(name, { window: 'daily' }));
+      expect(response.statusCode).toBe(404);
+      const body = json(response);
+      expect(body).toEqual({
+        error: 'NotFound',
+        message: expect.stringMatching(/^No task of that name is exposed by this API: ".+"\. .*expose option/),
+      });
+      for (const other of ['orders.charge', 'orders.reconcile', 'receipts.send', 'reports.monthly']) {
+        if (other !== name) expect(response.body).not.toContain(other);
+      }
+    }
+  });
+
+  it('WHEN another principal reads a run THEN it gets only the id and the state, while the enqueuer gets the result', async () => {
+    const enqueued = json(await handler(post('orders.charge', { orderId: 'o-40', amountCents: 700 })));
+    const id = String(enqueued.id);
+    const mine = await waitForStatus(id, (b) => b.state === 'succeeded');
+    expect(mine).toMatchObject({ task: 'orders.charge', state: 'succeeded', result: { chargeId: expect.any(String) } });
+    const theirs = json(await handler(request('GET', `/tasks/${id}`, { caller: BOB })));
+    expect(theirs).toEqual({
+      id,
+      state: 'succeeded',
+      note: expect.stringMatching(/^Only the principal that enqueued/),
+    });
+    // Another session of the same role is another principal (callerPrincipal can make the role one).
+    const sameRole = json(await handler(request('GET', `/tasks/${id}`, { caller: `${ALICE.slice(0, -5)}carol` })));
+    expect(Object.keys(sameRole).sort()).toEqual(['id', 'note', 'state']);
+  });
+
+  it("WHEN the task is exposed with results: 'any-caller' THEN another principal reads the result too", async () => {
+    const enqueued = json(await handler(post('reports.monthly', { month: '2026-05', requestedBy: 'ops' })));
+    const body = await waitForStatus(String(enqueued.id), (b) => b.state === 'succeeded', BOB);
+    expect(body).toMatchObject({ task: 'reports.monthly', state: 'succeeded', result: { month: '2026-05' } });
+  });
+
+  it('WHEN two principals send the same Idempotency-Key THEN they get two runs, each readable by its enqueuer', async () => {
+    const key = { 'idempotency-key': 'checkout-shared-9' };
+    const alices = json(await handler(post('orders.charge', { orderId: 'o-41', amountCents: 100 }, key, ALICE)));
+    const bobs = json(await handler(post('orders.charge', { orderId: 'o-42', amountCents: 999 }, key, BOB)));
+    expect(bobs.id).not.toBe(alices.id);
+    const again = json(await handler(post('orders.charge', { orderId: 'o-41', amountCents: 100 }, key, ALICE)));
+    expect(again.id).toBe(alices.id);
+    const bobsRun = await waitForStatus(String(bobs.id), (b) => b.state === 'succeeded', BOB);
+    expect(bobsRun).toMatchObject({ state: 'succeeded', result: { chargeId: `ch_${String(bobs.id).slice(0, 10)}` } });
+  });
+
+  it('WHEN the task is exposed with sharedIdempotencyKeys THEN two principals sending one key get one run', async () => {
+    const key = { 'idempotency-key': 'receipt-o-43' };
+    const args = { orderId: 'o-43', email: 'ada@example.com' };
+    const alices = json(await handler(post('receipts.send', args, key, ALICE)));
+    const bobs = json(await handler(post('receipts.send', args, key, BOB)));
+    expect(bobs.id).toBe(alices.id);
+  });
+
+  it('WHEN X-Ordering-Key is sent for a task not exposed with orderingKeys THEN 400 naming the option', async () => {
+    const response = await handler(
+      post('receipts.send', { orderId: 'o-44', email: 'ada@example.com' }, { 'x-ordering-key': 'customer-9' }),
     );
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toEqual({
+      error: 'BadRequest',
+      message: expect.stringMatching(/^Task 'receipts.send' takes no X-Ordering-Key .*orderingKeys: true/),
+    });
+  });
+
+  it('WHEN a request carries no IAM identity THEN 403, on every route, and nothing is enqueued', async () => {
+    const enqueued = json(await handler(post('orders.charge', { orderId: 'o-45', amountCents: 1 })));
+    for (const event of [
+      post('orders.charge', { orderId: 'o-46', amountCents: 1 }, {}, null),
+      request('GET', `/tasks/${String(enqueued.id)}`, { caller: null }),
+      request('GET', '/', { caller: null }),
+    ]) {
+      const response = await handler(event);
+      expect(response.statusCode).toBe(403);
+      expect(json(response)).toEqual({
+        error: 'Forbidden',
+        message: expect.stringMatching(/^The request carries no caller identity .*AWS_IAM/),
+      });
+    }
   });
 
   it('WHEN the arguments would exceed the maximum THEN 413', async () => {
@@ -278,7 +389,7 @@ describe('GIVEN the HTTP handler over an app with no worker running', () => {
   afterAll(() => spool.close());
 
   it('WHEN a run is enqueued and not started THEN its status is queued, with the note', async () => {
-    const handler = createHttpHandler(spool);
+    const handler = createHttpHandler(spool, { expose: EXPOSE });
     const enqueued = json(await handler(post('orders.charge', { orderId: 'o-10', amountCents: 1 })));
     const body = json(await handler(request('GET', String(enqueued.status))));
     expect(body).toMatchObject({ id: enqueued.id, state: 'queued', attempt: 0, note: expect.any(String) });
@@ -296,7 +407,7 @@ describe('GIVEN the HTTP handler over an app with no worker running', () => {
           enqueue: () => Promise.reject(new Error('DynamoDB exploded: secret table arn')),
         };
       },
-      { logger },
+      { expose: EXPOSE, logger },
     );
     const response = await handler(post('orders.charge', { orderId: 'o-11', amountCents: 1 }));
     expect(response.statusCode).toBe(500);
@@ -315,7 +426,10 @@ describe('GIVEN the HTTP handler over an app with no worker running', () => {
 
   it('WHEN invoked with a Lambda context THEN onInvocation sees it first', async () => {
     const seen: string[] = [];
-    const handler = createHttpHandler(spool, { onInvocation: (context) => seen.push(context.awsRequestId) });
+    const handler = createHttpHandler(spool, {
+      expose: EXPOSE,
+      onInvocation: (context) => seen.push(context.awsRequestId),
+    });
     const context = { awsRequestId: 'lambda-req-1' } as Context;
     expect((await handler(request('GET', `/tasks/${'3'.repeat(32)}`), context)).statusCode).toBe(200);
     expect(seen).toEqual(['lambda-req-1']);
@@ -329,7 +443,7 @@ describe('GIVEN the HTTP handler over an app with no worker running', () => {
         if (attempts === 1) throw new Error('SPOOL_TABLE is not set');
         return spool;
       },
-      { logger: silentLogger },
+      { expose: EXPOSE, logger: silentLogger },
     );
     expect((await handler(request('GET', `/tasks/${'2'.repeat(32)}`))).statusCode).toBe(500);
     expect((await handler(request('GET', `/tasks/${'2'.repeat(32)}`))).statusCode).toBe(200);
@@ -359,7 +473,7 @@ describe('GIVEN the HTTP handler over a producer whose enqueue refuses', () => {
       handle: (id, task) => spool.handle(id, task),
     };
     const logger: Logger = { ...silentLogger, error: (_message, fields) => logged.push(fields) };
-    return { handler: createHttpHandler(producer, { logger }), logged };
+    return { handler: createHttpHandler(producer, { expose: EXPOSE, logger }), logged };
   }
 
   it.each(SPOOL_ERROR_CODES)(
@@ -433,7 +547,7 @@ describe('GIVEN the HTTP handler over a producer that is not a Spool', () => {
       },
     });
     try {
-      const handler = createHttpHandler(() => watched, { logger: silentLogger });
+      const handler = createHttpHandler(() => watched, { expose: EXPOSE, logger: silentLogger });
       const enqueued = await handler(post('orders.charge', { orderId: 'o-30', amountCents: 1 }));
       expect(enqueued.statusCode).toBe(202);
       expect((await handler(request('GET', String(json(enqueued).status)))).statusCode).toBe(200);
@@ -442,5 +556,88 @@ describe('GIVEN the HTTP handler over a producer that is not a Spool', () => {
     } finally {
       await producer.close();
     }
+  });
+});
+
+describe('GIVEN the options of createHttpHandler', () => {
+  let spool: Spool;
+  beforeAll(() => {
+    spool = exampleSpool();
+  });
+  afterAll(() => spool.close());
+
+  it('WHEN expose is missing THEN making the handler throws a ConfigurationError naming the option', () => {
+    // A JavaScript caller, or one that cast the options: TypeScript requires expose.
+    const make = () => createHttpHandler(spool, {} as Parameters<typeof createHttpHandler>[1]);
+    expect(make).toThrow(ConfigurationError);
+    expect(make).toThrow(/the option expose is missing; it must name the tasks HTTP callers may enqueue.*expose: \{\}/);
+  });
+
+  it('WHEN entries of expose are invalid THEN the error lists every problem', () => {
+    const expose = {
+      'orders.charge': { orderingKeys: 'yes', results: 'everyone' },
+      'receipts.send': true,
+    } as unknown as Readonly<Record<string, ExposedTask>>;
+    expect(() => createHttpHandler(spool, { expose })).toThrow(
+      /expose\["orders.charge"\]\.orderingKeys is "yes".*expose\["orders.charge"\]\.results is "everyone".*expose\["receipts.send"\] is true; it must be an object/,
+    );
+  });
+
+  it('WHEN expose names a task the producer lacks THEN requests fail with a logged ConfigurationError naming it, not the caller', async () => {
+    const logged: unknown[] = [];
+    const logger: Logger = { ...silentLogger, error: (_message, fields) => logged.push(fields?.error) };
+    const handler = createHttpHandler(spool, { expose: { 'orders.refund': {} }, logger });
+    const response = await handler(post('orders.refund', {}));
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('orders.');
+    expect(logged).toEqual([expect.any(ConfigurationError)]);
+    expect(String(logged[0])).toMatch(/expose names "orders.refund", which the producer has no task of/);
+  });
+
+  it('WHEN expose is {} THEN no task can be enqueued, and states can still be read', async () => {
+    const handler = createHttpHandler(spool, { expose: {} });
+    expect((await handler(post('orders.charge', { orderId: 'o-50', amountCents: 1 }))).statusCode).toBe(404);
+    expect((await handler(request('GET', `/tasks/${'4'.repeat(32)}`))).statusCode).toBe(200);
+  });
+
+  it("WHEN a task is enqueued THEN enqueue gets the caller as enqueuedBy and a key of the caller's own", async () => {
+    const seen: unknown[] = [];
+    const producer: HttpProducer = {
+      tasks: spool.tasks,
+      enqueue: (task, args, options) => {
+        seen.push(options);
+        return spool.enqueue(task, args, options);
+      },
+      handle: (id, task) => spool.handle(id, task),
+    };
+    const handler = createHttpHandler(producer, { expose: EXPOSE });
+    await handler(post('orders.charge', { orderId: 'o-51', amountCents: 1 }, { 'idempotency-key': 'k-1' }));
+    await handler(post('receipts.send', { orderId: 'o-51', email: 'a@example.com' }, { 'idempotency-key': 'k-1' }));
+    expect(seen).toEqual([
+      { idempotencyKey: expect.stringMatching(/^caller:[0-9a-f]{64}$/), enqueuedBy: ALICE },
+      { idempotencyKey: 'k-1', enqueuedBy: ALICE }, // sharedIdempotencyKeys
+    ]);
+  });
+
+  it('WHEN callerPrincipal makes the role the principal THEN every session of the role reads its runs, and undefined refuses', async () => {
+    const roleOnly = (event: Parameters<typeof iamPrincipal>[0]) =>
+      iamPrincipal(event)?.replace(/^(arn:[^:]+:sts::\d+:assumed-role\/[^/]+)\/.*$/, '$1');
+    const handler = createHttpHandler(spool, { expose: EXPOSE, callerPrincipal: roleOnly });
+    const worker = spool.worker({ waitTimeSeconds: 1 });
+    await worker.start();
+    try {
+      const enqueued = json(await handler(post('orders.charge', { orderId: 'o-52', amountCents: 3 })));
+      const otherSession = `${ALICE.slice(0, -5)}carol`;
+      let body = json(await handler(request('GET', String(enqueued.status), { caller: otherSession })));
+      for (const deadline = Date.now() + 10_000; body.state !== 'succeeded' && Date.now() < deadline; ) {
+        await new Promise((r) => setTimeout(r, 25));
+        body = json(await handler(request('GET', String(enqueued.status), { caller: otherSession })));
+      }
+      expect(body).toMatchObject({ state: 'succeeded', result: { chargeId: expect.any(String) } });
+    } finally {
+      await worker.stop();
+    }
+    const refusing = createHttpHandler(spool, { expose: EXPOSE, callerPrincipal: () => undefined });
+    expect((await refusing(request('GET', `/tasks/${'5'.repeat(32)}`))).statusCode).toBe(403);
   });
 });

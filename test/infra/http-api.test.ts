@@ -16,7 +16,7 @@ import { TaskQueue, TaskQueueHttpApi, type TaskQueueHttpApiProps, TaskQueueHttpA
 import { describe, expect, it } from 'vitest';
 import { SpoolExampleStack } from '../../infra/app.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from '../../infra/nag.js';
-import { sorted, statementsOf, timerStatements } from './iam.js';
+import { sorted, statementsOf } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ statusCode: 200, body: "{}" });');
 
@@ -59,13 +59,14 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
     expect(template.findResources('AWS::Lambda::Permission')).toEqual({});
   });
 
-  it('THEN the function runs on Node.js 24, arm64, with X-Ray, its own log group and role, bound to the queue', () => {
+  it('THEN the function runs on Node.js 24, arm64, with X-Ray, reserved concurrency 10, its own log group and role, bound to the queue', () => {
     const fn = template.toJSON().Resources[id(api.function)].Properties;
     expect(fn).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       MemorySize: 256,
       Timeout: 10,
+      ReservedConcurrentExecutions: 10,
       TracingConfig: { Mode: 'Active' },
       Role: arn(api.role),
       LoggingConfig: { LogGroup: { Ref: id(api.logGroup) } },
@@ -82,7 +83,12 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
     expect(template.toJSON().Resources[id(api.logGroup)].Properties).toEqual({ RetentionInDays: 30 });
   });
 
-  it("THEN the function's role has no managed policy and exactly logs, X-Ray, grantEnqueue and grantReadResults", () => {
+  it('THEN no statement of its role names the Scheduler or iam:PassRole', () => {
+    const actions = statementsOf(stack, api.role).flatMap((s) => s.actions);
+    expect(actions.filter((a) => a.startsWith('scheduler:') || a === 'iam:PassRole')).toEqual([]);
+  });
+
+  it("THEN the function's role has no managed policy and exactly logs, X-Ray, grantEnqueue without delays and grantReadResults", () => {
     expect(template.toJSON().Resources[id(api.role)].Properties.ManagedPolicyArns).toBeUndefined();
     expect(statementsOf(stack, api.role)).toEqual(
       sorted([
@@ -90,14 +96,23 @@ describe('GIVEN a TaskQueueHttpApi with default props', () => {
         { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
         // grantEnqueue: send to the task queue (not the dead-letter queue), unique locks.
         { actions: ['sqs:SendMessage'], resources: [arn(tasks.queue)] },
-        // grantEnqueue: delay.* timers of runs delayed by more than 15 minutes, passing the Scheduler role.
-        ...timerStatements({ Ref: stack.getLogicalId(tasks.scheduling.group) }, arn(tasks.scheduling.role)),
+        // grantEnqueue with delays: false: no Scheduler permission and no iam:PassRole (the routes never delay).
         {
           actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'],
           resources: [arn(table)],
           condition: leadingKeys('lock#unique#*'),
         },
-        // grantEnqueue (a lock holder's record) and grantReadResults: GetItem on task records only.
+        // grantEnqueue: a lock holder's record, only the attributes the unique-lock check reads.
+        {
+          actions: ['dynamodb:GetItem'],
+          resources: [arn(table)],
+          condition: {
+            ...leadingKeys('task#*'),
+            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'state', 'expiresAt'] },
+            StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+          },
+        },
+        // grantReadResults: GetItem on task records only.
         { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
         // The claim-check: grantEnqueue writes argument blobs, grantReadResults reads result and error-message blobs.
         { actions: ['s3:PutObject'], resources: [objects('blobs/*d/args/*')] },
@@ -167,16 +182,18 @@ describe('GIVEN a TaskQueueHttpApi on a task queue with a customer managed key',
 });
 
 describe('GIVEN TaskQueueHttpApi props', () => {
-  it('WHEN runtime, memory and timeout are set THEN the function uses them', () => {
+  it('WHEN runtime, memory, timeout and reserved concurrency are set THEN the function uses them', () => {
     const { stack, api, id } = setup({
       runtime: lambda.Runtime.NODEJS_22_X,
       memorySizeMiB: 512,
       timeout: Duration.seconds(20),
+      reservedConcurrency: 3,
     });
     expect(Template.fromStack(stack).toJSON().Resources[id(api.function)].Properties).toMatchObject({
       Runtime: 'nodejs22.x',
       MemorySize: 512,
       Timeout: 20,
+      ReservedConcurrentExecutions: 3,
     });
   });
 
@@ -187,6 +204,7 @@ describe('GIVEN TaskQueueHttpApi props', () => {
         runtime: lambda.Runtime.NODEJS_20_X,
         memorySizeMiB: 64,
         timeout: Duration.minutes(20),
+        reservedConcurrency: 0,
         entry: 'functions/http.ts',
       });
     } catch (e) {
@@ -198,8 +216,15 @@ describe('GIVEN TaskQueueHttpApi props', () => {
       expect.stringMatching(/^runtime is nodejs20\.x: .*Node\.js 22 or newer\. Allowed: .*nodejs24\.x/),
       expect.stringMatching(/^memorySizeMiB is 64: .*128 to 10240/),
       expect.stringMatching(/^timeout is 20 minutes: .*1 second to 15 minutes/),
+      expect.stringMatching(/^reservedConcurrency is 0: it must be a whole number, at least 1 .*leave it out for 10/),
       expect.stringMatching(/^both entry and code are set/),
     ]);
+  });
+
+  it.each([-1, 2.5, Number.NaN])('WHEN reservedConcurrency is %s THEN construction fails naming it', (value) => {
+    expect(() => setup({ reservedConcurrency: value })).toThrow(
+      new RegExp(`reservedConcurrency is ${String(value)}: it must be a whole number, at least 1`),
+    );
   });
 });
 
@@ -234,7 +259,7 @@ describe('GIVEN the example stack', () => {
     expect(Object.keys(template.toJSON().Outputs)).not.toContain('HttpApiUrl');
   });
 
-  it("WHEN synthesized with cdk-nag THEN no finding is left, and the HTTP API acknowledges only its X-Ray wildcard, grantEnqueue's delay.* timers and argument blobs, and grantReadResults' result and error blobs", () => {
+  it("WHEN synthesized with cdk-nag THEN no finding is left, and the HTTP API acknowledges only its X-Ray wildcard, grantEnqueue's argument blobs (it has no delay.* timers), and grantReadResults' result and error blobs", () => {
     const { app, stack } = build();
     checkWithCdkNag(app);
     acknowledgeExampleFindings(stack);
@@ -246,7 +271,6 @@ describe('GIVEN the example stack', () => {
     const acknowledged = stack.httpApi?.role.node.metadata.filter(
       (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
     );
-    const group = stack.getLogicalId(stack.tasks.scheduling.group);
     const bucket = stack.getLogicalId(stack.tasks.bucket.node.defaultChild as CfnElement);
     expect(acknowledged?.map((m) => m.data)).toEqual([
       { 'AwsSolutions::AwsSolutions-IAM5[Resource::*]': expect.stringMatching(/^X-Ray active tracing: .{100,}/) },
@@ -254,10 +278,6 @@ describe('GIVEN the example stack', () => {
         [`AwsSolutions::AwsSolutions-IAM5[Resource::<${bucket}.Arn>/blobs/*d/args/*]`]: expect.stringMatching(
           /^The claim-check: arguments too large .*blobs\/\*d\/args\/\*/,
         ),
-      },
-      {
-        [`AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/delay.*]`]:
-          expect.stringMatching(/^Delayed runs: .*delay\.<task id>.*delay\.\* in that one group/),
       },
       {
         [`AwsSolutions::AwsSolutions-IAM5[Resource::<${bucket}.Arn>/blobs/*d/result/*]`]: expect.stringMatching(

@@ -100,3 +100,38 @@ export function timerStatements(group: unknown, schedulerRole: unknown, env: Env
 export function cancelTimerStatement(group: unknown, env: Env = {}): Statement {
   return { actions: ['scheduler:DeleteSchedule'], resources: [delayedRunSchedules(group, env)] };
 }
+
+/** `dynamodb:LeadingKeys` limited to items whose key starts with one of `prefixes` (`task#*`, …). */
+export const leadingKeys = (...prefixes: string[]) => ({
+  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes },
+});
+
+/**
+ * The statement `grantEnqueue` adds for a unique task's lock takeover check: GetItem on task
+ * records of `table` (an ARN or its token), projected to `pk`, `state` and `expiresAt` only.
+ */
+export function stateReadStatement(table: unknown): Statement {
+  return {
+    actions: ['dynamodb:GetItem'],
+    resources: [table],
+    condition: {
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['task#*'] },
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'state', 'expiresAt'] },
+      StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+    },
+  };
+}
+
+/** A key grant of `actions` on `key` through `service` of the stack's region (a token unless given) only. */
+export function viaService(
+  key: unknown,
+  actions: string[],
+  service: string,
+  region: unknown = AGNOSTIC.region,
+): Statement {
+  return {
+    actions,
+    resources: [key],
+    condition: { StringEquals: { 'kms:ViaService': join([`${service}.`, region, '.amazonaws.com']) } },
+  };
+}

@@ -13,11 +13,17 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 import { acknowledgeTaskQueueFindings, TaskQueue, type TaskQueueAttributes } from 'spool-tasks/cdk';
 import { describe, expect, it } from 'vitest';
-import { cancelTimerStatement, sorted, statementsOf, timerStatements } from './iam.js';
+import {
+  cancelTimerStatement,
+  leadingKeys,
+  sorted,
+  statementsOf,
+  stateReadStatement,
+  timerStatements,
+  viaService,
+} from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({});');
-
-/** A policy statement, normalized: actions and resources as sorted arrays. */
 
 function setup() {
   const stack = new Stack(new App(), 'Test');
@@ -29,10 +35,6 @@ function setup() {
   const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn(tasks.bucket), `/${pattern}`]] });
   return { stack, tasks, producer, id, arn, objects, table: tasks.node.findChild('Table') };
 }
-
-const leadingKeys = (...prefixes: string[]) => ({
-  'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes },
-});
 
 describe('GIVEN a TaskQueue', () => {
   it("THEN the worker's role has no managed policy and exactly the worker's SQS, DynamoDB, S3 (blobs), log and X-Ray actions", () => {
@@ -56,9 +58,11 @@ describe('GIVEN a TaskQueue', () => {
           ],
           resources: [arn(tasks.queue)],
         },
+        // Every item of the table is a task record or a lock.
         {
           actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
           resources: [arn(table)],
+          condition: leadingKeys('task#*', 'lock#unique#*', 'lock#singleton#*'),
         },
         {
           actions: ['dynamodb:Query'],
@@ -70,7 +74,7 @@ describe('GIVEN a TaskQueue', () => {
     );
   });
 
-  it('WHEN a producer is granted grantEnqueue THEN it may send to the task queue, write argument blobs, touch unique locks, read task records, and create delay.* timers passing the Scheduler role, only', () => {
+  it("WHEN a producer is granted grantEnqueue THEN it may send to the task queue, write argument blobs, touch unique locks, read a task record's state only, and create delay.* timers passing the Scheduler role, only", () => {
     const { stack, tasks, producer, arn, objects, table } = setup();
     tasks.grantEnqueue(producer);
     expect(statementsOf(stack, producer)).toEqual(
@@ -81,7 +85,8 @@ describe('GIVEN a TaskQueue', () => {
           resources: [arn(table)],
           condition: leadingKeys('lock#unique#*'),
         },
-        { actions: ['dynamodb:GetItem'], resources: [arn(table)], condition: leadingKeys('task#*') },
+        // A unique lock's holder: its state, never its result.
+        stateReadStatement(arn(table)),
         // Arguments too large for a message: their blobs, nothing else in the bucket.
         { actions: ['s3:PutObject'], resources: [objects('blobs/*d/args/*')] },
         // Runs delayed by more than 15 minutes: delay.* timers in the task queue's group, the Scheduler role.
@@ -228,13 +233,17 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
     return { stack, tasks, producer, keyArn };
   };
 
-  it('WHEN a producer is granted grantEnqueue THEN it may also use the key to encrypt and decrypt', () => {
+  it('WHEN a producer is granted grantEnqueue THEN it may also use the key, for its send, its lock writes and state reads and its argument blobs, each through that service only', () => {
     const { stack, tasks, producer, keyArn } = withKey();
     tasks.grantEnqueue(producer);
-    expect(statementsOf(stack, producer)).toContainEqual({
-      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-      resources: [keyArn],
-    });
+    const key = statementsOf(stack, producer).filter((s) => s.actions.some((a) => a.startsWith('kms:')));
+    expect(key).toEqual(
+      sorted([
+        viaService(keyArn, ['kms:Decrypt', 'kms:GenerateDataKey'], 'sqs'),
+        viaService(keyArn, ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], 'dynamodb'),
+        viaService(keyArn, ['kms:GenerateDataKey'], 's3'),
+      ]),
+    );
   });
 
   it('THEN the blob bucket is encrypted with the key (with an S3 bucket key)', () => {
@@ -246,35 +255,38 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
     ]);
   });
 
-  it('WHEN a reader is granted grantReadResults THEN it may only decrypt with the key', () => {
+  it('WHEN a reader is granted grantReadResults THEN it may only decrypt with the key, through DynamoDB and S3 only', () => {
     const { stack, tasks, producer, keyArn } = withKey();
     tasks.grantReadResults(producer);
-    expect(statementsOf(stack, producer)).toContainEqual({
-      actions: ['kms:Decrypt', 'kms:DescribeKey'],
-      resources: [keyArn],
-    });
-    expect(statementsOf(stack, producer)).toHaveLength(3); // GetItem, GetObject, the key
+    const statements = statementsOf(stack, producer);
+    expect(statements.filter((s) => s.actions.some((a) => a.startsWith('kms:')))).toEqual(
+      sorted([
+        viaService(keyArn, ['kms:Decrypt', 'kms:DescribeKey'], 'dynamodb'),
+        viaService(keyArn, ['kms:Decrypt'], 's3'),
+      ]),
+    );
+    expect(statements).toHaveLength(4); // GetItem, GetObject, the key twice
   });
 
-  it('WHEN a canceller is granted grantCancel THEN it may also use the key to encrypt and decrypt its writes', () => {
+  it('WHEN a canceller is granted grantCancel THEN it may also use the key for its writes, through DynamoDB only', () => {
     const { stack, tasks, producer, keyArn } = withKey();
     tasks.grantCancel(producer);
     const statements = statementsOf(stack, producer);
-    expect(statements).toContainEqual({
-      actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
-      resources: [keyArn],
-    });
+    expect(statements).toContainEqual(
+      viaService(keyArn, ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], 'dynamodb'),
+    );
     expect(statements).toHaveLength(4); // UpdateItem, DeleteItem, DeleteSchedule, the key
   });
 
-  it("THEN the worker's role may use the key, without wildcard actions", () => {
+  it("THEN the worker's role may use the key for receiving and sending, records and locks, and blobs, each through that service only", () => {
     const { stack, tasks, keyArn } = withKey();
     const statements = statementsOf(stack, tasks.workerRole);
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        actions: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']),
-        resources: [keyArn],
-      }),
+    expect(statements.filter((s) => s.actions.some((a) => a.startsWith('kms:')))).toEqual(
+      sorted([
+        viaService(keyArn, ['kms:Decrypt', 'kms:GenerateDataKey'], 'sqs'),
+        viaService(keyArn, ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], 'dynamodb'),
+        viaService(keyArn, ['kms:Decrypt', 'kms:GenerateDataKey'], 's3'),
+      ]),
     );
     expect(statements.flatMap((s) => s.actions).filter((a) => a.includes('*'))).toEqual([]);
   });

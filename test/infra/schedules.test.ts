@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { SpoolExampleStack } from '../../infra/app.js';
 import { acknowledgeExampleFindings, checkWithCdkNag } from '../../infra/nag.js';
 import { recurringScheduleParams } from '../../lib/aws/schedule-params.js';
-import { sorted, statementsOf, timerStatements } from './iam.js';
+import { sorted, statementsOf, stateReadStatement, timerStatements, viaService } from './iam.js';
 
 const INLINE = lambda.Code.fromInline('exports.handler = async () => ({ batchItemFailures: [] });');
 
@@ -77,7 +77,7 @@ describe('GIVEN a TaskQueue with default props', () => {
     expect(stack.resolve(tasks.scheduling.groupName)).toEqual({ Ref: id(tasks.scheduling.group) });
   });
 
-  it("THEN the Scheduler role may be assumed only by this account's EventBridge Scheduler", () => {
+  it("THEN the Scheduler role may be assumed only by this account's EventBridge Scheduler, for a schedule of this group", () => {
     const role = template.toJSON().Resources[id(tasks.scheduling.role)].Properties;
     expect(role.AssumeRolePolicyDocument).toEqual({
       Version: '2012-10-17',
@@ -86,7 +86,13 @@ describe('GIVEN a TaskQueue with default props', () => {
           Effect: 'Allow',
           Action: 'sts:AssumeRole',
           Principal: { Service: 'scheduler.amazonaws.com' },
-          Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          // Scheduler's aws:SourceArn is the schedule group's ARN (never a schedule's).
+          Condition: {
+            StringEquals: {
+              'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+              'aws:SourceArn': { 'Fn::GetAtt': [id(tasks.scheduling.group), 'Arn'] },
+            },
+          },
         },
       ],
     });
@@ -113,7 +119,7 @@ describe('GIVEN a TaskQueue with default props', () => {
 });
 
 describe('GIVEN a TaskQueue with a customer managed key', () => {
-  it('THEN the Scheduler role may send to the task queue and GenerateDataKey and Decrypt with the key, nothing more', () => {
+  it("THEN the Scheduler role may send to the task queue, use the key through SQS, and decrypt the payloads of this group's schedules, nothing more", () => {
     const stack = new Stack(new App(), 'Test');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const tasks = new TaskQueue(stack, 'Tasks', { workerCode: INLINE, encryptionKey: key });
@@ -123,7 +129,31 @@ describe('GIVEN a TaskQueue with a customer managed key', () => {
     expect(statementsOf(stack, tasks.scheduling.role)).toEqual(
       sorted([
         { actions: ['sqs:SendMessage'], resources: [arn(tasks.queue)] },
-        { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [arn(key)] },
+        viaService(arn(key), ['kms:Decrypt', 'kms:GenerateDataKey'], 'sqs'),
+        {
+          actions: ['kms:Decrypt'],
+          resources: [arn(key)],
+          condition: {
+            StringLike: {
+              'kms:EncryptionContext:aws:scheduler:schedule:arn': {
+                'Fn::Join': [
+                  '',
+                  [
+                    'arn:',
+                    { Ref: 'AWS::Partition' },
+                    ':scheduler:',
+                    { Ref: 'AWS::Region' },
+                    ':',
+                    { Ref: 'AWS::AccountId' },
+                    ':schedule/',
+                    { Ref: stack.getLogicalId(tasks.scheduling.group) },
+                    '/*',
+                  ],
+                ],
+              },
+            },
+          },
+        },
       ]),
     );
   });
@@ -289,7 +319,7 @@ describe('GIVEN a task queue referenced by its attributes', () => {
         resources: [table],
         condition: leadingKeys('lock#unique#*'),
       },
-      { actions: ['dynamodb:GetItem'], resources: [table], condition: leadingKeys('task#*') },
+      stateReadStatement(table),
     ];
     return { stack, tasks, statements: statementsOf(stack, producer), env, enqueue };
   };
