@@ -138,9 +138,9 @@ export class DynamoStore implements TaskStore {
     if (input.singletonKey !== undefined) u.set('singletonKey', input.singletonKey);
     if (input.uniqueKey !== undefined) u.set('uniqueKey', input.uniqueKey);
     // The first claim binds the run to its message (argsHash, enqueuedBy); later ones keep it.
-    const argsHash = u.name('argsHash');
     let bound = '';
     if (input.argsHash !== undefined) {
+      const argsHash = u.name('argsHash');
       const hashV = u.value(input.argsHash);
       u.setRaw('argsHash', `if_not_exists(${argsHash}, ${hashV})`);
       if (input.enqueuedBy !== undefined) {
