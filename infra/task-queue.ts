@@ -45,12 +45,6 @@ const TASK_ITEMS = taskKey('*').pk; // task#*
 const UNIQUE_LOCK_ITEMS = lockKey('unique', '*').pk; // lock#unique#*
 const SINGLETON_LOCK_ITEMS = lockKey('singleton', '*').pk; // lock#singleton#* (a fire's overlap lock too)
 
-/**
- * The attributes of a task record that enqueue's unique-lock takeover check reads (the holder's
- * `stateOf(id)`: a GetItem with this ProjectionExpression), and all that `grantEnqueue` lets it read.
- */
-export const ENQUEUE_READ_ATTRIBUTES: readonly string[] = STATE_PROJECTION_ATTRIBUTES;
-
 /** The AWS services that use the customer managed key for a grantee: `kms:ViaService` names them. */
 type KeyService = 'sqs' | 'dynamodb' | 's3' | 'scheduler';
 
@@ -240,7 +234,7 @@ abstract class TaskQueueBase extends Construct implements ITaskQueue {
         resourceArns: [this.table.tableArn],
         conditions: {
           'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [TASK_ITEMS] },
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...ENQUEUE_READ_ATTRIBUTES] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...STATE_PROJECTION_ATTRIBUTES] },
           StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
         },
       }),

@@ -268,7 +268,7 @@ function metadataProblem(envelope: Envelope, task: AnyTask, now: number): string
   if (envelope.notBefore !== undefined && envelope.notBefore - now > MAX_NOT_BEFORE_AHEAD_MS) {
     return (
       `"notBefore" is ${new Date(envelope.notBefore).toISOString()}, more than ${MAX_NOT_BEFORE_AHEAD_MS / 60_000} minutes ahead; ` +
-      "a run waits in the queue at most 15 minutes (longer delays wait in a one-time schedule): check the producer's clock"
+      `a run waits in the queue at most ${MAX_QUEUED_DELAY_MS / 60_000} minutes (longer delays wait in a one-time schedule): check the producer's clock`
     );
   }
   return undefined;

@@ -22,7 +22,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { checkWithCdkNag } from '../../infra/nag.js';
-import { ENQUEUE_READ_ATTRIBUTES } from '../../infra/task-queue.js';
+import { STATE_PROJECTION_ATTRIBUTES } from '../../lib/aws/keys.js';
 import {
   cancelTimerStatement,
   leadingKeys,
@@ -295,6 +295,6 @@ describe("GIVEN the README's grants block", () => {
 
   it("THEN grantEnqueue's comment names the attributes its state read is limited to", () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(readme).toContain(`only ${ENQUEUE_READ_ATTRIBUTES.join(', ')}`);
+    expect(readme).toContain(`only ${STATE_PROJECTION_ATTRIBUTES.join(', ')}`);
   });
 });
